@@ -1,0 +1,37 @@
+// Package runtime runs futuresgen tasks: Python's concurrent.futures for
+// Go, with typed futures.
+//
+// A Future[T] is the eventual result of a task. Executors run tasks:
+// ThreadPool on goroutines in this process, ProcessPool in worker
+// processes. AsCompleted yields futures as they finish, Wait waits for all,
+// the first, or the first failure, and Map runs a function over a sequence
+// lazily, yielding (result, error) per input in input order.
+//
+// Closures run on a ThreadPool with Submit and Map:
+//
+//	pool := runtime.NewThreadPool()
+//	defer pool.Close()
+//	f := runtime.Submit(ctx, pool, func(ctx context.Context) (int, error) {
+//		return 6 * 7, nil
+//	})
+//	v, err := f.Result(ctx)
+//
+// Functions marked //futures:task get generated SubmitX and MapX wrappers
+// (see the futuresgen command) that run on any Executor, including a
+// ProcessPool, and are checked by the compiler.
+//
+// Contexts: every submit takes a context. If it ends before the task
+// starts, the task never runs and its future fails with ctx.Err(); once the
+// task runs, the task's own context ends with it. Waits take a context
+// too: a wait that gives up returns ctx.Err() and leaves the task running.
+//
+// Errors: a task's error reaches Result unchanged; a panic becomes a
+// *PanicError with the stack; ErrCancelled, ErrShutdown, ErrBrokenPool and
+// ErrWorkerDied say why a future did not run to the end. Test them with
+// errors.Is.
+//
+// The package is named runtime, like the standard library's; import it
+// under another name if a file needs both:
+//
+//	import futures "github.com/futuresgen/futuresgen/runtime"
+package runtime

@@ -1,0 +1,166 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"iter"
+)
+
+// Map runs fn on p for each input and yields (result, error) per input, in
+// input order: Python's Executor.map, lazy and with errors per item. It
+// reads at most Buffer inputs ahead of the caller (default twice
+// MaxWorkers), so an endless sequence works. With Unordered, results come
+// in completion order instead.
+//
+// ctx bounds the whole map, as Python's timeout does: once it ends, Map
+// yields one (zero, ctx.Err()) and stops. If p is shut down, Map yields one
+// (zero, ErrShutdown) — or ErrCancelled under CancelPending — and stops.
+// Leaving the loop early cancels the inputs that have not started; tasks
+// already running finish and their results are dropped (cancel ctx to end
+// their context too).
+//
+// Map is for closures in this process; generated MapX wrappers map named
+// tasks on any executor.
+func Map[In, Out any](ctx context.Context, p *ThreadPool, fn func(context.Context, In) (Out, error), inputs iter.Seq[In], opts ...MapOption) iter.Seq2[Out, error] {
+	if fn == nil {
+		panic("futuresgen: Map: nil function")
+	}
+	submit := func(ctx context.Context, in In) *Future[Out] {
+		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, in) }}
+		f.labelCtx = closureLabels(fn)
+		p.submit(ctx, f)
+		return f
+	}
+	return mapWith(ctx, p, submit, inputs, opts)
+}
+
+// mapWith is the Map loop shared by Map and the generated MapX wrappers:
+// submit starts one input's task.
+func mapWith[In, Out any](ctx context.Context, ex Executor, submit func(context.Context, In) *Future[Out], inputs iter.Seq[In], opts []MapOption) iter.Seq2[Out, error] {
+	var cfg mapConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.buffer == 0 {
+		cfg.buffer = ex.defaultBuffer()
+	}
+	if cfg.unordered {
+		return mapUnordered(ctx, submit, inputs, cfg)
+	}
+	return mapOrdered(ctx, submit, inputs, cfg)
+}
+
+// endsMap reports whether a future's error ends the whole map rather than
+// one item: its executor was shut down or broke, or the map's context
+// ended.
+func endsMap(ctx context.Context, err error) bool {
+	return err != nil && (ctx.Err() != nil || errors.Is(err, ErrShutdown) ||
+		errors.Is(err, ErrCancelled) || errors.Is(err, ErrBrokenPool))
+}
+
+func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, In) *Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+	return func(yield func(Out, error) bool) {
+		var window ring[*Future[Out]]
+		defer func() {
+			for window.len() > 0 {
+				window.pop().Cancel()
+			}
+		}()
+		// next waits for the oldest future and yields it; false ends the map.
+		next := func() bool {
+			f := window.pop()
+			v, err := f.Result(ctx)
+			if endsMap(ctx, err) {
+				if ctx.Err() != nil {
+					err = ctx.Err()
+				}
+				var zero Out
+				yield(zero, err)
+				return false
+			}
+			return yield(v, err)
+		}
+		for in := range inputs {
+			if err := ctx.Err(); err != nil {
+				var zero Out
+				yield(zero, err)
+				return
+			}
+			window.push(submit(ctx, in))
+			if window.len() >= cfg.buffer && !next() {
+				return
+			}
+		}
+		for window.len() > 0 {
+			if !next() {
+				return
+			}
+		}
+	}
+}
+
+func mapUnordered[In, Out any](ctx context.Context, submit func(context.Context, In) *Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+	return func(yield func(Out, error) bool) {
+		ready := make(chan *Future[Out], cfg.buffer)
+		inflight := make(map[*Future[Out]]*hook, cfg.buffer)
+		defer func() {
+			for f, h := range inflight {
+				f.c.removeHook(h)
+				f.Cancel()
+			}
+		}()
+		pool := poolOf(ctx)
+		// await waits for any future to complete, or for ctx to end.
+		await := func() (*Future[Out], error) {
+			select {
+			case f := <-ready:
+				return f, nil
+			default:
+			}
+			if pool != nil {
+				defer pool.blockBegin()()
+			}
+			select {
+			case f := <-ready:
+				return f, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		// next waits for any future and yields it; false ends the map.
+		next := func() bool {
+			f, err := await()
+			if err != nil {
+				var zero Out
+				yield(zero, err)
+				return false
+			}
+			delete(inflight, f)
+			v, err := f.Result(ctx)
+			if endsMap(ctx, err) {
+				var zero Out
+				yield(zero, err)
+				return false
+			}
+			return yield(v, err)
+		}
+		for in := range inputs {
+			if err := ctx.Err(); err != nil {
+				var zero Out
+				yield(zero, err)
+				return
+			}
+			f := submit(ctx, in)
+			inflight[f] = nil
+			inflight[f] = f.c.addHook(func() { ready <- f })
+			if len(inflight) >= cfg.buffer && !next() {
+				return
+			}
+		}
+		for len(inflight) > 0 {
+			if !next() {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"reflect"
+	goruntime "runtime"
+	"slices"
+	"sync"
+)
+
+// This file holds the few entry points that generated code calls. Users do
+// not call them: they call the generated SubmitX and MapX wrappers.
+
+// SupportPackageIsVersion1 is referenced by generated code to check, at
+// compile time, that it was written for this version of the runtime. If a
+// generated file fails to compile because this constant is undefined,
+// re-run "go generate" with the futuresgen that matches the runtime.
+const SupportPackageIsVersion1 = true
+
+// Task is a task registered by generated code: a function of one argument
+// value (the task's single parameter, its XArgs struct, or struct{}) that
+// returns one result value (the result, its XResult struct, or struct{})
+// and an error. It is for generated code; users hold it only through the
+// generated wrappers.
+type Task[A, R any] struct {
+	name   string
+	fn     func(context.Context, A) (R, error)
+	local  bool
+	labels context.Context
+}
+
+// Name returns the task's stable name, under which worker processes find
+// it: "<import path>.<FuncName>" unless the directive set name=.
+func (t *Task[A, R]) Name() string { return t.name }
+
+// Local reports whether the task may run only in this process.
+func (t *Task[A, R]) Local() bool { return t.local }
+
+// TaskOption configures RegisterTask. It is for generated code.
+type TaskOption func(*taskConfig)
+
+type taskConfig struct{ local bool }
+
+// Local marks a task that may take values that cannot cross a process
+// boundary: it runs only on in-process executors. It is for generated code,
+// which passes it for a //futures:task local directive.
+func Local() TaskOption { return func(c *taskConfig) { c.local = true } }
+
+// TaskInfo describes a registered task.
+type TaskInfo struct {
+	Name      string       // the stable name
+	Args      reflect.Type // the argument value's type
+	Result    reflect.Type // the result value's type
+	Local     bool         // runs only in this process
+	Signature string       // the types, as "func(A) R", for comparing registries
+	Site      string       // file:line of the registration
+}
+
+var registry = struct {
+	sync.Mutex
+	tasks map[string]TaskInfo
+}{tasks: make(map[string]TaskInfo)}
+
+// RegisterTask adds fn to the process's task registry under name and
+// returns the Task that generated wrappers submit. It is for generated
+// code, which calls it while its package initializes. RegisterTask panics
+// if the name is empty or already registered, naming both registrations:
+// two tasks would answer to one name in a worker process.
+func RegisterTask[A, R any](name string, fn func(context.Context, A) (R, error), opts ...TaskOption) *Task[A, R] {
+	if name == "" {
+		panic("futuresgen: RegisterTask: empty task name")
+	}
+	if fn == nil {
+		panic(fmt.Sprintf("futuresgen: RegisterTask %q: nil function", name))
+	}
+	var cfg taskConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	site := "unknown"
+	if _, file, line, ok := goruntime.Caller(1); ok {
+		site = fmt.Sprintf("%s:%d", file, line)
+	}
+	at, rt := reflect.TypeFor[A](), reflect.TypeFor[R]()
+	info := TaskInfo{
+		Name:      name,
+		Args:      at,
+		Result:    rt,
+		Local:     cfg.local,
+		Signature: fmt.Sprintf("func(%v) %v", at, rt),
+		Site:      site,
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if old, dup := registry.tasks[name]; dup {
+		panic(fmt.Sprintf("futuresgen: task name %q registered twice: at %s and at %s; give one a different name= in its //futures:task directive", name, old.Site, site))
+	}
+	registry.tasks[name] = info
+	return &Task[A, R]{name: name, fn: fn, local: cfg.local, labels: taskLabels(name)}
+}
+
+// Tasks returns every registered task, sorted by name.
+func Tasks() []TaskInfo {
+	registry.Lock()
+	defer registry.Unlock()
+	out := make([]TaskInfo, 0, len(registry.tasks))
+	for _, t := range registry.tasks {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b TaskInfo) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// SubmitTask submits a registered task with its argument value to ex and
+// returns its future. It is for generated code: the SubmitX wrappers call
+// it. On a ThreadPool the task's function is called directly, without
+// encoding anything.
+func SubmitTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], args A) *Future[R] {
+	if ex == nil {
+		panic(fmt.Sprintf("futuresgen: submit %s: nil Executor", t.name))
+	}
+	f := &Future[R]{labelCtx: t.labels}
+	fn := t.fn
+	f.fn = func(ctx context.Context) (R, error) { return fn(ctx, args) }
+	ex.submit(ctx, f)
+	return f
+}
+
+// MapTask maps a registered task over inputs on ex, as Map does for
+// closures. It is for generated code: the MapX wrappers call it.
+func MapTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], inputs iter.Seq[A], opts ...MapOption) iter.Seq2[R, error] {
+	if ex == nil {
+		panic(fmt.Sprintf("futuresgen: map %s: nil Executor", t.name))
+	}
+	submit := func(ctx context.Context, args A) *Future[R] { return SubmitTask(ctx, ex, t, args) }
+	return mapWith(ctx, ex, submit, inputs, opts)
+}
