@@ -330,10 +330,17 @@ func (f *Future[T]) run() {
 
 // fail finishes a future that never ran with err, if it is still Pending.
 func (f *Future[T]) fail(err error) {
-	if f.start() {
-		var zero T
-		f.finish(zero, err)
+	if !f.c.claim() {
+		return
 	}
+	if f.c.pool != nil {
+		f.c.pool.leftPending()
+	}
+	if f.stop != nil {
+		f.stop()
+	}
+	var zero T
+	f.finish(zero, err)
 }
 
 // finish records the outcome of a claimed future and settles it.

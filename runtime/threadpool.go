@@ -181,15 +181,21 @@ func (p *ThreadPool) count(err error) {
 // worker runs queued jobs until the pool shuts down, breaks, or has more
 // workers than it needs.
 func (p *ThreadPool) worker() {
-	clean := false
 	defer func() {
 		p.mu.Lock()
 		p.workers--
-		if !clean && p.queue.len() > 0 && p.broken == nil && p.workers-p.blocked < p.max {
-			// A task called runtime.Goexit and took this goroutine
-			// with it: replace it.
-			p.workers++
-			go p.worker()
+		if p.queue.len() > 0 && p.broken == nil {
+			// Work is waiting: this worker may have taken the wake-up
+			// meant for it (an excess worker leaving), or a task called
+			// runtime.Goexit and took this goroutine with it. Hand the
+			// work on.
+			if p.idle > 0 {
+				p.idle--
+				p.cond.Signal()
+			} else if p.workers-p.blocked < p.max {
+				p.workers++
+				go p.worker()
+			}
 		}
 		p.maybeAllDone()
 		p.mu.Unlock()
@@ -197,14 +203,17 @@ func (p *ThreadPool) worker() {
 	if p.init != nil {
 		if err := p.init(p.stopCtx); err != nil {
 			p.breakPool(fmt.Errorf("%w: initializer failed: %w", ErrBrokenPool, err))
-			clean = true
 			return
 		}
 	}
-	defer pprof.SetGoroutineLabels(context.Background())
+	background := context.Background()
+	defer pprof.SetGoroutineLabels(background)
 	ran := 0
 	p.mu.Lock()
-	for {
+	for p.workers-p.blocked <= p.max {
+		if p.queue.len() == 0 && ran > 0 {
+			pprof.SetGoroutineLabels(background) // idle workers carry no task's name
+		}
 		for p.queue.len() == 0 && !p.shutdown && p.broken == nil {
 			p.idle++
 			p.cond.Wait()
@@ -215,23 +224,23 @@ func (p *ThreadPool) worker() {
 		j := p.queue.pop()
 		p.mu.Unlock()
 		if j.start() {
-			p.running.Add(1)
-			pprof.SetGoroutineLabels(j.labels())
-			j.run()
-			p.running.Add(-1)
+			p.runJob(j)
 			ran++
 		}
 		p.mu.Lock()
 		if p.tasksPerWkr > 0 && ran >= p.tasksPerWkr {
-			if p.queue.len() > 0 && p.broken == nil {
-				p.workers++
-				go p.worker()
-			}
-			break
+			break // retire; the deferred exit starts a replacement if work waits
 		}
 	}
 	p.mu.Unlock()
-	clean = true
+}
+
+// runJob runs a started job under its pprof labels, counting it as running.
+func (p *ThreadPool) runJob(j job) {
+	p.running.Add(1)
+	defer p.running.Add(-1) // also when the task calls runtime.Goexit
+	pprof.SetGoroutineLabels(j.labels())
+	j.run()
 }
 
 // maybeAllDone closes allDone once the pool is shut down and no worker is
