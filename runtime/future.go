@@ -144,9 +144,9 @@ type Future[T any] struct {
 	val T
 
 	// The task, for the executor that runs it.
-	fn     func(context.Context) (T, error)
-	tctx   taskContext     // the context the task receives
-	stop   func() bool     // stops the watch on the submit context; may be nil
+	fn       func(context.Context) (T, error)
+	tctx     taskContext     // the context the task receives
+	stop     func() bool     // stops the watch on the submit context; may be nil
 	labelCtx context.Context // pprof labels while the task runs; nil: derive from fn
 }
 

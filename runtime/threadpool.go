@@ -369,4 +369,3 @@ func (p *ThreadPool) Stats() ThreadPoolStats {
 		Workers:   w,
 	}
 }
-
