@@ -21,17 +21,18 @@ func poolOf(ctx context.Context) *ThreadPool {
 	return p
 }
 
-// taskContext is the context a task receives. It ends when the submit
+// taskContext is the context a task receives: its future's core seen as a
+// context.Context, so it costs no allocation. It ends when the submit
 // context ends or when the pool is shut down with CancelPending, carries
 // the submit context's values and deadline, and names the pool running the
-// task. It lives inside the future, so it costs no allocation; its merged
-// Done channel is made only if the task asks for it.
-type taskContext struct {
-	parent context.Context // the submit context
-	pool   *ThreadPool     // nil for futures no pool runs
+// task. Its merged Done channel is made only if the task asks for it.
+type taskContext core
 
-	mu    sync.Mutex
+// mergedDone is the Done channel of a task context whose submit context can
+// end, with the AfterFuncs that close it.
+type mergedDone struct {
 	done  chan struct{}
+	once  sync.Once
 	stops [2]func() bool
 }
 
@@ -54,14 +55,14 @@ func (c *taskContext) Done() <-chan struct{} {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
-		var once sync.Once
-		end := func() { once.Do(func() { close(c.done) }) }
-		c.stops[0] = context.AfterFunc(c.parent, end)
-		c.stops[1] = context.AfterFunc(c.pool.stopCtx, end)
+	if c.merged == nil {
+		m := &mergedDone{done: make(chan struct{})}
+		end := func() { m.once.Do(func() { close(m.done) }) }
+		m.stops[0] = context.AfterFunc(c.parent, end)
+		m.stops[1] = context.AfterFunc(c.pool.stopCtx, end)
+		c.merged = m
 	}
-	return c.done
+	return c.merged.done
 }
 
 func (c *taskContext) Err() error {
@@ -76,16 +77,18 @@ func (c *taskContext) Err() error {
 
 func (c *taskContext) String() string { return "futuresgen task context" }
 
-// release stops watching the parent and pool contexts once the task is
-// done, so that a long-lived parent does not keep the future alive.
-func (c *taskContext) release() {
+// releaseContext stops watching the submit and pool contexts once the task
+// is done, so that a long-lived submit context does not keep the future
+// alive.
+func (c *core) releaseContext() {
 	if c.pool == nil || c.parent.Done() == nil {
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, stop := range c.stops {
-		if stop != nil {
+	m := c.merged
+	c.mu.Unlock()
+	if m != nil {
+		for _, stop := range m.stops {
 			stop()
 		}
 	}

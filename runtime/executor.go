@@ -34,10 +34,12 @@ type job interface {
 	// prepare binds the future to the pool that will run it and to its
 	// submit context.
 	prepare(ctx context.Context, p *ThreadPool)
-	// start claims a Pending job; false means it must not run.
-	start() bool
-	// run runs a started job and settles its future.
-	run()
+	// begin is called once the job is claimed; false means it must not
+	// run (it has been failed).
+	begin() bool
+	// run runs a begun job, settles its future and reports whether it
+	// failed.
+	run() (failed bool)
 	// fail settles a job that will never run with err.
 	fail(err error)
 	// labels returns the pprof labels the task runs under.

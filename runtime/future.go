@@ -5,131 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
-	"sync/atomic"
 )
-
-// closedChan is the Done channel of every future that finished before
-// anybody asked for its channel: most futures never allocate one.
-var closedChan = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
-
-// hook is a function run once when a future settles. Hooks run in the order
-// they were added. AsCompleted, Wait and Map add hooks to learn of
-// completions without a goroutine per future; OnDone adds user callbacks.
-type hook struct{ fn func() }
-
-// core is the part of a future that does not depend on its value type: its
-// state, its done channel, its hooks and its error. AsCompleted and Wait
-// work on cores, so futures of different types mix.
-type core struct {
-	state atomic.Uint32 // a State; written by the goroutine that moves it
-
-	mu      sync.Mutex
-	done    chan struct{} // made on demand; closed (or closedChan) once settled
-	settled bool          // done is closed and hooks have been taken
-	hooks   []*hook
-
-	err  error       // the task's error; written before state becomes final
-	pool *ThreadPool // the pool whose queue holds this future, for helping
-}
-
-// State returns the future's current state.
-func (c *core) loadState() State { return State(c.state.Load()) }
-
-// claim moves a Pending future to Running and reports whether it did. Only
-// the goroutine that claims a future may finish it (cancel takes the other
-// way out of Pending).
-func (c *core) claim() bool {
-	return c.state.CompareAndSwap(uint32(Pending), uint32(Running))
-}
-
-// doneChan returns the channel closed when the future settles.
-func (c *core) doneChan() <-chan struct{} {
-	if c.loadState().done() {
-		return closedChan
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
-	}
-	return c.done
-}
-
-// settle records the final state st, closes the done channel and runs the
-// hooks, in the order they were added. The caller owns the future: it
-// claimed it, or it moved it from Pending to Cancelled.
-func (c *core) settle(st State) {
-	c.mu.Lock()
-	c.state.Store(uint32(st))
-	if c.done == nil {
-		c.done = closedChan
-	} else {
-		close(c.done)
-	}
-	c.settled = true
-	hooks := c.hooks
-	c.hooks = nil
-	c.mu.Unlock()
-	for _, h := range hooks {
-		h.fn()
-	}
-}
-
-// addHook arranges for fn to run once the future settles. If it has
-// settled already, fn runs now, in the caller's goroutine, and addHook
-// returns nil; otherwise it returns the hook, for removeHook.
-func (c *core) addHook(fn func()) *hook {
-	c.mu.Lock()
-	if c.settled {
-		c.mu.Unlock()
-		fn()
-		return nil
-	}
-	h := &hook{fn: fn}
-	c.hooks = append(c.hooks, h)
-	c.mu.Unlock()
-	return h
-}
-
-// removeHook forgets h if it has not run yet. Waits that give up remove
-// their hooks, so a long-lived future does not collect them.
-func (c *core) removeHook(h *hook) {
-	if h == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, x := range c.hooks {
-		if x == h {
-			c.hooks = append(c.hooks[:i], c.hooks[i+1:]...)
-			return
-		}
-	}
-}
-
-// failed reports whether the future finished with an error. A cancelled
-// future has not failed (FirstError ignores it, as Python does).
-func (c *core) failed() bool {
-	return c.loadState() == Finished && c.err != nil
-}
-
-// cancel moves a Pending future to Cancelled. It reports whether the future
-// is cancelled now, which is also true when it was cancelled before.
-func (c *core) cancel() bool {
-	if c.state.CompareAndSwap(uint32(Pending), uint32(Cancelled)) {
-		if c.pool != nil {
-			c.pool.onCancel()
-		}
-		c.settle(Cancelled)
-		return true
-	}
-	return c.loadState() == Cancelled
-}
 
 // Future is the eventual result of a task submitted to an executor: Python's
 // concurrent.futures.Future, typed. Get one from Submit, from a generated
@@ -145,7 +21,6 @@ type Future[T any] struct {
 
 	// The task, for the executor that runs it.
 	fn       func(context.Context) (T, error)
-	tctx     taskContext     // the context the task receives
 	stop     func() bool     // stops the watch on the submit context; may be nil
 	labelCtx context.Context // pprof labels while the task runs; nil: derive from fn
 }
@@ -225,40 +100,6 @@ func (f *Future[T]) String() string {
 
 func (f *Future[T]) base() *core { return &f.c }
 
-// prepare binds f to the pool p that queues it and to its submit context.
-// It runs under p.mu, before f is queued: nobody else can touch f yet.
-func (f *Future[T]) prepare(ctx context.Context, p *ThreadPool) {
-	f.c.pool = p
-	f.tctx.parent = ctx
-	f.tctx.pool = p
-	if ctx.Done() != nil {
-		// A submission whose context ends before it starts never runs.
-		f.stop = context.AfterFunc(ctx, func() { f.expire(ctx.Err()) })
-	}
-}
-
-// expire fails f with err if it has not started. It is the AfterFunc of
-// the submit context, so it must not read f.stop (which may not be
-// assigned yet when the context had already ended).
-func (f *Future[T]) expire(err error) {
-	if f.c.claim() {
-		if f.c.pool != nil {
-			f.c.pool.leftPending()
-		}
-		var zero T
-		f.finish(zero, err)
-	}
-}
-
-// labels returns the pprof labels the task runs under: the registered
-// task's name, or the closure's function name.
-func (f *Future[T]) labels() context.Context {
-	if f.labelCtx != nil {
-		return f.labelCtx
-	}
-	return closureLabels(f.fn)
-}
-
 // wait blocks until f is done or ctx ends. A worker of a pool waiting on a
 // future of the same pool runs it inline if it has not started; otherwise
 // the pool is told that the worker blocks, so that it can start a
@@ -268,8 +109,7 @@ func (f *Future[T]) wait(ctx context.Context) error {
 		return nil
 	}
 	if p := poolOf(ctx); p != nil {
-		if f.c.pool == p && f.start() {
-			f.run()
+		if f.c.pool == p && p.runInline(f) {
 			return nil
 		}
 		defer p.blockBegin()()
@@ -285,20 +125,37 @@ func (f *Future[T]) wait(ctx context.Context) error {
 	}
 }
 
-// start claims a Pending future for running. It returns false when the
-// future is no longer Pending, or when it must not run because its submit
-// context ended (the future then fails with that context's error).
-func (f *Future[T]) start() bool {
-	if !f.c.claim() {
-		return false
+// prepare binds f to the pool p that queues it and to its submit context.
+// It runs under p.mu, before f is queued: nobody else can touch f yet.
+func (f *Future[T]) prepare(ctx context.Context, p *ThreadPool) {
+	f.c.pool = p
+	f.c.parent = ctx
+	if ctx.Done() != nil {
+		// A submission whose context ends before it starts never runs.
+		f.stop = context.AfterFunc(ctx, func() { f.expire(ctx.Err()) })
 	}
-	if f.c.pool != nil {
-		f.c.pool.leftPending()
+}
+
+// expire fails f with err if it has not started. It is the AfterFunc of
+// the submit context, so it must not read f.stop (which may not be
+// assigned yet when the context had already ended).
+func (f *Future[T]) expire(err error) {
+	if f.c.claim() {
+		if f.c.pool != nil {
+			f.c.pool.leftPending(outcomeFailed)
+		}
+		var zero T
+		f.finish(zero, err)
 	}
+}
+
+// begin is called once f is claimed for running. It returns false, having
+// failed f, if f must not run because its submit context ended.
+func (f *Future[T]) begin() bool {
 	if f.stop != nil {
 		f.stop()
 	}
-	if err := f.tctx.parent.Err(); err != nil {
+	if err := f.c.parent.Err(); err != nil {
 		// The submit context ended before the task could start.
 		var zero T
 		f.finish(zero, err)
@@ -307,15 +164,17 @@ func (f *Future[T]) start() bool {
 	return true
 }
 
-// run runs a claimed task and finishes the future with what it returned.
-// A panic becomes a *PanicError; a task that calls runtime.Goexit fails with
-// an error saying so, and the goroutine then exits as Goexit demands.
-func (f *Future[T]) run() {
+// run runs a begun task, finishes the future with what it returned and
+// reports whether it failed. A panic becomes a *PanicError; a task that
+// calls runtime.Goexit fails with an error saying so, and the goroutine
+// then exits as Goexit demands.
+func (f *Future[T]) run() (failed bool) {
 	returned := false
 	defer func() {
 		if returned {
 			return
 		}
+		failed = true
 		var zero T
 		if r := recover(); r != nil {
 			f.finish(zero, &PanicError{Value: r, Stack: string(debug.Stack())})
@@ -323,18 +182,20 @@ func (f *Future[T]) run() {
 			f.finish(zero, errGoexit)
 		}
 	}()
-	v, err := f.fn(&f.tctx)
+	v, err := f.fn((*taskContext)(&f.c))
 	returned = true
 	f.finish(v, err)
+	return err != nil
 }
 
-// fail finishes a future that never ran with err, if it is still Pending.
+// fail finishes a queued future that will never run with err, if it is
+// still Pending.
 func (f *Future[T]) fail(err error) {
 	if !f.c.claim() {
 		return
 	}
 	if f.c.pool != nil {
-		f.c.pool.leftPending()
+		f.c.pool.leftPending(outcomeFailed)
 	}
 	if f.stop != nil {
 		f.stop()
@@ -345,14 +206,20 @@ func (f *Future[T]) fail(err error) {
 
 // finish records the outcome of a claimed future and settles it.
 func (f *Future[T]) finish(v T, err error) {
-	f.tctx.release()
+	f.c.releaseContext()
 	f.fn = nil // let the closure and what it holds go
 	f.val = v
 	f.c.err = err
-	if p := f.c.pool; p != nil {
-		p.count(err)
-	}
 	f.c.settle(Finished)
+}
+
+// labels returns the pprof labels the task runs under: the registered
+// task's name, or the closure's function name.
+func (f *Future[T]) labels() context.Context {
+	if f.labelCtx != nil {
+		return f.labelCtx
+	}
+	return closureLabels(f.fn)
 }
 
 var errGoexit = fmt.Errorf("futuresgen: task called runtime.Goexit")
@@ -374,7 +241,7 @@ func callSafely[T any](fn func(*Future[T]), f *Future[T]) {
 // (Python's Future() constructor with set_result and set_exception).
 func NewFuture[T any]() (f *Future[T], complete func(T, error) bool) {
 	f = &Future[T]{}
-	f.tctx.parent = context.Background()
+	f.c.parent = context.Background()
 	return f, func(v T, err error) bool {
 		if !f.c.claim() {
 			return false

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime/pprof"
 	"sync"
-	"sync/atomic"
 )
 
 // ThreadPool runs tasks on goroutines in this process: Python's
@@ -53,8 +52,7 @@ type ThreadPool struct {
 	blocked  int // workers blocked in a wait the pool can see
 	shutdown bool
 	broken   error
-
-	submitted, queued, running, completed, failed, cancelled atomic.Int64
+	stats    ThreadPoolStats // counted under mu: one lock per submit and per task
 }
 
 // NewThreadPool returns a pool of goroutine workers configured by opts:
@@ -102,7 +100,6 @@ func (p *ThreadPool) defaultBuffer() int { return 2 * p.max }
 
 // submit queues j, or fails it when p cannot take it.
 func (p *ThreadPool) submit(ctx context.Context, j job) {
-	p.submitted.Add(1)
 	if err := ctx.Err(); err != nil {
 		p.reject(j, err)
 		return
@@ -135,7 +132,8 @@ func (p *ThreadPool) submit(ctx context.Context, j job) {
 		p.reject(j, err)
 		return
 	}
-	p.queued.Add(1)
+	p.stats.Submitted++
+	p.stats.Queued++
 	j.prepare(ctx, p)
 	p.queue.push(j)
 	if p.idle > 0 {
@@ -151,44 +149,53 @@ func (p *ThreadPool) submit(ctx context.Context, j job) {
 // reject fails a job that was never queued.
 func (p *ThreadPool) reject(j job, err error) {
 	j.fail(err)
-	p.failed.Add(1)
+	p.mu.Lock()
+	p.stats.Submitted++
+	p.stats.Failed++
+	p.mu.Unlock()
 }
 
-// leftPending is called once for every queued future that leaves Pending:
-// started, cancelled or failed before it ran.
-func (p *ThreadPool) leftPending() {
-	p.queued.Add(-1)
+// The ways a queued future leaves Pending other than by starting.
+type outcome int
+
+const (
+	outcomeCancelled outcome = iota
+	outcomeFailed
+)
+
+// leftPending is called once for every queued future that leaves Pending
+// without running: cancelled, or failed before it started.
+func (p *ThreadPool) leftPending(o outcome) {
+	p.mu.Lock()
+	p.stats.Queued--
+	if o == outcomeCancelled {
+		p.stats.Cancelled++
+	} else {
+		p.stats.Failed++
+	}
+	p.mu.Unlock()
 	if p.slots != nil {
 		<-p.slots
-	}
-}
-
-// onCancel is called once for every queued future that is cancelled.
-func (p *ThreadPool) onCancel() {
-	p.cancelled.Add(1)
-	p.leftPending()
-}
-
-// count records the outcome of a queued future that finished.
-func (p *ThreadPool) count(err error) {
-	if err != nil {
-		p.failed.Add(1)
-	} else {
-		p.completed.Add(1)
 	}
 }
 
 // worker runs queued jobs until the pool shuts down, breaks, or has more
 // workers than it needs.
 func (p *ThreadPool) worker() {
+	running := false // a task of this worker is counted as running
 	defer func() {
 		p.mu.Lock()
+		if running {
+			// The task called runtime.Goexit and took this goroutine
+			// with it; the future has failed.
+			p.stats.Running--
+			p.stats.Failed++
+		}
 		p.workers--
 		if p.queue.len() > 0 && p.broken == nil {
 			// Work is waiting: this worker may have taken the wake-up
-			// meant for it (an excess worker leaving), or a task called
-			// runtime.Goexit and took this goroutine with it. Hand the
-			// work on.
+			// meant for it (an excess worker retiring), or it is dying
+			// of Goexit. Hand the work on.
 			if p.idle > 0 {
 				p.idle--
 				p.cond.Signal()
@@ -222,12 +229,30 @@ func (p *ThreadPool) worker() {
 			break
 		}
 		j := p.queue.pop()
-		p.mu.Unlock()
-		if j.start() {
-			p.runJob(j)
-			ran++
+		if !j.base().claim() {
+			continue // cancelled or failed while it waited, or run inline
 		}
+		p.stats.Queued--
+		p.stats.Running++
+		running = true
+		p.mu.Unlock()
+		if p.slots != nil {
+			<-p.slots
+		}
+		failed := true
+		if j.begin() {
+			pprof.SetGoroutineLabels(j.labels())
+			failed = j.run()
+		}
+		ran++
 		p.mu.Lock()
+		running = false
+		p.stats.Running--
+		if failed {
+			p.stats.Failed++
+		} else {
+			p.stats.Completed++
+		}
 		if p.tasksPerWkr > 0 && ran >= p.tasksPerWkr {
 			break // retire; the deferred exit starts a replacement if work waits
 		}
@@ -235,12 +260,32 @@ func (p *ThreadPool) worker() {
 	p.mu.Unlock()
 }
 
-// runJob runs a started job under its pprof labels, counting it as running.
-func (p *ThreadPool) runJob(j job) {
-	p.running.Add(1)
-	defer p.running.Add(-1) // also when the task calls runtime.Goexit
-	pprof.SetGoroutineLabels(j.labels())
-	j.run()
+// runInline runs j, a future of p, in the calling goroutine (a worker of p
+// that waits on it) if j has not started, and reports whether it did.
+func (p *ThreadPool) runInline(j job) bool {
+	if !j.base().claim() {
+		return false
+	}
+	p.mu.Lock()
+	p.stats.Queued--
+	p.stats.Running++
+	p.mu.Unlock()
+	if p.slots != nil {
+		<-p.slots
+	}
+	failed := true
+	if j.begin() {
+		failed = j.run()
+	}
+	p.mu.Lock()
+	p.stats.Running--
+	if failed {
+		p.stats.Failed++
+	} else {
+		p.stats.Completed++
+	}
+	p.mu.Unlock()
+	return true
 }
 
 // maybeAllDone closes allDone once the pool is shut down and no worker is
@@ -353,19 +398,11 @@ type ThreadPoolStats struct {
 	Workers   int   // worker goroutines alive now
 }
 
-// Stats returns a snapshot of p's counters. The counters are read one by
-// one while work goes on, so they need not add up exactly.
+// Stats returns a snapshot of p's counters, taken at one instant.
 func (p *ThreadPool) Stats() ThreadPoolStats {
 	p.mu.Lock()
-	w := p.workers
-	p.mu.Unlock()
-	return ThreadPoolStats{
-		Submitted: p.submitted.Load(),
-		Queued:    p.queued.Load(),
-		Running:   p.running.Load(),
-		Completed: p.completed.Load(),
-		Failed:    p.failed.Load(),
-		Cancelled: p.cancelled.Load(),
-		Workers:   w,
-	}
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Workers = p.workers
+	return s
 }

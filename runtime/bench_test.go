@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"context"
+	goruntime "runtime"
+	"testing"
+	"time"
+)
+
+// The benchmarks measure pool overhead per task. Compare them side by side
+// in one run (machines here are shared and noisy):
+//
+//	go test -run '^$' -bench . -benchmem ./runtime
+//
+// The bench/ module compares futuresgen with other pools.
+
+const benchWorkers = 4
+
+// handPool is the floor a pool is measured against: four goroutines reading
+// a job channel, and one buffered result channel per task.
+type handJob struct {
+	x   int
+	out chan int
+}
+
+func startHandPool(workers int) (chan<- handJob, func()) {
+	jobs := make(chan handJob, 1024)
+	done := make(chan struct{})
+	for range workers {
+		go func() {
+			for j := range jobs {
+				j.out <- j.x * 2
+			}
+			done <- struct{}{}
+		}()
+	}
+	return jobs, func() {
+		close(jobs)
+		for range workers {
+			<-done
+		}
+	}
+}
+
+// BenchmarkFuturesShape submits b.N tasks returning i*2, then awaits each
+// result in submit order: the concurrent.futures shape. ns/op is per task.
+func BenchmarkFuturesShape(b *testing.B) {
+	ctx := context.Background()
+	b.Run("system=futuresgen", func(b *testing.B) {
+		p := NewThreadPool(MaxWorkers(benchWorkers))
+		defer p.Close()
+		fs := make([]*Future[int], b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range fs {
+			fs[i] = Submit(ctx, p, func(context.Context) (int, error) { return i * 2, nil })
+		}
+		for i, f := range fs {
+			if v, _ := f.Result(ctx); v != i*2 {
+				b.Fatalf("task %d = %d", i, v)
+			}
+		}
+	})
+	b.Run("system=handwritten", func(b *testing.B) {
+		jobs, stop := startHandPool(benchWorkers)
+		defer stop()
+		outs := make([]chan int, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range outs {
+			outs[i] = make(chan int, 1)
+			jobs <- handJob{i, outs[i]}
+		}
+		for i, out := range outs {
+			if v := <-out; v != i*2 {
+				b.Fatalf("task %d = %d", i, v)
+			}
+		}
+	})
+}
+
+// spin burns about d of CPU time.
+func spin(d time.Duration) int {
+	start := time.Now()
+	n := 0
+	for time.Since(start) < d {
+		n++
+	}
+	return n
+}
+
+// BenchmarkCPUTasks runs b.N tasks of about 2µs of CPU each and reports
+// efficiency: serial time / (pool time × GOMAXPROCS). 1.0 is ideal.
+func BenchmarkCPUTasks(b *testing.B) {
+	const work = 2 * time.Microsecond
+	ctx := context.Background()
+	cores := goruntime.GOMAXPROCS(0)
+
+	start := time.Now()
+	const calib = 20000
+	for range calib {
+		spin(work)
+	}
+	serial := float64(time.Since(start).Nanoseconds()) / calib
+
+	p := NewThreadPool(MaxWorkers(cores))
+	defer p.Close()
+	fs := make([]*Future[int], b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range fs {
+		fs[i] = Submit(ctx, p, func(context.Context) (int, error) { return spin(work), nil })
+	}
+	for _, f := range fs {
+		f.Result(ctx)
+	}
+	b.StopTimer()
+	perTask := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(serial/(perTask*float64(cores)), "efficiency")
+}
+
+// BenchmarkMap maps i*2 over b.N inputs in order. ns/op is per input.
+func BenchmarkMap(b *testing.B) {
+	ctx := context.Background()
+	p := NewThreadPool(MaxWorkers(benchWorkers))
+	defer p.Close()
+	inputs := func(yield func(int) bool) {
+		for i := range b.N {
+			if !yield(i) {
+				return
+			}
+		}
+	}
+	fn := func(_ context.Context, x int) (int, error) { return x * 2, nil }
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for v, err := range Map(ctx, p, fn, inputs, Buffer(1024)) {
+		if err != nil || v != i*2 {
+			b.Fatalf("item %d = %d, %v", i, v, err)
+		}
+		i++
+	}
+}
