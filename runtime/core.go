@@ -17,7 +17,10 @@ var closedChan = func() chan struct{} {
 // hook is a function run once when a future settles. Hooks run in the order
 // they were added. AsCompleted, Wait and Map add hooks to learn of
 // completions without a goroutine per future; OnDone adds user callbacks.
-type hook struct{ fn func() }
+type hook struct {
+	fn   func()
+	next *hook
+}
 
 // The word of a core holds the State in its low bits and watchedBit once
 // somebody made a done channel or added a hook. Settling swaps the word to
@@ -38,7 +41,7 @@ type core struct {
 
 	mu    sync.Mutex
 	done  chan struct{} // made on demand, under mu; closed once settled
-	hooks []*hook       // under mu
+	hooks *hook         // a list, oldest first; under mu
 
 	err  error       // the task's error; written before the word becomes final
 	pool *ThreadPool // the pool whose queue holds this future; nil if none
@@ -113,7 +116,7 @@ func (c *core) settle(st State) {
 	hooks := c.hooks
 	c.hooks = nil
 	c.mu.Unlock()
-	for _, h := range hooks {
+	for h := hooks; h != nil; h = h.next {
 		h.fn()
 	}
 }
@@ -129,7 +132,11 @@ func (c *core) addHook(fn func()) *hook {
 		return nil
 	}
 	h := &hook{fn: fn}
-	c.hooks = append(c.hooks, h)
+	at := &c.hooks
+	for *at != nil {
+		at = &(*at).next
+	}
+	*at = h
 	c.mu.Unlock()
 	return h
 }
@@ -142,9 +149,9 @@ func (c *core) removeHook(h *hook) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, x := range c.hooks {
-		if x == h {
-			c.hooks = append(c.hooks[:i], c.hooks[i+1:]...)
+	for at := &c.hooks; *at != nil; at = &(*at).next {
+		if *at == h {
+			*at = h.next
 			return
 		}
 	}

@@ -92,7 +92,7 @@ func TestAsCompleted(t *testing.T) {
 		if len(got) != 2 || got[0].f != fs[1] || got[1].f != nil || got[1].err != context.DeadlineExceeded {
 			t.Errorf("got %v; want future 1 then (nil, DeadlineExceeded)", got)
 		}
-		if n := len(fs[0].c.hooks) + len(fs[2].c.hooks); n != 0 {
+		if n := hookCount(&fs[0].c) + hookCount(&fs[2].c); n != 0 {
 			t.Errorf("%d hooks left on pending futures after AsCompleted gave up; want 0", n)
 		}
 	})
@@ -113,7 +113,7 @@ func TestAsCompleted(t *testing.T) {
 		for range AsCompleted(context.Background(), fs...) {
 			break
 		}
-		if n := len(fs[1].c.hooks) + len(fs[2].c.hooks); n != 0 {
+		if n := hookCount(&fs[1].c) + hookCount(&fs[2].c); n != 0 {
 			t.Errorf("%d hooks left after break; want 0", n)
 		}
 	})
@@ -208,7 +208,7 @@ func TestWait(t *testing.T) {
 		if !slices.Equal(done, []*Future[int]{fs[2]}) || !slices.Equal(pending, fs[:2]) {
 			t.Errorf("done %v, pending %v; want [2] and [0 1]", done, pending)
 		}
-		if n := len(fs[0].c.hooks) + len(fs[1].c.hooks); n != 0 {
+		if n := hookCount(&fs[0].c) + hookCount(&fs[1].c); n != 0 {
 			t.Errorf("%d hooks left after Wait gave up; want 0", n)
 		}
 	})
@@ -236,4 +236,15 @@ func TestWait(t *testing.T) {
 		}()
 		Wait[*Future[int]](context.Background(), WaitMode(7))
 	})
+}
+
+// hookCount returns how many hooks wait on c.
+func hookCount(c *core) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for h := c.hooks; h != nil; h = h.next {
+		n++
+	}
+	return n
 }
