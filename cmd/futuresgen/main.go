@@ -1,0 +1,103 @@
+// Futuresgen writes typed wrappers for the Go functions marked
+// //futures:task, so that they run on the executors of
+// github.com/futuresgen/futuresgen/runtime: goroutine pools, worker
+// processes, and later other machines.
+//
+// Given a package with
+//
+//	package shop
+//
+//	//go:generate go tool futuresgen
+//
+//	//futures:task
+//	func Fetch(ctx context.Context, url string, retries int) (Page, error) { … }
+//
+//	//futures:task
+//	func Square(x int) int { return x * x }
+//
+// "go generate" writes futures_gen.go beside it, declaring
+//
+//	func SubmitFetch(ctx context.Context, ex runtime.Executor, url string, retries int) *runtime.Future[Page]
+//	func MapFetch(ctx context.Context, ex runtime.Executor, args iter.Seq[FetchArgs], opts ...runtime.MapOption) iter.Seq2[Page, error]
+//	type FetchArgs struct{ Url string; Retries int }
+//	func SubmitSquare(ctx context.Context, ex runtime.Executor, x int) *runtime.Future[int]
+//	func MapSquare(ctx context.Context, ex runtime.Executor, xs iter.Seq[int], opts ...runtime.MapOption) iter.Seq2[int, error]
+//
+// and a dispatch table that registers each task under a stable name,
+// "<import path>.<FuncName>", so that a worker process can run it.
+//
+// Install it as a tool of your module, which pins it with the runtime:
+//
+//	go get -tool github.com/futuresgen/futuresgen/cmd/futuresgen
+//
+// # The directive
+//
+// //futures:task goes in the function's doc comment, with no space after
+// "//". Options follow it, separated by spaces:
+//
+//	name=<stable name>  register under this name instead (letters, digits and . / _ -)
+//	local               the task may take values that cannot cross a process
+//	                    boundary (channels, funcs, interfaces, structs with
+//	                    unexported fields); it runs only on in-process executors
+//
+// # The shapes it accepts
+//
+// Parameters: an optional first context.Context, which receives a context
+// that ends with the submit context or a CancelPending shutdown; then any
+// parameters. An unexported function fetch gets submitFetch, mapFetch and
+// fetchArgs. A task with one parameter maps over iter.Seq of its type,
+// with two or more over iter.Seq[XArgs] (fields named after the
+// parameters, first letter upper-cased; unnamed ones P0, P1, …), with none
+// it gets SubmitX only. A variadic last parameter ...T is a []T in XArgs
+// and in MapX's input.
+//
+// Results: none, (R), (error), (R, error), or several values with or
+// without a final error, which come in a generated XResult struct (fields
+// from the result names, else R0, R1, …).
+//
+// Refused, with a compiler-style error at the offending spot: methods,
+// generic functions, an error result that is not last, a context.Context
+// that is not the first parameter, directives in _test.go files (the
+// generated file cannot refer to test functions), generated names that
+// collide with the package's own declarations, and — unless the directive
+// says local — any parameter or result that cannot cross a process
+// boundary: chan, func, unsafe.Pointer, interfaces (any, error), or structs
+// with unexported fields, found through pointers, slices, arrays, maps and
+// named types. A named type that encodes itself (MarshalBinary and
+// UnmarshalBinary, or GobEncode and GobDecode, as time.Time does) is
+// accepted whatever its fields.
+//
+// Packages are loaded with the build tag "futuresgen", and generated files
+// carry "//go:build !futuresgen": a stale or broken generated file never
+// stops regeneration, and code that calls a SubmitX about to be generated
+// (or no longer generated) does not stop it either; the latter is a
+// warning.
+//
+// # Usage
+//
+//	futuresgen [flags] [packages]
+//
+// With no packages, it works on the package in the current directory. It
+// writes one file per package that has tasks, skipping the write when the
+// bytes are unchanged, and removes an earlier output from a package that
+// has no tasks any more (only a file whose first line is the futuresgen
+// header). When any task is wrong it writes nothing.
+//
+// The flags are:
+//
+//	-check     write nothing; exit 0 if every generated file is fresh, 1 with a
+//	           unified diff if not, 2 on error (for CI)
+//	-output f  the file name to write in each package (default futures_gen.go)
+//	-tags t    extra comma-separated build tags for loading the packages
+//	-v         say what was written, left alone or removed
+//	-version   print the version and exit
+//
+// Exit status: 0 on success, 1 when a task is wrong (or -check finds a
+// stale file), 2 for a usage error (or any error under -check).
+package main
+
+import "os"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

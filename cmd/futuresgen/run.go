@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/futuresgen/futuresgen/generator"
+	"github.com/futuresgen/futuresgen/templates"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // a task is wrong, or -check found a stale file
+	exitUsage   = 2 // bad flags, or any error under -check
+	defaultFile = "futures_gen.go"
+)
+
+// run is the command without os.Exit, for tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("futuresgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	check := fs.Bool("check", false, "write nothing; exit 1 with a diff if a generated file is stale")
+	output := fs.String("output", defaultFile, "the file `name` to write in each package")
+	tags := fs.String("tags", "", "extra comma-separated build `tags`")
+	verbose := fs.Bool("v", false, "say what was written, left alone or removed")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: futuresgen [flags] [packages]\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nSee \"go doc github.com/futuresgen/futuresgen/cmd/futuresgen\".\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *version {
+		fmt.Fprintln(stdout, "futuresgen", moduleVersion())
+		return exitOK
+	}
+	if err := checkOutputName(*output); err != nil {
+		fmt.Fprintf(stderr, "futuresgen: -output: %v\n", err)
+		return exitUsage
+	}
+	failed := exitFailed
+	if *check {
+		failed = exitUsage
+	}
+
+	cfg := generator.Config{}
+	if *tags != "" {
+		cfg.Tags = strings.Split(*tags, ",")
+	}
+	loaded, err := generator.Load(cfg, fs.Args()...)
+	if err != nil {
+		var errs generator.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintln(stderr, errs.Error())
+			fmt.Fprintf(stderr, "futuresgen: %d error(s); nothing was written\n", len(errs))
+		} else {
+			fmt.Fprintf(stderr, "futuresgen: %v\n", err)
+		}
+		return failed
+	}
+	for _, w := range loaded.Warnings {
+		fmt.Fprintf(stderr, "futuresgen: warning: %s\n", w)
+	}
+
+	// Render everything before touching any file: an error writes nothing.
+	var plans []plan
+	for _, pkg := range loaded.Packages {
+		p := plan{path: filepath.Join(pkg.Dir, *output), pkg: pkg}
+		if len(pkg.Tasks) > 0 {
+			if p.want, err = templates.Render(pkg); err != nil {
+				fmt.Fprintf(stderr, "futuresgen: %v\n", err)
+				return failed
+			}
+		}
+		if p.have, p.exists, err = readGenerated(p.path); err != nil {
+			fmt.Fprintf(stderr, "futuresgen: %v\n", err)
+			return failed
+		}
+		plans = append(plans, p)
+	}
+
+	if *check {
+		stale := 0
+		for _, p := range plans {
+			if d := p.diff(); d != "" {
+				stale++
+				fmt.Fprint(stdout, d)
+			}
+		}
+		if stale > 0 {
+			fmt.Fprintf(stderr, "futuresgen: %d generated file(s) are stale; run \"go generate ./...\"\n", stale)
+			return exitFailed
+		}
+		return exitOK
+	}
+	for _, p := range plans {
+		msg, err := p.apply()
+		if err != nil {
+			fmt.Fprintf(stderr, "futuresgen: %v\n", err)
+			return exitFailed
+		}
+		if *verbose && msg != "" {
+			fmt.Fprintln(stderr, "futuresgen:", msg)
+		}
+	}
+	return exitOK
+}
+
+// plan is what one package's output should become.
+type plan struct {
+	pkg    *generator.Package
+	path   string
+	want   []byte // nil: the package has no tasks
+	have   []byte // what is there now, if futuresgen wrote it
+	exists bool   // a file is at path (written by futuresgen or not)
+}
+
+// diff returns a unified diff from what is there to what should be, or ""
+// when the file is fresh.
+func (p plan) diff() string {
+	if p.want == nil && p.have == nil || bytes.Equal(p.want, p.have) {
+		return ""
+	}
+	rel := relPath(p.path)
+	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A:        difflib.SplitLines(string(p.have)),
+		B:        difflib.SplitLines(string(p.want)),
+		FromFile: "a/" + rel,
+		ToFile:   "b/" + rel,
+		Context:  3,
+	})
+	return d
+}
+
+// apply writes, keeps or removes the file, and says what it did.
+func (p plan) apply() (string, error) {
+	rel := relPath(p.path)
+	switch {
+	case p.want == nil && p.have != nil:
+		if err := os.Remove(p.path); err != nil {
+			return "", fmt.Errorf("removing stale %s: %w", rel, err)
+		}
+		return fmt.Sprintf("removed %s: %s has no tasks", rel, p.pkg.PkgPath), nil
+	case p.want == nil:
+		return "", nil
+	case p.exists && p.have == nil:
+		return "", fmt.Errorf("%s exists and was not written by futuresgen (its first line is not %q); move it or choose another -output", rel, templates.Header)
+	case bytes.Equal(p.want, p.have):
+		return fmt.Sprintf("%s is up to date (%d tasks)", rel, len(p.pkg.Tasks)), nil
+	}
+	if err := writeAtomically(p.path, p.want); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("wrote %s (%d tasks)", rel, len(p.pkg.Tasks)), nil
+}
+
+// readGenerated returns the file at path if futuresgen wrote it, and
+// whether a file is there at all.
+func readGenerated(path string) (data []byte, exists bool, err error) {
+	data, err = os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !bytes.HasPrefix(data, []byte(templates.Header+"\n")) {
+		return nil, true, nil
+	}
+	return data, true, nil
+}
+
+// writeAtomically writes data to path through a temporary file in the same
+// directory, whose name does not end in .go, then renames it into place.
+func writeAtomically(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", relPath(path), err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", relPath(path), err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", relPath(path), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", relPath(path), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", relPath(path), err)
+	}
+	return nil
+}
+
+func checkOutputName(name string) error {
+	switch {
+	case name != filepath.Base(name):
+		return fmt.Errorf("%q: give a file name, not a path: it is written in each package's directory", name)
+	case !strings.HasSuffix(name, ".go"):
+		return fmt.Errorf("%q: the name must end in .go", name)
+	case strings.HasSuffix(name, "_test.go"):
+		return fmt.Errorf("%q: the generated file cannot be a test file", name)
+	}
+	return nil
+}
+
+// relPath shortens path relative to the current directory when below it.
+func relPath(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return path
+}
+
+// moduleVersion is the version of the futuresgen module this binary was
+// built from.
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	if bi.Main.Path == "github.com/futuresgen/futuresgen" {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/futuresgen/futuresgen" {
+			return d.Version
+		}
+	}
+	return "(unknown)"
+}

@@ -1,0 +1,58 @@
+package generator
+
+import (
+	"fmt"
+	"go/token"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Diagnostic is a positioned message: an error that stops generation or a
+// warning that does not.
+type Diagnostic struct {
+	Pos token.Position
+	Msg string
+}
+
+// String formats d as the compiler does: "file.go:12:3: message", with the
+// file relative to the current directory when it is below it.
+func (d Diagnostic) String() string {
+	pos := d.Pos
+	if pos.Filename != "" {
+		if wd, err := filepath.Abs("."); err == nil {
+			if rel, err := filepath.Rel(wd, pos.Filename); err == nil && !strings.HasPrefix(rel, "..") {
+				pos.Filename = rel
+			}
+		}
+	}
+	if !pos.IsValid() && pos.Filename == "" {
+		return d.Msg
+	}
+	return fmt.Sprintf("%s: %s", pos, d.Msg)
+}
+
+// Errors is every error of a run, sorted by position; generation writes
+// nothing when there is one.
+type Errors []Diagnostic
+
+func (e Errors) Error() string {
+	lines := make([]string, len(e))
+	for i, d := range e {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func sortDiagnostics(ds []Diagnostic) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Pos, ds[j].Pos
+		if a.Filename != b.Filename {
+			return a.Filename < b.Filename
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+}

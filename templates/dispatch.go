@@ -1,0 +1,96 @@
+package templates
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/futuresgen/futuresgen/generator"
+)
+
+// dispatch writes the task variable: the registration of the task under
+// its stable name, with an adapter from the runtime's one-argument,
+// one-result shape to the user's function. Package initialization runs it,
+// in this process and in every worker process.
+func (w *writer) dispatch(t *generator.Task) {
+	ctxName, argName := fresh("ctx", t), fresh("args", t)
+	if len(t.Params) == 1 {
+		argName = fresh("arg", t)
+	}
+	if !t.Context {
+		ctxName = "_"
+	}
+	if len(t.Params) == 0 {
+		argName = "_"
+	}
+	// The call of the user's function.
+	call := jen.Id(t.Func).CallFunc(func(g *jen.Group) {
+		if t.Context {
+			g.Id(ctxName)
+		}
+		for i, p := range t.Params {
+			var arg *jen.Statement
+			if len(t.Params) == 1 {
+				arg = jen.Id(argName)
+			} else {
+				arg = jen.Id(argName).Dot(p.Field)
+			}
+			if t.Variadic && i == len(t.Params)-1 {
+				arg.Op("...")
+			}
+			g.Add(arg)
+		}
+	})
+	body := func(g *jen.Group) {
+		switch {
+		case len(t.Results) == 0 && !t.HasError:
+			g.Add(call)
+			g.Return(jen.Struct().Values(), jen.Nil())
+		case len(t.Results) == 0:
+			g.Return(jen.Struct().Values(), call)
+		case len(t.Results) == 1 && !t.HasError:
+			g.Return(call, jen.Nil())
+		case len(t.Results) == 1:
+			g.Return(call)
+		default:
+			vars := make([]jen.Code, 0, len(t.Results)+1)
+			fields := make([]jen.Code, 0, len(t.Results))
+			for i, r := range t.Results {
+				v := fmt.Sprintf("r%d", i)
+				vars = append(vars, jen.Id(v))
+				fields = append(fields, jen.Id(r.Field).Op(":").Id(v))
+			}
+			errv := jen.Nil()
+			if t.HasError {
+				vars = append(vars, jen.Id("err"))
+				errv = jen.Id("err")
+			}
+			g.List(vars...).Op(":=").Add(call)
+			g.Return(jen.Id(t.ResultName).Values(fields...), errv)
+		}
+	}
+	fn := jen.Func().Params(
+		jen.Id(ctxName).Qual("context", "Context"),
+		jen.Id(argName).Add(w.argType(t)),
+	).Params(w.resultType(t), jen.Error()).BlockFunc(body)
+
+	args := []jen.Code{jen.Lit(t.Name), fn}
+	if t.Local {
+		args = append(args, jen.Qual(RuntimePath, "Local").Call())
+	}
+	w.f.Commentf("%s is the task %s, registered as %q.", t.VarName, t.Func, t.Name)
+	if t.Local {
+		w.f.Comment("It is local: it runs only on in-process executors.")
+	}
+	w.f.Var().Id(t.VarName).Op("=").Qual(RuntimePath, "RegisterTask").Call(args...)
+}
+
+// fresh returns name, or name with underscores added, so that it differs
+// from the names a generated body refers to: the task's function and
+// result struct.
+func fresh(name string, t *generator.Task) string {
+	for name == t.Func || name == t.ResultName || name == t.ArgsName {
+		name += "_"
+	}
+	return name
+}

@@ -1,0 +1,35 @@
+package templates
+
+import (
+	"go/types"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/futuresgen/futuresgen/generator"
+)
+
+// mapFn writes MapX for a task with parameters: a lazy, ordered map over a
+// sequence of its arguments.
+func (w *writer) mapFn(t *generator.Task) {
+	if t.MapName == "" {
+		return
+	}
+	names := w.paramNames(t)
+	ctxName, exName, optsName, input := names.ours["ctx"], names.ours["ex"], names.ours["opts"], names.ours["input"]
+	w.f.Commentf("%s runs the task %s on ex for each element of %s and yields", t.MapName, t.Func, input)
+	w.f.Comment("(result, error) per input, in input order, reading the input lazily.")
+	w.f.Comment("ctx bounds the whole map; leaving the loop early cancels what has not")
+	w.f.Comment("started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.")
+	w.f.Func().Id(t.MapName).Params(
+		jen.Id(ctxName).Qual("context", "Context"),
+		jen.Id(exName).Qual(RuntimePath, "Executor"),
+		jen.Id(input).Qual("iter", "Seq").Types(w.argType(t)),
+		jen.Id(optsName).Op("...").Qual(RuntimePath, "MapOption"),
+	).Qual("iter", "Seq2").Types(w.resultType(t), jen.Error()).Block(
+		jen.Return(jen.Qual(RuntimePath, "MapTask").Call(
+			jen.Id(ctxName), jen.Id(exName), jen.Id(t.VarName), jen.Id(input), jen.Id(optsName).Op("..."),
+		)),
+	)
+}
+
+func sliceElem(t types.Type) types.Type { return t.(*types.Slice).Elem() }
