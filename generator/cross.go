@@ -3,6 +3,7 @@ package generator
 import (
 	"fmt"
 	"go/types"
+	"strings"
 )
 
 // crossProblem says why a value of type t cannot be sent to a worker
@@ -29,7 +30,7 @@ func (c *crossChecker) check(t types.Type, path string) string {
 		if path == "" {
 			return what
 		}
-		return fmt.Sprintf("field %s (%s) %s", path[1:], types.TypeString(t, types.RelativeTo(c.from)), what)
+		return fmt.Sprintf("%s (%s) %s", describe(path), types.TypeString(t, types.RelativeTo(c.from)), what)
 	}
 	switch t := t.(type) {
 	case *types.Alias:
@@ -54,14 +55,14 @@ func (c *crossChecker) check(t types.Type, path string) string {
 	case *types.Pointer:
 		return c.check(t.Elem(), path)
 	case *types.Slice:
-		return c.check(t.Elem(), path)
+		return c.check(t.Elem(), path+"[i]")
 	case *types.Array:
-		return c.check(t.Elem(), path)
+		return c.check(t.Elem(), path+"[i]")
 	case *types.Map:
-		if p := c.check(t.Key(), path); p != "" {
+		if p := c.check(t.Key(), path+"{key}"); p != "" {
 			return p
 		}
-		return c.check(t.Elem(), path)
+		return c.check(t.Elem(), path+"[key]")
 	case *types.Chan:
 		return at("is a channel")
 	case *types.Signature:
@@ -72,7 +73,7 @@ func (c *crossChecker) check(t types.Type, path string) string {
 		for i := range t.NumFields() {
 			f := t.Field(i)
 			if !f.Exported() {
-				return fmt.Sprintf("field %s%s is unexported", path2(path), f.Name())
+				return fmt.Sprintf("%s is unexported", describe(path+"."+f.Name()))
 			}
 			if p := c.check(f.Type(), path+"."+f.Name()); p != "" {
 				return p
@@ -85,11 +86,14 @@ func (c *crossChecker) check(t types.Type, path string) string {
 	return at(fmt.Sprintf("has a type futuresgen does not know (%T)", t))
 }
 
-func path2(path string) string {
-	if path == "" {
-		return ""
+// describe names the part of a value that path reaches: "field
+// Items[key].Callback", or "element [i]" for a path into a top-level
+// container.
+func describe(path string) string {
+	if strings.HasPrefix(path, ".") {
+		return "field " + path[1:]
 	}
-	return path[1:] + "."
+	return "element " + path
 }
 
 // encodesItself reports whether t or *t has both halves of a binary or gob

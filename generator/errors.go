@@ -18,7 +18,15 @@ type Diagnostic struct {
 // String formats d as the compiler does: "file.go:12:3: message", with the
 // file relative to the current directory when it is below it.
 func (d Diagnostic) String() string {
-	pos := d.Pos
+	if !d.Pos.IsValid() && d.Pos.Filename == "" {
+		return d.Msg
+	}
+	return fmt.Sprintf("%s: %s", posString(d.Pos), d.Msg)
+}
+
+// posString formats pos with its file relative to the current directory
+// when it is below it.
+func posString(pos token.Position) string {
 	if pos.Filename != "" {
 		if wd, err := filepath.Abs("."); err == nil {
 			if rel, err := filepath.Rel(wd, pos.Filename); err == nil && !strings.HasPrefix(rel, "..") {
@@ -26,10 +34,7 @@ func (d Diagnostic) String() string {
 			}
 		}
 	}
-	if !pos.IsValid() && pos.Filename == "" {
-		return d.Msg
-	}
-	return fmt.Sprintf("%s: %s", pos, d.Msg)
+	return pos.String()
 }
 
 // Errors is every error of a run, sorted by position; generation writes

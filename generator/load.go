@@ -1,12 +1,14 @@
 package generator
 
 import (
+	"bytes"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"go/types"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -62,7 +64,7 @@ func Load(cfg Config, patterns ...string) (*Loaded, error) {
 		return nil, fmt.Errorf("loading %s: %w", strings.Join(patterns, " "), err)
 	}
 	if len(pkgs) == 0 {
-		return nil, fmt.Errorf("no packages match %s", strings.Join(patterns, " "))
+		return nil, explainNoPackages(pcfg, patterns)
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].PkgPath < pkgs[j].PkgPath })
 
@@ -448,7 +450,7 @@ func (l *loader) checkNames() {
 				continue
 			}
 			if obj := scope.Lookup(n); obj != nil {
-				l.errs = append(l.errs, Diagnostic{t.Pos, fmt.Sprintf("futures:task %s: the generated %s would collide with the %s declared at %s; rename one", t.Func, n, n, l.fset.Position(obj.Pos()))})
+				l.errs = append(l.errs, Diagnostic{t.Pos, fmt.Sprintf("futures:task %s: the generated %s would collide with the %s declared at %s; rename one", t.Func, n, n, posString(l.fset.Position(obj.Pos())))})
 				ok = false
 			} else if other := owner[n]; other != nil {
 				l.errs = append(l.errs, Diagnostic{t.Pos, fmt.Sprintf("futures:task %s: the generated %s would collide with the one generated for task %s; rename one", t.Func, n, other.Func)})
@@ -457,7 +459,7 @@ func (l *loader) checkNames() {
 			owner[n] = t
 		}
 		if other := stable[t.Name]; other != nil {
-			l.errs = append(l.errs, Diagnostic{t.Pos, fmt.Sprintf("futures:task %s: the task name %q is already the name of task %s at %s; give one a different name=", t.Func, t.Name, other.Func, other.Pos)})
+			l.errs = append(l.errs, Diagnostic{t.Pos, fmt.Sprintf("futures:task %s: the task name %q is already the name of task %s at %s; give one a different name=", t.Func, t.Name, other.Func, posString(other.Pos))})
 			ok = false
 		}
 		stable[t.Name] = t
@@ -495,4 +497,21 @@ func isInvalid(t types.Type) bool {
 
 func typeString(t types.Type, pkg *types.Package) string {
 	return types.TypeString(t, types.RelativeTo(pkg))
+}
+
+// explainNoPackages finds out why go/packages found nothing: it drops the
+// go command's own complaint (a go.mod that needs updating, say), so ask
+// the go command directly.
+func explainNoPackages(cfg *packages.Config, patterns []string) error {
+	args := append([]string{"list"}, cfg.BuildFlags...)
+	args = append(args, "--")
+	args = append(args, patterns...)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = cfg.Dir
+	cmd.Env = cfg.Env
+	out, err := cmd.CombinedOutput()
+	if err != nil && len(bytes.TrimSpace(out)) > 0 {
+		return fmt.Errorf("go list %s: %s", strings.Join(patterns, " "), bytes.TrimSpace(out))
+	}
+	return fmt.Errorf("no packages match %s", strings.Join(patterns, " "))
 }

@@ -52,4 +52,3 @@ type Result struct {
 	Field string // the field in XResult: the result's name upper-cased, or R0, R1, …
 	Type  types.Type
 }
-

@@ -158,12 +158,19 @@ func (p plan) apply() (string, error) {
 	case p.exists && p.have == nil:
 		return "", fmt.Errorf("%s exists and was not written by futuresgen (its first line is not %q); move it or choose another -output", rel, templates.Header)
 	case bytes.Equal(p.want, p.have):
-		return fmt.Sprintf("%s is up to date (%d tasks)", rel, len(p.pkg.Tasks)), nil
+		return fmt.Sprintf("%s is up to date (%s)", rel, tasks(len(p.pkg.Tasks))), nil
 	}
 	if err := writeAtomically(p.path, p.want); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("wrote %s (%d tasks)", rel, len(p.pkg.Tasks)), nil
+	return fmt.Sprintf("wrote %s (%s)", rel, tasks(len(p.pkg.Tasks))), nil
+}
+
+func tasks(n int) string {
+	if n == 1 {
+		return "1 task"
+	}
+	return fmt.Sprintf("%d tasks", n)
 }
 
 // readGenerated returns the file at path if futuresgen wrote it, and
