@@ -126,6 +126,9 @@ func Tasks() []TaskInfo {
 // it. On a ThreadPool the task's function is called directly, without
 // encoding anything.
 func SubmitTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], args A) *Future[R] {
+	if t == nil {
+		panic("futuresgen: a task was submitted before its package's init registered it; submit tasks from init functions or later, not from package-level variable initializers")
+	}
 	if ex == nil {
 		panic(fmt.Sprintf("futuresgen: submit %s: nil Executor", t.name))
 	}
@@ -139,6 +142,9 @@ func SubmitTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], args 
 // MapTask maps a registered task over inputs on ex, as Map does for
 // closures. It is for generated code: the MapX wrappers call it.
 func MapTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], inputs iter.Seq[A], opts ...MapOption) iter.Seq2[R, error] {
+	if t == nil {
+		panic("futuresgen: a task was mapped before its package's init registered it; map tasks from init functions or later, not from package-level variable initializers")
+	}
 	if ex == nil {
 		panic(fmt.Sprintf("futuresgen: map %s: nil Executor", t.name))
 	}

@@ -8,11 +8,30 @@ import (
 	"github.com/futuresgen/futuresgen/generator"
 )
 
-// dispatch writes the task variable: the registration of the task under
-// its stable name, with an adapter from the runtime's one-argument,
-// one-result shape to the user's function. Package initialization runs it,
-// in this process and in every worker process.
-func (w *writer) dispatch(t *generator.Task) {
+// dispatch writes the dispatch table: a variable per task, and an init
+// function that registers every task under its stable name with an adapter
+// from the runtime's one-argument, one-result shape to the user's function.
+// Registration is in init, not in the variables' initializers, so that a
+// task that submits itself (or another task that submits it) is not an
+// initialization cycle. Package initialization runs it, in this process and
+// in every worker process.
+func (w *writer) dispatch(tasks []*generator.Task) {
+	w.f.Comment("The dispatch table: every task of the package, registered by init under")
+	w.f.Comment("its stable name, so that a worker process finds it by that name.")
+	w.f.Var().DefsFunc(func(g *jen.Group) {
+		for _, t := range tasks {
+			g.Id(t.VarName).Op("*").Qual(RuntimePath, "Task").Types(w.argType(t), w.resultType(t))
+		}
+	})
+	w.f.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
+		for _, t := range tasks {
+			w.register(g, t)
+		}
+	})
+}
+
+// register writes the registration of one task.
+func (w *writer) register(g *jen.Group, t *generator.Task) {
 	ctxName, argName := fresh("ctx", t), fresh("args", t)
 	if len(t.Params) == 1 {
 		argName = fresh("arg", t)
@@ -78,11 +97,7 @@ func (w *writer) dispatch(t *generator.Task) {
 	if t.Local {
 		args = append(args, jen.Qual(RuntimePath, "Local").Call())
 	}
-	w.f.Commentf("%s is the task %s, registered as %q.", t.VarName, t.Func, t.Name)
-	if t.Local {
-		w.f.Comment("It is local: it runs only on in-process executors.")
-	}
-	w.f.Var().Id(t.VarName).Op("=").Qual(RuntimePath, "RegisterTask").Call(args...)
+	g.Id(t.VarName).Op("=").Qual(RuntimePath, "RegisterTask").Call(args...)
 }
 
 // fresh returns name, or name with underscores added, so that it differs

@@ -40,9 +40,9 @@ func File(pkg *generator.Package) *jen.File {
 			g.Id("_").Add(w.signature(t.Signature)).Op("=").Id(t.Func)
 		}
 	})
+	w.dispatch(pkg.Tasks)
 	for _, t := range pkg.Tasks {
 		w.structs(t)
-		w.dispatch(t)
 		w.submit(t)
 		w.mapFn(t)
 	}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/tools/txtar"
+)
+
+// TestMain lets the test binary be the futuresgen command, as stringer's
+// tests do: with FUTURESGEN_TEST_AS_TOOL=1 in its environment it runs the
+// command instead of the tests. The end-to-end tests run it that way, in
+// a module of their own, as go generate would.
+func TestMain(m *testing.M) {
+	if os.Getenv("FUTURESGEN_TEST_AS_TOOL") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// tool runs this test binary as futuresgen in dir and returns its exit
+// status, standard output and standard error.
+func tool(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "FUTURESGEN_TEST_AS_TOOL=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// e2eModule writes testdata/e2e.txtar's module to a new directory and
+// returns it with the program's expected output.
+func e2eModule(t *testing.T) (dir, wantOutput string) {
+	t.Helper()
+	repoRootOnce = repoRoot(t)
+	ar, err := txtar.ParseFile(filepath.Join(repoRootOnce, "testdata", "e2e.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	for _, f := range ar.Files {
+		if f.Name == "want/output" {
+			wantOutput = string(f.Data)
+			continue
+		}
+		writeFile(t, filepath.Join(dir, f.Name), f.Data)
+	}
+	useThisModule(t, dir)
+	return dir, wantOutput
+}
+
+func TestEndToEnd(t *testing.T) {
+	dir, want := e2eModule(t)
+	gen := filepath.Join(dir, "futures_gen.go")
+
+	if code, _, stderr := tool(t, dir, "-v"); code != 0 || !strings.Contains(stderr, "wrote futures_gen.go (5 tasks)") {
+		t.Fatalf("futuresgen -v: exit %d, stderr:\n%s", code, stderr)
+	}
+	goCmd(t, dir, "vet", "./...")
+	if got := goCmd(t, dir, "run", "."); got != want {
+		t.Errorf("the program printed:\n%s\nwant:\n%s", got, want)
+	}
+
+	t.Run("a second run writes nothing and produces the same bytes", func(t *testing.T) {
+		first, _ := os.ReadFile(gen)
+		old := time.Now().Add(-time.Hour)
+		os.Chtimes(gen, old, old)
+		if code, _, stderr := tool(t, dir, "-v"); code != 0 || !strings.Contains(stderr, "is up to date") {
+			t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+		}
+		second, _ := os.ReadFile(gen)
+		if !bytes.Equal(first, second) {
+			t.Error("the second run wrote different bytes")
+		}
+		if fi, _ := os.Stat(gen); !fi.ModTime().Equal(old) {
+			t.Error("the second run rewrote an unchanged file")
+		}
+		if leftovers, _ := filepath.Glob(filepath.Join(dir, ".futures_gen.go.tmp*")); len(leftovers) > 0 {
+			t.Errorf("temporary files left behind: %v", leftovers)
+		}
+	})
+
+	t.Run("-check passes on fresh files and prints a diff on stale ones", func(t *testing.T) {
+		if code, stdout, stderr := tool(t, dir, "-check", "./..."); code != 0 || stdout != "" {
+			t.Fatalf("-check on fresh files: exit %d\n%s%s", code, stdout, stderr)
+		}
+		data, _ := os.ReadFile(gen)
+		stale := bytes.Replace(data, []byte("e2e.sum"), []byte("e2e.total"), 1)
+		writeFile(t, gen, stale)
+		code, stdout, stderr := tool(t, dir, "-check")
+		if code != 1 || !strings.Contains(stdout, "--- a/futures_gen.go") || !strings.Contains(stdout, `+	futuresTask_Sum = futuresrt.RegisterTask("e2e.sum"`) {
+			t.Errorf("-check on a stale file: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		if got, _ := os.ReadFile(gen); !bytes.Equal(got, stale) {
+			t.Error("-check wrote the file")
+		}
+		if code, _, _ := tool(t, dir, "-check", "./nonexistent"); code != 2 {
+			t.Errorf("-check on a bad pattern: exit %d; want 2", code)
+		}
+		tool(t, dir) // regenerate
+		if got, _ := os.ReadFile(gen); !bytes.Equal(got, data) {
+			t.Error("regenerating did not restore the file")
+		}
+	})
+
+	t.Run("a task with a wrong type writes nothing and exits 1", func(t *testing.T) {
+		before, _ := os.ReadFile(gen)
+		bad := filepath.Join(dir, "bad.go")
+		writeFile(t, bad, []byte("package main\n\n//futures:task\nfunc Bad(ch chan int) {}\n"))
+		defer os.Remove(bad)
+		code, _, stderr := tool(t, dir)
+		if code != 1 || !strings.Contains(stderr, "bad.go:4:10: futures:task Bad: parameter ch (chan int) cannot cross a process boundary") {
+			t.Errorf("exit %d, stderr:\n%s", code, stderr)
+		}
+		if after, _ := os.ReadFile(gen); !bytes.Equal(before, after) {
+			t.Error("the generated file changed although generation failed")
+		}
+	})
+
+	t.Run("-version and usage errors", func(t *testing.T) {
+		if code, stdout, _ := tool(t, dir, "-version"); code != 0 || !strings.HasPrefix(stdout, "futuresgen ") {
+			t.Errorf("-version: exit %d, %q", code, stdout)
+		}
+		if code, _, stderr := tool(t, dir, "-nosuchflag"); code != 2 || !strings.Contains(stderr, "usage: futuresgen") {
+			t.Errorf("-nosuchflag: exit %d, stderr:\n%s", code, stderr)
+		}
+	})
+}
+
+// TestGoGenerate takes the user's path exactly: the module names
+// futuresgen in a tool directive, and "go generate" runs "go tool
+// futuresgen", which the go command builds from this working tree.
+func TestGoGenerate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the futuresgen tool; skipped with -short")
+	}
+	dir, want := e2eModule(t)
+	mod := filepath.Join(dir, "go.mod")
+	data, _ := os.ReadFile(mod)
+	writeFile(t, mod, append(data, "\ntool github.com/futuresgen/futuresgen/cmd/futuresgen\n"...))
+	goCmd(t, dir, "mod", "tidy")
+	goCmd(t, dir, "generate", "./...")
+	if got := goCmd(t, dir, "run", "."); got != want {
+		t.Errorf("the program printed:\n%s\nwant:\n%s", got, want)
+	}
+}
