@@ -18,11 +18,6 @@ type Executor interface {
 	// Close is Shutdown(context.Background()), for defer.
 	Close() error
 
-	// submit hands a prepared future to the executor. It never blocks
-	// longer than ctx allows and never panics: a future it cannot run
-	// fails.
-	submit(ctx context.Context, j job)
-
 	// defaultBuffer is Map's read-ahead when Buffer is not given.
 	defaultBuffer() int
 }

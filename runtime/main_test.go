@@ -1,14 +1,21 @@
 package runtime
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
-// TestMain fails the package's tests if any goroutine outlives them: every
-// pool a test starts must be shut down, and no wait may leave a goroutine
-// behind.
+// TestMain serves as a ProcessPool worker when the test binary is started
+// as one (except when TestProcessPoolBrokenStart starts it as a worker
+// that forgets to), and otherwise fails the package's tests if any goroutine
+// outlives them: every pool a test starts must be shut down, and no wait
+// may leave a goroutine behind.
 func TestMain(m *testing.M) {
+	if !strings.Contains(strings.Join(os.Args, " "), "TestProcessPoolForkBombGuard") {
+		ServeWorker()
+	}
 	goleak.VerifyTestMain(m)
 }

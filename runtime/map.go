@@ -25,25 +25,36 @@ func Map[In, Out any](ctx context.Context, p *ThreadPool, fn func(context.Contex
 	if fn == nil {
 		panic("futuresgen: Map: nil function")
 	}
-	submit := func(ctx context.Context, in In) *Future[Out] {
-		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, in) }}
+	submit := func(ctx context.Context, in []In) []*Future[Out] {
+		x := in[0]
+		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, x) }}
 		f.labelCtx = closureLabels(fn)
 		p.submit(ctx, f)
-		return f
+		return []*Future[Out]{f}
 	}
-	return mapWith(ctx, p, submit, inputs, opts)
+	cfg := mapConfigOf(opts)
+	cfg.chunkSize = 1 // in-process: accepted and ignored
+	return mapWith(ctx, p, submit, inputs, cfg)
 }
 
-// mapWith is the Map loop shared by Map and the generated MapX wrappers:
-// submit starts one input's task.
-func mapWith[In, Out any](ctx context.Context, ex Executor, submit func(context.Context, In) *Future[Out], inputs iter.Seq[In], opts []MapOption) iter.Seq2[Out, error] {
+func mapConfigOf(opts []MapOption) mapConfig {
 	var cfg mapConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
+	return cfg
+}
+
+// mapWith is the Map loop shared by Map and the generated MapX wrappers:
+// submit starts the tasks of a chunk of inputs (one input unless the
+// executor takes chunks).
+func mapWith[In, Out any](ctx context.Context, ex Executor, submit func(context.Context, []In) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+	cfg.chunkSize = max(cfg.chunkSize, 1)
 	if cfg.buffer == 0 {
-		cfg.buffer = ex.defaultBuffer()
+		cfg.buffer = ex.defaultBuffer() * cfg.chunkSize
 	}
+	// A chunk never holds more inputs than may be read ahead.
+	cfg.chunkSize = min(cfg.chunkSize, cfg.buffer)
 	if cfg.unordered {
 		return mapUnordered(ctx, submit, inputs, cfg)
 	}
@@ -58,7 +69,7 @@ func endsMap(ctx context.Context, err error) bool {
 		errors.Is(err, ErrCancelled) || errors.Is(err, ErrBrokenPool))
 }
 
-func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, In) *Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, []In) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	return func(yield func(Out, error) bool) {
 		var window ring[*Future[Out]]
 		defer func() {
@@ -80,17 +91,36 @@ func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, I
 			}
 			return yield(v, err)
 		}
+		// chunk holds inputs read but not yet submitted.
+		chunk := make([]In, 0, cfg.chunkSize)
+		flush := func() {
+			if len(chunk) > 0 {
+				for _, f := range submit(ctx, chunk) {
+					window.push(f)
+				}
+				chunk = chunk[:0]
+			}
+		}
 		for in := range inputs {
 			if err := ctx.Err(); err != nil {
 				var zero Out
 				yield(zero, err)
 				return
 			}
-			window.push(submit(ctx, in))
-			if window.len() >= cfg.buffer && !next() {
-				return
+			chunk = append(chunk, in)
+			if len(chunk) == cfg.chunkSize {
+				flush()
+			}
+			for window.len()+len(chunk) >= cfg.buffer {
+				if window.len() == 0 {
+					flush()
+				}
+				if !next() {
+					return
+				}
 			}
 		}
+		flush()
 		for window.len() > 0 {
 			if !next() {
 				return
@@ -99,7 +129,7 @@ func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, I
 	}
 }
 
-func mapUnordered[In, Out any](ctx context.Context, submit func(context.Context, In) *Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+func mapUnordered[In, Out any](ctx context.Context, submit func(context.Context, []In) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	return func(yield func(Out, error) bool) {
 		ready := make(chan *Future[Out], cfg.buffer)
 		inflight := make(map[*Future[Out]]*hook, cfg.buffer)
@@ -144,19 +174,36 @@ func mapUnordered[In, Out any](ctx context.Context, submit func(context.Context,
 			}
 			return yield(v, err)
 		}
+		chunk := make([]In, 0, cfg.chunkSize)
+		flush := func() {
+			if len(chunk) > 0 {
+				for _, f := range submit(ctx, chunk) {
+					inflight[f] = nil
+					inflight[f] = f.c.addHook(func() { ready <- f })
+				}
+				chunk = chunk[:0]
+			}
+		}
 		for in := range inputs {
 			if err := ctx.Err(); err != nil {
 				var zero Out
 				yield(zero, err)
 				return
 			}
-			f := submit(ctx, in)
-			inflight[f] = nil
-			inflight[f] = f.c.addHook(func() { ready <- f })
-			if len(inflight) >= cfg.buffer && !next() {
-				return
+			chunk = append(chunk, in)
+			if len(chunk) == cfg.chunkSize {
+				flush()
+			}
+			for len(inflight)+len(chunk) >= cfg.buffer {
+				if len(inflight) == 0 {
+					flush()
+				}
+				if !next() {
+					return
+				}
 			}
 		}
+		flush()
 		for len(inflight) > 0 {
 			if !next() {
 				return

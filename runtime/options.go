@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	goruntime "runtime"
+	"time"
 )
 
 // Option configures an executor; pass options to NewThreadPool or
@@ -17,6 +18,11 @@ type config struct {
 	queueLimit     int // 0: unbounded
 	initializer    func(context.Context) error
 	maxTasksPerWkr int // 0: unlimited
+
+	// ProcessPool only.
+	grace        time.Duration
+	startTimeout time.Duration
+	command      []string
 }
 
 func newConfig(opts []Option) config {

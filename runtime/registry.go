@@ -60,8 +60,15 @@ type TaskInfo struct {
 
 var registry = struct {
 	sync.Mutex
-	tasks map[string]TaskInfo
-}{tasks: make(map[string]TaskInfo)}
+	tasks map[string]*workerEntry
+}{tasks: make(map[string]*workerEntry)}
+
+// lookupTask returns the registered task called name, or nil.
+func lookupTask(name string) *workerEntry {
+	registry.Lock()
+	defer registry.Unlock()
+	return registry.tasks[name]
+}
 
 // RegisterTask adds fn to the process's task registry under name and
 // returns the Task that generated wrappers submit. It is for generated
@@ -89,15 +96,15 @@ func RegisterTask[A, R any](name string, fn func(context.Context, A) (R, error),
 		Args:      at,
 		Result:    rt,
 		Local:     cfg.local,
-		Signature: fmt.Sprintf("func(%v) %v", at, rt),
+		Signature: fmt.Sprintf("func(%s) %s", typeName(at), typeName(rt)),
 		Site:      site,
 	}
 	registry.Lock()
 	defer registry.Unlock()
 	if old, dup := registry.tasks[name]; dup {
-		panic(fmt.Sprintf("futuresgen: task name %q registered twice: at %s and at %s; give one a different name= in its //futures:task directive", name, old.Site, site))
+		panic(fmt.Sprintf("futuresgen: task name %q registered twice: at %s and at %s; give one a different name= in its //futures:task directive", name, old.info.Site, site))
 	}
-	registry.tasks[name] = info
+	registry.tasks[name] = newWorkerEntry(info, fn)
 	return &Task[A, R]{name: name, fn: fn, local: cfg.local, labels: taskLabels(name)}
 }
 
@@ -107,7 +114,7 @@ func Tasks() []TaskInfo {
 	defer registry.Unlock()
 	out := make([]TaskInfo, 0, len(registry.tasks))
 	for _, t := range registry.tasks {
-		out = append(out, t)
+		out = append(out, t.info)
 	}
 	slices.SortFunc(out, func(a, b TaskInfo) int {
 		if a.Name < b.Name {
@@ -124,30 +131,62 @@ func Tasks() []TaskInfo {
 // SubmitTask submits a registered task with its argument value to ex and
 // returns its future. It is for generated code: the SubmitX wrappers call
 // it. On a ThreadPool the task's function is called directly, without
-// encoding anything.
+// encoding anything; on a ProcessPool the argument is encoded and sent to
+// a worker process.
 func SubmitTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], args A) *Future[R] {
 	if t == nil {
 		panic("futuresgen: a task was submitted before its package's init registered it; submit tasks from init functions or later, not from package-level variable initializers")
 	}
-	if ex == nil {
-		panic(fmt.Sprintf("futuresgen: submit %s: nil Executor", t.name))
+	switch ex := ex.(type) {
+	case *ThreadPool:
+		return submitLocal(ctx, ex, t, args)
+	case *ProcessPool:
+		return submitRemote(ctx, ex, t, args)
 	}
+	panic(fmt.Sprintf("futuresgen: submit %s: nil Executor", t.name))
+}
+
+func submitLocal[A, R any](ctx context.Context, p *ThreadPool, t *Task[A, R], args A) *Future[R] {
 	f := &Future[R]{labelCtx: t.labels}
 	fn := t.fn
 	f.fn = func(ctx context.Context) (R, error) { return fn(ctx, args) }
-	ex.submit(ctx, f)
+	p.submit(ctx, f)
 	return f
 }
 
 // MapTask maps a registered task over inputs on ex, as Map does for
-// closures. It is for generated code: the MapX wrappers call it.
+// closures. It is for generated code: the MapX wrappers call it. On a
+// ProcessPool, ChunkSize(n) sends n inputs in one message.
 func MapTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], inputs iter.Seq[A], opts ...MapOption) iter.Seq2[R, error] {
 	if t == nil {
 		panic("futuresgen: a task was mapped before its package's init registered it; map tasks from init functions or later, not from package-level variable initializers")
 	}
-	if ex == nil {
-		panic(fmt.Sprintf("futuresgen: map %s: nil Executor", t.name))
+	cfg := mapConfigOf(opts)
+	switch ex := ex.(type) {
+	case *ThreadPool:
+		submit := func(ctx context.Context, in []A) []*Future[R] {
+			return []*Future[R]{submitLocal(ctx, ex, t, in[0])}
+		}
+		cfg.chunkSize = 1 // in-process: accepted and ignored
+		return mapWith(ctx, ex, submit, inputs, cfg)
+	case *ProcessPool:
+		chunk := max(cfg.chunkSize, 1)
+		submit := func(ctx context.Context, in []A) []*Future[R] {
+			if chunk == 1 && len(in) == 1 {
+				return []*Future[R]{submitRemote(ctx, ex, t, in[0])}
+			}
+			return submitRemoteBatch(ctx, ex, t, in)
+		}
+		return mapWith(ctx, ex, submit, inputs, cfg)
 	}
-	submit := func(ctx context.Context, args A) *Future[R] { return SubmitTask(ctx, ex, t, args) }
-	return mapWith(ctx, ex, submit, inputs, opts)
+	panic(fmt.Sprintf("futuresgen: map %s: nil Executor", t.name))
+}
+
+// typeName writes t with full import paths, so that two tables compare
+// equal only when their types are the same.
+func typeName(t reflect.Type) string {
+	if t.Name() != "" && t.PkgPath() != "" {
+		return t.PkgPath() + "." + t.Name()
+	}
+	return t.String()
 }

@@ -21,6 +21,17 @@ func (r *ring[T]) push(v T) {
 	r.size++
 }
 
+// pushFront adds v before the oldest element: it is popped next.
+func (r *ring[T]) pushFront(v T) {
+	if r.size == len(r.buf) {
+		r.push(v) // grow; v lands at the back, moved below
+		r.size--
+	}
+	r.head = (r.head - 1 + len(r.buf)) % len(r.buf)
+	r.buf[r.head] = v
+	r.size++
+}
+
 // pop removes and returns the oldest element. The ring must not be empty.
 func (r *ring[T]) pop() T {
 	var zero T

@@ -1,0 +1,406 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tasks for the ProcessPool tests, registered in the parent and in every
+// worker (the same test binary) alike.
+var (
+	taskDouble = RegisterTask("test.double", func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+	taskFail   = RegisterTask("test.fail", func(_ context.Context, msg string) (struct{}, error) { return struct{}{}, errors.New(msg) })
+	taskPanic  = RegisterTask("test.panic", func(_ context.Context, v string) (int, error) { panic(v) })
+	taskExit   = RegisterTask("test.exit", func(_ context.Context, code int) (int, error) { os.Exit(code); return 0, nil })
+	taskKill   = RegisterTask("test.kill", func(_ context.Context, _ struct{}) (int, error) {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	})
+	taskFatal = RegisterTask("test.fatal", func(_ context.Context, _ struct{}) (int, error) {
+		var m map[string]int
+		done := make(chan struct{})
+		go func() { defer close(done); m["x"] = 1 }() // a panic in another goroutine kills the process
+		<-done
+		return 0, nil
+	})
+	taskPID   = RegisterTask("test.pid", func(_ context.Context, _ struct{}) (int, error) { return os.Getpid(), nil })
+	taskSleep = RegisterTask("test.sleep", func(ctx context.Context, d time.Duration) (int, error) {
+		select {
+		case <-time.After(d):
+			return os.Getpid(), nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
+	taskIgnore = RegisterTask("test.ignore", func(_ context.Context, d time.Duration) (int, error) {
+		time.Sleep(d) // ignores its context
+		return os.Getpid(), nil
+	})
+	taskHash = RegisterTask("test.hash", func(_ context.Context, b []byte) ([32]byte, error) { return sha256.Sum256(b), nil })
+	taskPage = RegisterTask("test.page", func(_ context.Context, p *page) (*page, error) {
+		if p == nil {
+			return nil, nil
+		}
+		p.Words = append(p.Words, "seen")
+		p.At = p.At.Add(time.Hour)
+		return p, nil
+	})
+	taskNone  = RegisterTask("test.none", func(_ context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
+	taskLocal = RegisterTask("test.local", func(_ context.Context, ch chan int) (struct{}, error) { return struct{}{}, nil }, Local())
+	taskEvens = RegisterTask("test.evens", func(_ context.Context, x int) (int, error) {
+		switch {
+		case x%10 == 3:
+			panic(fmt.Sprintf("three-ish %d", x))
+		case x%2 == 1:
+			return 0, fmt.Errorf("odd %d", x)
+		}
+		return x, nil
+	})
+)
+
+type page struct {
+	URL   string
+	Words []string
+	At    time.Time
+}
+
+// processPool returns a pool of n workers closed at the end of the test.
+func processPool(t *testing.T, opts ...Option) *ProcessPool {
+	t.Helper()
+	p := NewProcessPool(opts...)
+	t.Cleanup(func() {
+		pids := p.WorkerPIDs()
+		if err := p.Close(); err != nil {
+			t.Errorf("Close() = %v", err)
+		}
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				// A zombie is not reaped until waited for, which Close does:
+				// a live pid here is a worker left behind.
+				t.Errorf("worker pid %d is still alive after Close", pid)
+			}
+		}
+	})
+	return p
+}
+
+func TestProcessPoolRunsTasks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(2))
+
+	if v, err := SubmitTask(ctx, p, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+		t.Errorf("double(21) = %v, %v; want 42, nil", v, err)
+	}
+	if _, err := SubmitTask(ctx, p, taskNone, struct{}{}).Result(ctx); err != nil {
+		t.Errorf("none: %v", err)
+	}
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	got, err := SubmitTask(ctx, p, taskPage, &page{URL: "u", Words: []string{"a"}, At: at}).Result(ctx)
+	if err != nil || got.URL != "u" || !slices.Equal(got.Words, []string{"a", "seen"}) || !got.At.Equal(at.Add(time.Hour)) {
+		t.Errorf("page = %+v, %v", got, err)
+	}
+	if got, err := SubmitTask(ctx, p, taskPage, nil).Result(ctx); got != nil || err != nil {
+		t.Errorf("page(nil) = %v, %v; want nil, nil", got, err)
+	}
+	big := make([]byte, 64<<10)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	if sum, err := SubmitTask(ctx, p, taskHash, big).Result(ctx); sum != sha256.Sum256(big) || err != nil {
+		t.Errorf("hash of 64 KiB: %x, %v", sum, err)
+	}
+	pid, _ := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
+	if pid == os.Getpid() || pid == 0 {
+		t.Errorf("the task ran in pid %d; want a worker process", pid)
+	}
+}
+
+func TestProcessPoolErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(1))
+
+	err := SubmitTask(ctx, p, taskFail, "disk full: /var/x").Err(ctx)
+	var re *RemoteError
+	if !errors.As(err, &re) || err.Error() != "disk full: /var/x" || re.Task != "test.fail" {
+		t.Errorf("Err() = %v (%T); want a *RemoteError with the message intact", err, err)
+	}
+	_, err = SubmitTask(ctx, p, taskPanic, "boom").Result(ctx)
+	var pe *PanicError
+	if !errors.As(err, &pe) || pe.Value != "boom" || !strings.Contains(pe.Stack, "processpool_test.go") {
+		t.Errorf("Result() error = %v; want a *PanicError with value boom and the worker's stack", err)
+	}
+	err = SubmitTask(ctx, p, taskLocal, nil).Err(ctx)
+	if err == nil || !strings.Contains(err.Error(), "test.local") || !strings.Contains(err.Error(), "local") {
+		t.Errorf("a local task on a ProcessPool: Err() = %v; want an error naming the task", err)
+	}
+	if v, err := SubmitTask(ctx, p, taskDouble, 2).Result(ctx); v != 4 || err != nil {
+		t.Errorf("the pool did not go on: %v, %v", v, err)
+	}
+}
+
+func TestProcessPoolMap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(2))
+	for _, chunk := range []int{1, 7, 256} {
+		t.Run(fmt.Sprintf("chunk size %d", chunk), func(t *testing.T) {
+			var got []string
+			for v, err := range MapTask(ctx, p, taskEvens, count(40), ChunkSize(chunk)) {
+				switch {
+				case err == nil:
+					got = append(got, fmt.Sprint(v))
+				case errors.As(err, new(*PanicError)):
+					got = append(got, "panic")
+				default:
+					got = append(got, err.Error())
+				}
+			}
+			if len(got) != 40 {
+				t.Fatalf("got %d results; want 40", len(got))
+			}
+			for i, g := range got {
+				want := fmt.Sprint(i)
+				switch {
+				case i%10 == 3:
+					want = "panic"
+				case i%2 == 1:
+					want = fmt.Sprintf("odd %d", i)
+				}
+				if g != want {
+					t.Errorf("item %d = %q; want %q (a failure inside a chunk fails only its item)", i, g, want)
+				}
+			}
+		})
+	}
+	t.Run("unordered", func(t *testing.T) {
+		var got []int
+		for v, err := range MapTask(ctx, p, taskDouble, count(100), ChunkSize(8), Unordered()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, v)
+		}
+		slices.Sort(got)
+		for i, v := range got {
+			if v != 2*i {
+				t.Fatalf("got %v", got)
+			}
+		}
+	})
+}
+
+func TestProcessPoolWorkerDeath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		run  func(p *ProcessPool) *Future[int]
+		want string
+	}{
+		{"os.Exit", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskExit, 7) }, "exited with status 7"},
+		{"SIGKILL", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskKill, struct{}{}) }, "killed by signal killed"},
+		{"a fatal panic in a goroutine", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskFatal, struct{}{}) }, "assignment to entry in nil map"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := processPool(t, MaxWorkers(1))
+			before := SubmitTask(ctx, p, taskSleep, 20*time.Millisecond)
+			dying := tt.run(p)
+			after := []*Future[int]{SubmitTask(ctx, p, taskDouble, 1), SubmitTask(ctx, p, taskDouble, 2)}
+			err := dying.Err(ctx)
+			if !errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Err() = %v; want ErrWorkerDied saying %q", err, tt.want)
+			}
+			if _, err := before.Result(ctx); err != nil {
+				t.Errorf("the task before the death: %v", err)
+			}
+			for i, f := range after {
+				if v, err := f.Result(ctx); v != 2*(i+1) || err != nil {
+					t.Errorf("task %d after the death: %v, %v; want the pool to go on", i, v, err)
+				}
+			}
+			if s := p.Stats(); s.WorkerDeaths != 1 || s.WorkerStarts != 2 {
+				t.Errorf("Stats() = %+v; want 1 death and 2 starts", s)
+			}
+		})
+	}
+}
+
+func TestProcessPoolCancellationCrossesTheBoundary(t *testing.T) {
+	t.Parallel()
+	p := processPool(t, MaxWorkers(1), GracePeriod(200*time.Millisecond))
+	t.Run("a task that honours its context ends with it", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		f := SubmitTask(ctx, p, taskSleep, time.Minute)
+		if err := f.Err(context.Background()); err != context.DeadlineExceeded {
+			t.Errorf("Err() = %v; want context.DeadlineExceeded", err)
+		}
+		if s := p.Stats(); s.WorkerDeaths != 0 {
+			t.Errorf("a worker died: %+v", s)
+		}
+	})
+	t.Run("a task that ignores its context has its worker killed after the grace period", func(t *testing.T) {
+		pid, _ := SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		f := SubmitTask(ctx, p, taskIgnore, time.Hour)
+		err := f.Err(context.Background())
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "killed") {
+			t.Errorf("Err() = %v; want DeadlineExceeded saying the worker was killed", err)
+		}
+		if d := time.Since(start); d > time.Minute {
+			t.Errorf("the hard deadline took %v", d)
+		}
+		pid2, err := SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
+		if err != nil || pid2 == pid {
+			t.Errorf("after the kill: pid %d (before %d), %v; want a new worker", pid2, pid, err)
+		}
+	})
+}
+
+func TestProcessPoolMaxTasksPerWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(1), MaxTasksPerWorker(2))
+	pids := map[int]int{}
+	for range 6 {
+		pid, err := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[pid]++
+	}
+	if len(pids) != 3 {
+		t.Errorf("6 tasks ran in %d processes (%v); want 3 at 2 tasks each", len(pids), pids)
+	}
+	if s := p.Stats(); s.WorkerDeaths != 0 {
+		t.Errorf("retired workers counted as deaths: %+v", s)
+	}
+}
+
+func TestProcessPoolShutdown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("Close waits for the work and leaves no worker", func(t *testing.T) {
+		p := NewProcessPool(MaxWorkers(2))
+		fs := make([]*Future[int], 20)
+		for i := range fs {
+			fs[i] = SubmitTask(ctx, p, taskDouble, i)
+		}
+		pids := p.WorkerPIDs()
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range fs {
+			if st := f.State(); st != Finished {
+				t.Errorf("future %d is %v after Close", i, st)
+			}
+		}
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				t.Errorf("worker %d still alive", pid)
+			}
+		}
+		if err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, ErrShutdown) {
+			t.Errorf("submit after Close: %v; want ErrShutdown", err)
+		}
+		if err := p.Close(); err != nil {
+			t.Errorf("second Close() = %v", err)
+		}
+	})
+	t.Run("CancelPending cancels what waits and ends what runs", func(t *testing.T) {
+		p := NewProcessPool(MaxWorkers(1))
+		running := SubmitTask(ctx, p, taskSleep, time.Hour)
+		for running.State() != Running {
+			time.Sleep(time.Millisecond)
+		}
+		var queued []*Future[int]
+		for i := range 10 {
+			queued = append(queued, SubmitTask(ctx, p, taskDouble, i))
+		}
+		// The first few may already be in flight to the worker.
+		if err := p.Shutdown(ctx, CancelPending()); err != nil {
+			t.Fatal(err)
+		}
+		if err := running.Err(ctx); err != context.Canceled {
+			t.Errorf("the running task: %v; want context.Canceled", err)
+		}
+		cancelled := 0
+		for _, f := range queued {
+			if f.State() == Cancelled {
+				cancelled++
+			}
+		}
+		if cancelled < 10-p.window {
+			t.Errorf("%d of 10 queued tasks were cancelled; want at least %d", cancelled, 10-p.window)
+		}
+	})
+}
+
+func TestProcessPoolBrokenStart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("a worker that never says hello", func(t *testing.T) {
+		p := processPool(t, MaxWorkers(1), WorkerCommand("/bin/sleep", "60"), StartTimeout(100*time.Millisecond))
+		err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
+		if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "ServeWorker") {
+			t.Errorf("Err() = %v; want ErrBrokenPool saying to call ServeWorker", err)
+		}
+		if err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, ErrBrokenPool) {
+			t.Errorf("a later submit: %v; want ErrBrokenPool", err)
+		}
+	})
+	t.Run("a program that cannot start", func(t *testing.T) {
+		p := processPool(t, WorkerCommand("/nonexistent/worker"))
+		if err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "/nonexistent/worker") {
+			t.Errorf("Err() = %v; want ErrBrokenPool naming the program", err)
+		}
+	})
+	t.Run("a worker whose main does not call ServeWorker exits rather than start pools", func(t *testing.T) {
+		exe, _ := os.Executable()
+		p := processPool(t, MaxWorkers(1), WorkerCommand(exe, "-test.run=^TestProcessPoolForkBombGuard$"))
+		err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
+		if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "did not call runtime.ServeWorker()") {
+			t.Errorf("Err() = %v; want ErrBrokenPool quoting the worker's complaint", err)
+		}
+	})
+}
+
+// TestProcessPoolForkBombGuard is run by TestProcessPoolBrokenStart as a
+// worker that skips ServeWorker: creating a pool must stop the process.
+func TestProcessPoolForkBombGuard(t *testing.T) {
+	if os.Getenv(workerEnv) == "" {
+		t.Skip("runs only as a misconfigured worker")
+	}
+	NewProcessPool()
+	t.Fatal("NewProcessPool returned in a process started as a worker")
+}
+
+func TestCompareTables(t *testing.T) {
+	t.Parallel()
+	mine := taskSigs()
+	if err := compareTables(mine, mine); err != nil {
+		t.Errorf("equal tables: %v", err)
+	}
+	changed := slices.Clone(mine)
+	changed[0].Signature = "func(string) int"
+	if err := compareTables(mine, changed); err == nil || !strings.Contains(err.Error(), mine[0].Name) {
+		t.Errorf("a changed signature: %v; want an error naming %s", err, mine[0].Name)
+	}
+	if err := compareTables(mine, mine[1:]); err == nil || !strings.Contains(err.Error(), "the worker has no task "+fmt.Sprintf("%q", mine[0].Name)) {
+		t.Errorf("a missing task: %v", err)
+	}
+}

@@ -1,0 +1,245 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/futuresgen/futuresgen/runtime/internal/wire"
+)
+
+// workerEnv marks a process that a ProcessPool started as its worker.
+const workerEnv = "FUTURESGEN_WORKER"
+
+// serving is set once ServeWorker took over this process.
+var serving atomic.Bool
+
+// guardDelay is how long a process started as a worker may run without
+// calling ServeWorker before it gives up.
+const guardDelay = 3 * time.Second
+
+func init() {
+	if os.Getenv(workerEnv) == "" {
+		return
+	}
+	// This process was started as a worker. If main does not hand it to
+	// ServeWorker soon, it must not go on as the program: it would run
+	// the program a second time (and start pools of its own).
+	time.AfterFunc(guardDelay, func() {
+		if !serving.Load() {
+			notAWorker()
+		}
+	})
+}
+
+// guardNotWorker stops a process started as a worker, whose main did not
+// call ServeWorker, before it starts workers of its own: no fork bomb.
+func guardNotWorker() {
+	if os.Getenv(workerEnv) != "" && !serving.Load() {
+		notAWorker()
+	}
+}
+
+func notAWorker() {
+	fmt.Fprintf(os.Stderr, "futuresgen: this process was started as a ProcessPool worker, but its main did not call runtime.ServeWorker() first; exiting\n")
+	os.Exit(3)
+}
+
+// WorkerOption configures ServeWorker.
+type WorkerOption func(*workerConfig)
+
+type workerConfig struct {
+	setup func(context.Context) error
+}
+
+// WorkerSetup runs fn once in each worker process before it takes any
+// task: Python's initializer for a ProcessPool. If fn fails, the worker
+// tells its pool, which becomes broken: every future fails with
+// ErrBrokenPool carrying fn's error.
+func WorkerSetup(fn func(context.Context) error) WorkerOption {
+	if fn == nil {
+		panic("futuresgen: WorkerSetup(nil): need a function")
+	}
+	return func(c *workerConfig) { c.setup = fn }
+}
+
+// ServeWorker must be the first statement of main, and of TestMain in
+// tests that use a ProcessPool. In an ordinary run it returns at once. In
+// a process that a ProcessPool started as its worker, it serves tasks
+// until the pool lets it go or the parent process ends, and then exits
+// the process: it never returns.
+//
+// A process started as a worker whose main does not call ServeWorker
+// exits with status 3 after a few seconds, or as soon as it creates a
+// ProcessPool, and its pool reports that main must call ServeWorker.
+func ServeWorker(opts ...WorkerOption) {
+	if os.Getenv(workerEnv) == "" {
+		return
+	}
+	serving.Store(true)
+	var cfg workerConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	os.Exit(serve(cfg, os.NewFile(3, "futuresgen-from-parent"), os.NewFile(4, "futuresgen-to-parent")))
+}
+
+// workerCall is a call a worker received.
+type workerCall struct {
+	m      wire.Msg
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// serve runs the worker's side of the protocol on in and out and returns
+// the exit status.
+func serve(cfg workerConfig, in io.Reader, out io.Writer) int {
+	conn := wire.NewConn(in, out, 0)
+	hello := &wire.Hello{Version: wire.Version, PID: os.Getpid(), Tasks: taskSigs()}
+	if cfg.setup != nil {
+		if err := cfg.setup(context.Background()); err != nil {
+			hello.SetupError = err.Error()
+		}
+	}
+	if err := conn.Write(&wire.Msg{Kind: wire.KindHello, Hello: hello}); err != nil || conn.Flush() != nil {
+		return 1
+	}
+	if hello.SetupError != "" {
+		return 1
+	}
+
+	var (
+		mu      sync.Mutex
+		ready   = sync.NewCond(&mu)
+		queue   ring[*workerCall]
+		byID    = map[uint64]*workerCall{}
+		bye     bool
+		readErr error
+	)
+	go func() {
+		for {
+			var m wire.Msg
+			err := conn.Read(&m)
+			mu.Lock()
+			switch {
+			case err != nil:
+				readErr = err
+				mu.Unlock()
+				if errors.Is(err, io.EOF) {
+					// The parent is gone, or let go of us: leave now,
+					// whatever is running.
+					os.Exit(0)
+				}
+				fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
+				os.Exit(2)
+			case m.Kind == wire.KindCall || m.Kind == wire.KindBatch:
+				c := &workerCall{m: m}
+				c.ctx, c.cancel = context.WithCancel(context.Background())
+				if m.Deadline != 0 {
+					c.ctx, c.cancel = context.WithDeadline(c.ctx, time.Unix(0, m.Deadline))
+				}
+				byID[m.ID] = c
+				queue.push(c)
+			case m.Kind == wire.KindCancel:
+				if c := byID[m.ID]; c != nil {
+					c.cancel()
+				}
+			case m.Kind == wire.KindBye:
+				bye = true
+			default:
+				mu.Unlock()
+				fmt.Fprintf(os.Stderr, "futuresgen worker %d: unexpected %v message\n", os.Getpid(), m.Kind)
+				os.Exit(2)
+			}
+			ready.Signal()
+			mu.Unlock()
+		}
+	}()
+
+	for {
+		mu.Lock()
+		for queue.len() == 0 && !bye && readErr == nil {
+			ready.Wait()
+		}
+		if queue.len() == 0 {
+			mu.Unlock()
+			return 0
+		}
+		c := queue.pop()
+		mu.Unlock()
+
+		reply := runWorkerCall(c)
+		c.cancel()
+		mu.Lock()
+		delete(byID, c.m.ID)
+		mu.Unlock()
+		if err := conn.Write(reply); err != nil {
+			fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
+			return 2
+		}
+		if err := conn.Flush(); err != nil {
+			return 2
+		}
+	}
+}
+
+// workerStreams are the worker's payload streams: one connection, one
+// goroutine running tasks.
+var workerStreams = wire.NewStreams()
+
+// runWorkerCall runs one call or batch and returns the answer.
+func runWorkerCall(c *workerCall) *wire.Msg {
+	m := &c.m
+	entry := lookupTask(m.Task)
+	if entry == nil {
+		return &wire.Msg{Kind: wire.KindError, ID: m.ID, Text: fmt.Sprintf("futuresgen: the worker has no task named %q", m.Task)}
+	}
+	if m.Kind == wire.KindBatch {
+		out, failures, err := entry.batch(c.ctx, workerStreams, m.Payload)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
+			os.Exit(2)
+		}
+		return &wire.Msg{Kind: wire.KindBatchResult, ID: m.ID, Count: m.Count, Payload: out, Failures: failures}
+	}
+	if err := c.ctx.Err(); err != nil {
+		return &wire.Msg{Kind: wire.KindError, ID: m.ID, Text: err.Error(), CtxErr: ctxErrCode(err)}
+	}
+	var (
+		out       []byte
+		taskErr   error
+		err       error
+		panicked  any
+		stackText string
+		returned  bool
+	)
+	func() {
+		defer func() {
+			if !returned {
+				panicked = recover()
+				stackText = stack()
+			}
+		}()
+		out, taskErr, err = entry.call(c.ctx, workerStreams, m.Payload)
+		returned = true
+	}()
+	switch {
+	case !returned:
+		return &wire.Msg{Kind: wire.KindPanic, ID: m.ID, Text: fmt.Sprint(panicked), Stack: stackText}
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
+		os.Exit(2)
+	case taskErr != nil:
+		return &wire.Msg{Kind: wire.KindError, ID: m.ID, Text: taskErr.Error(), CtxErr: ctxErrCode(taskErr)}
+	}
+	return &wire.Msg{Kind: wire.KindResult, ID: m.ID, Payload: out}
+}
+
+// stack returns the stack of the calling goroutine, for a recovered panic.
+func stack() string { return string(debug.Stack()) }
