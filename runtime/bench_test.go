@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -140,5 +141,105 @@ func BenchmarkMap(b *testing.B) {
 			b.Fatalf("item %d = %d, %v", i, v, err)
 		}
 		i++
+	}
+}
+
+// The ProcessPool benchmarks run tasks in worker processes (this test
+// binary, started again), with 2 workers.
+const benchProcWorkers = 2
+
+// BenchmarkProcessPool measures the cost of a task in a worker process:
+// trivial tasks submitted all at once then awaited in order; one task at
+// a time; MapX with ChunkSize(256); a 64 KiB argument hashed with sha256;
+// and the time from a new pool to its first result.
+func BenchmarkProcessPool(b *testing.B) {
+	ctx := context.Background()
+	b.Run("workload=trivial", func(b *testing.B) {
+		p := NewProcessPool(MaxWorkers(benchProcWorkers))
+		defer p.Close()
+		warm(b, p)
+		fs := make([]*Future[int], b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range fs {
+			fs[i] = SubmitTask(ctx, p, taskDouble, i)
+		}
+		for i, f := range fs {
+			if v, err := f.Result(ctx); v != 2*i || err != nil {
+				b.Fatalf("task %d = %d, %v", i, v, err)
+			}
+		}
+	})
+	b.Run("workload=one-at-a-time", func(b *testing.B) {
+		p := NewProcessPool(MaxWorkers(benchProcWorkers))
+		defer p.Close()
+		warm(b, p)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if v, err := SubmitTask(ctx, p, taskDouble, i).Result(ctx); v != 2*i || err != nil {
+				b.Fatalf("task %d = %d, %v", i, v, err)
+			}
+		}
+	})
+	b.Run("workload=map-chunk-256", func(b *testing.B) {
+		p := NewProcessPool(MaxWorkers(benchProcWorkers))
+		defer p.Close()
+		warm(b, p)
+		b.ReportAllocs()
+		b.ResetTimer()
+		i := 0
+		for v, err := range MapTask(ctx, p, taskDouble, count(b.N), ChunkSize(256)) {
+			if v != 2*i || err != nil {
+				b.Fatalf("item %d = %d, %v", i, v, err)
+			}
+			i++
+		}
+	})
+	b.Run("workload=sha256-64KiB", func(b *testing.B) {
+		p := NewProcessPool(MaxWorkers(benchProcWorkers))
+		defer p.Close()
+		warm(b, p)
+		data := make([]byte, 64<<10)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		want := sha256.Sum256(data)
+		fs := make([]*Future[[32]byte], b.N)
+		b.SetBytes(int64(len(data)))
+		b.ResetTimer()
+		for i := range fs {
+			fs[i] = SubmitTask(ctx, p, taskHash, data)
+		}
+		for _, f := range fs {
+			if sum, err := f.Result(ctx); sum != want || err != nil {
+				b.Fatalf("hash = %x, %v", sum, err)
+			}
+		}
+	})
+	b.Run("workload=start-to-first-result", func(b *testing.B) {
+		for b.Loop() {
+			p := NewProcessPool(MaxWorkers(1))
+			if _, err := SubmitTask(ctx, p, taskDouble, 1).Result(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			p.Close()
+			b.StartTimer()
+		}
+	})
+}
+
+// warm starts every worker of p before the timer starts.
+func warm(b *testing.B, p *ProcessPool) {
+	b.Helper()
+	var fs []*Future[int]
+	for range 4 * benchProcWorkers {
+		fs = append(fs, SubmitTask(context.Background(), p, taskSleep, time.Millisecond))
+	}
+	for _, f := range fs {
+		if err := f.Err(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

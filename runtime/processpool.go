@@ -214,7 +214,7 @@ func (p *ProcessPool) enqueue(c *pcall) {
 		if err == nil {
 			err = ErrShutdown
 		}
-		p.mu.Unlock()
+		p.unlock()
 		p.releaseSlot(c)
 		p.reject(c, err)
 		return
@@ -227,7 +227,7 @@ func (p *ProcessPool) enqueue(c *pcall) {
 		c.expire = context.AfterFunc(ctx, func() { p.expireQueued(c, ctx.Err()) })
 	}
 	p.pump()
-	p.mu.Unlock()
+	p.unlock()
 }
 
 func (p *ProcessPool) reject(c *pcall, err error) {
@@ -235,7 +235,7 @@ func (p *ProcessPool) reject(c *pcall, err error) {
 	p.mu.Lock()
 	p.stats.Submitted += int64(c.count)
 	p.stats.Failed += int64(c.count)
-	p.mu.Unlock()
+	p.unlock()
 }
 
 func (p *ProcessPool) releaseSlot(c *pcall) {
@@ -250,7 +250,7 @@ func (p *ProcessPool) releaseSlot(c *pcall) {
 func (p *ProcessPool) expireQueued(c *pcall, err error) {
 	p.mu.Lock()
 	if c.done || c.worker != nil {
-		p.mu.Unlock()
+		p.unlock()
 		return
 	}
 	c.done = true
@@ -258,7 +258,7 @@ func (p *ProcessPool) expireQueued(c *pcall, err error) {
 	p.stats.Failed += int64(c.count)
 	p.releaseSlot(c)
 	p.maybeIdle()
-	p.mu.Unlock()
+	p.unlock()
 	c.fail(err)
 }
 
@@ -335,7 +335,7 @@ func (p *ProcessPool) assign(w *procWorker, c *pcall) {
 	if c.watch == nil && c.ctx.Done() != nil {
 		c.watch = context.AfterFunc(c.ctx, func() {
 			p.mu.Lock()
-			defer p.mu.Unlock()
+			defer p.unlock()
 			p.ctxEnded(c)
 		})
 	}
@@ -359,7 +359,7 @@ func (p *ProcessPool) ctxEnded(c *pcall) {
 	if c.grace == nil && len(w.inflight) > 0 && w.inflight[0] == c {
 		c.grace = time.AfterFunc(p.grace, func() {
 			p.mu.Lock()
-			defer p.mu.Unlock()
+			defer p.unlock()
 			if !c.done && c.worker == w && !w.dead {
 				c.killed = true
 				w.kill()
@@ -574,7 +574,7 @@ func (p *ProcessPool) Shutdown(ctx context.Context, opts ...ShutdownOption) erro
 		}
 	}
 	p.maybeIdle()
-	p.mu.Unlock()
+	p.unlock()
 	p.closeOnce.Do(func() { close(p.closing) })
 	for _, c := range cancelled {
 		c.fail(ErrCancelled)
@@ -594,7 +594,7 @@ func (p *ProcessPool) Close() error { return p.Shutdown(context.Background()) }
 // Stats returns a snapshot of p's counters, taken at one instant.
 func (p *ProcessPool) Stats() ProcessPoolStats {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	s := p.stats
 	s.Workers = len(p.workers)
 	return s
@@ -603,7 +603,7 @@ func (p *ProcessPool) Stats() ProcessPoolStats {
 // WorkerPIDs returns the process IDs of the workers alive now.
 func (p *ProcessPool) WorkerPIDs() []int {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.unlock()
 	var pids []int
 	for w := range p.workers {
 		if w.pid != 0 {

@@ -27,7 +27,7 @@ var (
 	taskFatal = RegisterTask("test.fatal", func(_ context.Context, _ struct{}) (int, error) {
 		var m map[string]int
 		done := make(chan struct{})
-		go func() { defer close(done); m["x"] = 1 }() // a panic in another goroutine kills the process
+		go func() { m["x"] = 1; close(done) }() // a panic in another goroutine kills the process
 		<-done
 		return 0, nil
 	})

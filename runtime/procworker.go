@@ -35,7 +35,7 @@ type procWorker struct {
 	inflight []*pcall // handed to the worker, oldest (running) first
 	assigned int
 	outbox   []outItem
-	wake     sync.Cond // the sender waits here; L is &p.mu
+	sending  bool // a goroutine is writing to the worker
 }
 
 // outItem is a message for the sender to write.
@@ -50,7 +50,6 @@ func defaultProcessWorkers() int { return goruntime.GOMAXPROCS(0) }
 // startWorker starts a worker process in the background. p.mu is held.
 func (p *ProcessPool) startWorker() {
 	w := &procWorker{p: p, enc: wire.NewStreams(), dec: wire.NewStreams()}
-	w.wake.L = &p.mu
 	p.workers[w] = struct{}{}
 	p.starting++
 	p.stats.WorkerStarts++
@@ -62,8 +61,7 @@ func (w *procWorker) send(it outItem) {
 	if w.dead {
 		return
 	}
-	w.outbox = append(w.outbox, it)
-	w.wake.Signal()
+	w.outbox = append(w.outbox, it) // written by p.unlock
 }
 
 // sayBye asks the worker to exit once its calls are done, and kills it if
@@ -76,7 +74,7 @@ func (w *procWorker) sayBye() {
 	w.send(outItem{bye: true})
 	time.AfterFunc(2*w.p.grace, func() {
 		w.p.mu.Lock()
-		defer w.p.mu.Unlock()
+		defer w.p.unlock()
 		w.kill()
 	})
 }
@@ -94,13 +92,11 @@ func (w *procWorker) run() {
 	if err := w.start(); err != nil {
 		p.mu.Lock()
 		w.dead = true
-		w.wake.Broadcast()
 		p.startFailures = maxStartFailures - 1 // one more failure breaks the pool: starting cannot work
 		p.workerGone(w, fmt.Errorf("%w: starting a worker process: %w", ErrBrokenPool, err))
-		p.mu.Unlock()
+		p.unlock()
 		return
 	}
-	go w.sender()
 	received := make(chan struct{})
 	go func() {
 		defer close(received)
@@ -108,7 +104,7 @@ func (w *procWorker) run() {
 	}()
 	startTimer := time.AfterFunc(p.startTimeout, func() {
 		p.mu.Lock()
-		defer p.mu.Unlock()
+		defer p.unlock()
 		if !w.ready && !w.dead {
 			w.cause = fmt.Errorf("the worker process did not become ready within %v: does main (or TestMain) call runtime.ServeWorker() first?", p.startTimeout)
 			w.kill()
@@ -124,7 +120,6 @@ func (w *procWorker) run() {
 	<-received
 	p.mu.Lock()
 	w.dead = true
-	w.wake.Broadcast()
 	cause := w.cause
 	if cause == nil || !w.ready {
 		died := workerDied(w.pid, w.cmd.ProcessState, waitErr, w.tail.String())
@@ -136,7 +131,7 @@ func (w *procWorker) run() {
 		cause = died
 	}
 	p.workerGone(w, cause)
-	p.mu.Unlock()
+	p.unlock()
 }
 
 // start starts the worker process with its two pipes.
@@ -159,6 +154,8 @@ func (w *procWorker) start() error {
 		toW.Close()
 		return err
 	}
+	growPipe(toW)
+	growPipe(fromR)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), workerEnv+"="+fmt.Sprint(wire.Version))
 	cmd.ExtraFiles = []*os.File{toR, fromW} // fd 3 and fd 4 in the worker
@@ -174,65 +171,83 @@ func (w *procWorker) start() error {
 		fromR.Close()
 		return err
 	}
-	w.cmd = cmd
 	w.p.mu.Lock()
+	w.cmd = cmd
 	w.pid = cmd.Process.Pid
-	w.p.mu.Unlock()
 	w.conn = wire.NewConn(fromR, toW, 0)
 	w.pipes = [2]*os.File{toW, fromR}
+	w.p.unlock()
 	return nil
 }
 
-// sender writes the outbox to the worker, encoding call payloads in the
-// order the calls were assigned.
-func (w *procWorker) sender() {
-	p := w.p
-	var m wire.Msg
+// unlock releases p.mu, then writes what the pool queued for its workers,
+// in the goroutine that queued it: a submit writes its own call, without
+// waking another goroutine. One goroutine at a time writes to a worker;
+// what others queue meanwhile, it writes too.
+func (p *ProcessPool) unlock() {
 	for {
-		p.mu.Lock()
-		for len(w.outbox) == 0 && !w.dead {
-			w.wake.Wait()
+		type batch struct {
+			w     *procWorker
+			items []outItem
 		}
-		if w.dead {
-			p.mu.Unlock()
+		var todo []batch
+		for w := range p.workers {
+			if len(w.outbox) > 0 && !w.sending && !w.dead && w.conn != nil {
+				w.sending = true
+				todo = append(todo, batch{w, w.outbox})
+				w.outbox = nil
+			}
+		}
+		p.mu.Unlock()
+		if len(todo) == 0 {
 			return
 		}
-		items := w.outbox
-		w.outbox = nil
-		p.mu.Unlock()
-		for _, it := range items {
-			switch {
-			case it.bye:
-				m = wire.Msg{Kind: wire.KindBye}
-			case it.call == nil:
-				m = wire.Msg{Kind: wire.KindCancel, ID: it.cancel}
-			default:
-				c := it.call
-				payload, err := c.encode(w)
-				if err != nil {
-					p.mu.Lock()
-					p.finished(w, c, c.count)
-					p.mu.Unlock()
-					c.fail(fmt.Errorf("futuresgen: encoding the arguments of %s: %w", c.task, err))
-					continue
-				}
-				m = wire.Msg{Kind: wire.KindCall, ID: c.id, Count: c.count, Task: c.task, Payload: payload}
-				if c.count > 1 || c.batch {
-					m.Kind = wire.KindBatch
-				}
-				if d, ok := c.ctx.Deadline(); ok {
-					m.Deadline = d.UnixNano()
-				}
+		for _, b := range todo {
+			b.w.write(b.items)
+		}
+		p.mu.Lock()
+		for _, b := range todo {
+			b.w.sending = false
+		}
+	}
+}
+
+// write writes items to the worker, encoding call payloads in the order
+// the calls were assigned.
+func (w *procWorker) write(items []outItem) {
+	p := w.p
+	var m wire.Msg
+	for _, it := range items {
+		switch {
+		case it.bye:
+			m = wire.Msg{Kind: wire.KindBye}
+		case it.call == nil:
+			m = wire.Msg{Kind: wire.KindCancel, ID: it.cancel}
+		default:
+			c := it.call
+			payload, err := c.encode(w)
+			if err != nil {
+				p.mu.Lock()
+				p.finished(w, c, c.count)
+				p.unlock()
+				c.fail(fmt.Errorf("futuresgen: encoding the arguments of %s: %w", c.task, err))
+				continue
 			}
-			if err := w.conn.Write(&m); err != nil {
-				w.fault(fmt.Errorf("writing to the worker: %w", err))
-				return
+			m = wire.Msg{Kind: wire.KindCall, ID: c.id, Count: c.count, Task: c.task, Payload: payload}
+			if c.batch {
+				m.Kind = wire.KindBatch
+			}
+			if d, ok := c.ctx.Deadline(); ok {
+				m.Deadline = d.UnixNano()
 			}
 		}
-		if err := w.conn.Flush(); err != nil {
+		if err := w.conn.Write(&m); err != nil {
 			w.fault(fmt.Errorf("writing to the worker: %w", err))
 			return
 		}
+	}
+	if err := w.conn.Flush(); err != nil {
+		w.fault(fmt.Errorf("writing to the worker: %w", err))
 	}
 }
 
@@ -240,7 +255,7 @@ func (w *procWorker) sender() {
 // then fails the call it was running.
 func (w *procWorker) fault(err error) {
 	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
+	defer w.p.unlock()
 	if w.cause == nil {
 		w.cause = err
 	}
@@ -268,7 +283,7 @@ func (w *procWorker) receiver() {
 		w.retiring = true
 		w.cause = err
 		w.kill()
-		p.mu.Unlock()
+		p.unlock()
 		return
 	}
 	p.mu.Lock()
@@ -276,7 +291,7 @@ func (w *procWorker) receiver() {
 	p.starting--
 	p.startFailures = 0
 	p.pump()
-	p.mu.Unlock()
+	p.unlock()
 
 	for {
 		if err := w.conn.Read(&m); err != nil {
@@ -293,7 +308,7 @@ func (w *procWorker) receiver() {
 				break
 			}
 		}
-		p.mu.Unlock()
+		p.unlock()
 		if c == nil {
 			w.fault(fmt.Errorf("%w: a %v for call %d, which the worker was not given", wire.ErrProtocol, m.Kind, m.ID))
 			return
@@ -301,7 +316,7 @@ func (w *procWorker) receiver() {
 		failed, err := c.deliver(w, &m)
 		p.mu.Lock()
 		p.finished(w, c, failed)
-		p.mu.Unlock()
+		p.unlock()
 		if err != nil {
 			w.fault(err)
 			return
