@@ -23,6 +23,7 @@ type Future[T any] struct {
 	fn       func(context.Context) (T, error)
 	stop     func() bool     // stops the watch on the submit context; may be nil
 	labelCtx context.Context // pprof labels while the task runs; nil: derive from fn
+	tick     func()          // called as the future finishes, before anyone sees it done (Map's Progress)
 }
 
 // Result waits until the future is done and returns the task's value and
@@ -210,6 +211,9 @@ func (f *Future[T]) finish(v T, err error) {
 	f.fn = nil // let the closure and what it holds go
 	f.val = v
 	f.c.err = err
+	if f.tick != nil {
+		f.tick()
+	}
 	f.c.settle(Finished)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"sync"
+	"time"
 )
 
 // Map runs fn on p for each input and yields (result, error) per input, in
@@ -25,9 +27,9 @@ func Map[In, Out any](ctx context.Context, p *ThreadPool, fn func(context.Contex
 	if fn == nil {
 		panic("futuresgen: Map: nil function")
 	}
-	submit := func(ctx context.Context, in []In) []*Future[Out] {
+	submit := func(ctx context.Context, in []In, tick func()) []*Future[Out] {
 		x := in[0]
-		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, x) }}
+		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, x) }, tick: tick}
 		f.labelCtx = closureLabels(fn)
 		p.submit(ctx, f)
 		return []*Future[Out]{f}
@@ -47,29 +49,54 @@ func mapConfigOf(opts []MapOption) mapConfig {
 
 // mapWith is the Map loop shared by Map and the generated MapX wrappers:
 // submit starts the tasks of a chunk of inputs (one input unless the
-// executor takes chunks).
-func mapWith[In, Out any](ctx context.Context, ex Executor, submit func(context.Context, []In) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+// executor takes chunks), whose futures call tick, if not nil, as each
+// finishes.
+func mapWith[In, Out any](ctx context.Context, ex Executor, submit func(ctx context.Context, in []In, tick func()) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	cfg.chunkSize = max(cfg.chunkSize, 1)
 	if cfg.buffer == 0 {
 		cfg.buffer = ex.defaultBuffer() * cfg.chunkSize
 	}
 	// A chunk never holds more inputs than may be read ahead.
 	cfg.chunkSize = min(cfg.chunkSize, cfg.buffer)
+	if fn := cfg.progress; fn != nil {
+		var mu sync.Mutex
+		done := 0
+		tick := func() {
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			fn(done)
+		}
+		inner := submit
+		submit = func(ctx context.Context, in []In, _ func()) []*Future[Out] { return inner(ctx, in, tick) }
+	}
 	if cfg.unordered {
 		return mapUnordered(ctx, submit, inputs, cfg)
 	}
 	return mapOrdered(ctx, submit, inputs, cfg)
 }
 
-// endsMap reports whether a future's error ends the whole map rather than
-// one item: its executor was shut down or broke, or the map's context
-// ended.
-func endsMap(ctx context.Context, err error) bool {
-	return err != nil && (ctx.Err() != nil || errors.Is(err, ErrShutdown) ||
-		errors.Is(err, ErrCancelled) || errors.Is(err, ErrBrokenPool))
+// endsMap returns the error that ends the whole map, given the error of
+// one of its futures, or nil when err concerns that item alone: the map's
+// context ended (a worker process may see the deadline pass a moment
+// before this one does), or its executor was shut down or broke.
+func endsMap(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if d, ok := ctx.Deadline(); ok && errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	if errors.Is(err, ErrShutdown) || errors.Is(err, ErrCancelled) || errors.Is(err, ErrBrokenPool) {
+		return err
+	}
+	return nil
 }
 
-func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, []In) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+func mapOrdered[In, Out any](ctx context.Context, submit func(ctx context.Context, in []In, tick func()) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	return func(yield func(Out, error) bool) {
 		var window ring[*Future[Out]]
 		defer func() {
@@ -81,12 +108,9 @@ func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, [
 		next := func() bool {
 			f := window.pop()
 			v, err := f.Result(ctx)
-			if endsMap(ctx, err) {
-				if ctx.Err() != nil {
-					err = ctx.Err()
-				}
+			if end := endsMap(ctx, err); end != nil {
 				var zero Out
-				yield(zero, err)
+				yield(zero, end)
 				return false
 			}
 			return yield(v, err)
@@ -95,7 +119,7 @@ func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, [
 		chunk := make([]In, 0, cfg.chunkSize)
 		flush := func() {
 			if len(chunk) > 0 {
-				for _, f := range submit(ctx, chunk) {
+				for _, f := range submit(ctx, chunk, nil) {
 					window.push(f)
 				}
 				chunk = chunk[:0]
@@ -129,7 +153,7 @@ func mapOrdered[In, Out any](ctx context.Context, submit func(context.Context, [
 	}
 }
 
-func mapUnordered[In, Out any](ctx context.Context, submit func(context.Context, []In) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+func mapUnordered[In, Out any](ctx context.Context, submit func(ctx context.Context, in []In, tick func()) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	return func(yield func(Out, error) bool) {
 		ready := make(chan *Future[Out], cfg.buffer)
 		inflight := make(map[*Future[Out]]*hook, cfg.buffer)
@@ -167,9 +191,9 @@ func mapUnordered[In, Out any](ctx context.Context, submit func(context.Context,
 			}
 			delete(inflight, f)
 			v, err := f.Result(ctx)
-			if endsMap(ctx, err) {
+			if end := endsMap(ctx, err); end != nil {
 				var zero Out
-				yield(zero, err)
+				yield(zero, end)
 				return false
 			}
 			return yield(v, err)
@@ -177,7 +201,7 @@ func mapUnordered[In, Out any](ctx context.Context, submit func(context.Context,
 		chunk := make([]In, 0, cfg.chunkSize)
 		flush := func() {
 			if len(chunk) > 0 {
-				for _, f := range submit(ctx, chunk) {
+				for _, f := range submit(ctx, chunk, nil) {
 					inflight[f] = nil
 					inflight[f] = f.c.addHook(func() { ready <- f })
 				}

@@ -258,3 +258,20 @@ func TestMap(t *testing.T) {
 		}
 	})
 }
+
+func TestMapProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, ex := range executors(t) {
+		t.Run(name, func(t *testing.T) {
+			var seen []int
+			n := 0
+			for range MapTask(ctx, ex, taskDouble, count(50), ChunkSize(8), Progress(func(done int) { seen = append(seen, done) })) {
+				n++
+			}
+			if n != 50 || len(seen) != 50 || seen[0] != 1 || seen[49] != 50 {
+				t.Errorf("%d results, progress %v; want 1…50, one per input", n, seen)
+			}
+		})
+	}
+}

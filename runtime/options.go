@@ -108,6 +108,7 @@ type mapConfig struct {
 	chunkSize int // 0: 1
 	buffer    int // 0: twice the executor's workers
 	unordered bool
+	progress  func(done int)
 }
 
 // ChunkSize makes a ProcessPool send n inputs of a Map to a worker in one
@@ -137,4 +138,19 @@ func Buffer(n int) MapOption {
 // the others (mpi4py's unordered map).
 func Unordered() MapOption {
 	return func(c *mapConfig) { c.unordered = true }
+}
+
+// Progress calls fn each time an input of the Map completes, with the
+// number completed so far: 1, 2, 3, …, counted per input even when inputs
+// travel in chunks (ChunkSize), and failures included. Calls are
+// serialized and each happens before its input's result is yielded, but
+// they come from the goroutines that finish the tasks, in completion
+// order, so fn must be quick; it suits a progress bar. Inputs cancelled
+// because the loop ended early are not counted. Progress panics if fn is
+// nil.
+func Progress(fn func(done int)) MapOption {
+	if fn == nil {
+		panic("futuresgen: Progress(nil): need a function")
+	}
+	return func(c *mapConfig) { c.progress = fn }
 }

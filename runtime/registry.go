@@ -139,15 +139,15 @@ func SubmitTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], args 
 	}
 	switch ex := ex.(type) {
 	case *ThreadPool:
-		return submitLocal(ctx, ex, t, args)
+		return submitLocal(ctx, ex, t, args, nil)
 	case *ProcessPool:
-		return submitRemote(ctx, ex, t, args)
+		return submitRemote(ctx, ex, t, args, nil)
 	}
 	panic(fmt.Sprintf("futuresgen: submit %s: nil Executor", t.name))
 }
 
-func submitLocal[A, R any](ctx context.Context, p *ThreadPool, t *Task[A, R], args A) *Future[R] {
-	f := &Future[R]{labelCtx: t.labels}
+func submitLocal[A, R any](ctx context.Context, p *ThreadPool, t *Task[A, R], args A, tick func()) *Future[R] {
+	f := &Future[R]{labelCtx: t.labels, tick: tick}
 	fn := t.fn
 	f.fn = func(ctx context.Context) (R, error) { return fn(ctx, args) }
 	p.submit(ctx, f)
@@ -164,18 +164,18 @@ func MapTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], inputs i
 	cfg := mapConfigOf(opts)
 	switch ex := ex.(type) {
 	case *ThreadPool:
-		submit := func(ctx context.Context, in []A) []*Future[R] {
-			return []*Future[R]{submitLocal(ctx, ex, t, in[0])}
+		submit := func(ctx context.Context, in []A, tick func()) []*Future[R] {
+			return []*Future[R]{submitLocal(ctx, ex, t, in[0], tick)}
 		}
 		cfg.chunkSize = 1 // in-process: accepted and ignored
 		return mapWith(ctx, ex, submit, inputs, cfg)
 	case *ProcessPool:
 		chunk := max(cfg.chunkSize, 1)
-		submit := func(ctx context.Context, in []A) []*Future[R] {
+		submit := func(ctx context.Context, in []A, tick func()) []*Future[R] {
 			if chunk == 1 && len(in) == 1 {
-				return []*Future[R]{submitRemote(ctx, ex, t, in[0])}
+				return []*Future[R]{submitRemote(ctx, ex, t, in[0], tick)}
 			}
-			return submitRemoteBatch(ctx, ex, t, in)
+			return submitRemoteBatch(ctx, ex, t, in, tick)
 		}
 		return mapWith(ctx, ex, submit, inputs, cfg)
 	}

@@ -196,8 +196,8 @@ func settleRemote[R any](f *Future[R], err error) {
 }
 
 // submitRemote submits one call of t to a ProcessPool.
-func submitRemote[A, R any](ctx context.Context, p *ProcessPool, t *Task[A, R], args A) *Future[R] {
-	f := &Future[R]{}
+func submitRemote[A, R any](ctx context.Context, p *ProcessPool, t *Task[A, R], args A, tick func()) *Future[R] {
+	f := &Future[R]{tick: tick}
 	f.c.parent = ctx
 	name := t.name
 	c := &pcall{task: name, ctx: ctx, count: 1}
@@ -233,11 +233,11 @@ func submitRemote[A, R any](ctx context.Context, p *ProcessPool, t *Task[A, R], 
 
 // submitRemoteBatch submits the calls of t on each of args to a
 // ProcessPool as one batch: one message out, one back.
-func submitRemoteBatch[A, R any](ctx context.Context, p *ProcessPool, t *Task[A, R], args []A) []*Future[R] {
+func submitRemoteBatch[A, R any](ctx context.Context, p *ProcessPool, t *Task[A, R], args []A, tick func()) []*Future[R] {
 	args = append([]A(nil), args...) // the caller reuses its slice
 	fs := make([]*Future[R], len(args))
 	for i := range fs {
-		fs[i] = &Future[R]{}
+		fs[i] = &Future[R]{tick: tick}
 		fs[i].c.parent = ctx
 	}
 	name := t.name
