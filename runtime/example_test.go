@@ -18,7 +18,12 @@ func ExampleFuture() {
 	f := runtime.Submit(ctx, pool, func(ctx context.Context) (string, error) {
 		return strings.ToUpper("hello"), nil
 	})
-	f.OnDone(func(f *runtime.Future[string]) { fmt.Println("callback: done") })
+	called := make(chan struct{})
+	f.OnDone(func(f *runtime.Future[string]) { // runs in the goroutine that finishes f
+		fmt.Println("callback: done")
+		close(called)
+	})
+	<-called
 	v, err := f.Result(ctx)
 	fmt.Println(v, err, f.State())
 	// Output:
