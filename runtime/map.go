@@ -96,6 +96,18 @@ func endsMap(ctx context.Context, err error) error {
 	return nil
 }
 
+// yieldResult waits for f and yields its outcome; false ends the map,
+// after one (zero, err) when f's error ends the whole map.
+func yieldResult[Out any](ctx context.Context, f *Future[Out], yield func(Out, error) bool) bool {
+	v, err := f.Result(ctx)
+	if end := endsMap(ctx, err); end != nil {
+		var zero Out
+		yield(zero, end)
+		return false
+	}
+	return yield(v, err)
+}
+
 func mapOrdered[In, Out any](ctx context.Context, submit func(ctx context.Context, in []In, tick func()) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	return func(yield func(Out, error) bool) {
 		var window ring[*Future[Out]]
@@ -105,16 +117,7 @@ func mapOrdered[In, Out any](ctx context.Context, submit func(ctx context.Contex
 			}
 		}()
 		// next waits for the oldest future and yields it; false ends the map.
-		next := func() bool {
-			f := window.pop()
-			v, err := f.Result(ctx)
-			if end := endsMap(ctx, err); end != nil {
-				var zero Out
-				yield(zero, end)
-				return false
-			}
-			return yield(v, err)
-		}
+		next := func() bool { return yieldResult(ctx, window.pop(), yield) }
 		// chunk holds inputs read but not yet submitted.
 		chunk := make([]In, 0, cfg.chunkSize)
 		flush := func() {
@@ -190,13 +193,7 @@ func mapUnordered[In, Out any](ctx context.Context, submit func(ctx context.Cont
 				return false
 			}
 			delete(inflight, f)
-			v, err := f.Result(ctx)
-			if end := endsMap(ctx, err); end != nil {
-				var zero Out
-				yield(zero, end)
-				return false
-			}
-			return yield(v, err)
+			return yieldResult(ctx, f, yield)
 		}
 		chunk := make([]In, 0, cfg.chunkSize)
 		flush := func() {

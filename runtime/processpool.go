@@ -238,6 +238,17 @@ func (p *ProcessPool) reject(c *pcall, err error) {
 	p.unlock()
 }
 
+// unqueue accounts for a call leaving the queue without having been
+// handed to a worker before: its QueueLimit slot and its watch on the
+// submit context go. p.mu is held.
+func (p *ProcessPool) unqueue(c *pcall) {
+	p.stats.Queued -= int64(c.count)
+	p.releaseSlot(c)
+	if c.expire != nil {
+		c.expire()
+	}
+}
+
 func (p *ProcessPool) releaseSlot(c *pcall) {
 	if c.slot {
 		c.slot = false
@@ -256,7 +267,7 @@ func (p *ProcessPool) expireQueued(c *pcall, err error) {
 	c.done = true
 	p.stats.Queued -= int64(c.count)
 	p.stats.Failed += int64(c.count)
-	p.releaseSlot(c)
+	p.releaseSlot(c) // its context ended: the watch is spent
 	p.maybeIdle()
 	p.unlock()
 	c.fail(err)
@@ -280,21 +291,13 @@ func (p *ProcessPool) pump() {
 			if !c.claim() {
 				// Every future of it was cancelled while it waited.
 				c.done = true
-				p.stats.Queued -= int64(c.count)
+				p.unqueue(c)
 				p.stats.Cancelled += int64(c.count)
-				p.releaseSlot(c)
-				if c.expire != nil {
-					c.expire()
-				}
 				continue
 			}
 			c.claimed = true
-			p.stats.Queued -= int64(c.count)
+			p.unqueue(c)
 			p.stats.Running += int64(c.count)
-			p.releaseSlot(c)
-			if c.expire != nil {
-				c.expire()
-			}
 		}
 		p.assign(w, c)
 	}
@@ -492,11 +495,7 @@ func (p *ProcessPool) workerGone(w *procWorker, cause error) {
 			if c.claimed {
 				p.stats.Running -= int64(c.count)
 			} else {
-				p.stats.Queued -= int64(c.count)
-				p.releaseSlot(c)
-				if c.expire != nil {
-					c.expire()
-				}
+				p.unqueue(c)
 			}
 			p.stats.Failed += int64(c.count)
 			fail = append(fail, c)
@@ -559,12 +558,8 @@ func (p *ProcessPool) Shutdown(ctx context.Context, opts ...ShutdownOption) erro
 				continue
 			}
 			c.done = true
-			p.stats.Queued -= int64(c.count)
+			p.unqueue(c)
 			p.stats.Cancelled += int64(c.count)
-			p.releaseSlot(c)
-			if c.expire != nil {
-				c.expire()
-			}
 			cancelled = append(cancelled, c)
 		}
 		for w := range p.workers {

@@ -136,6 +136,13 @@ func (p *ThreadPool) submit(ctx context.Context, j job) {
 	p.stats.Queued++
 	j.prepare(ctx, p)
 	p.queue.push(j)
+	p.wakeWorker()
+	p.mu.Unlock()
+}
+
+// wakeWorker wakes an idle worker for a queued job, or starts one if there
+// is room. p.mu is held.
+func (p *ThreadPool) wakeWorker() {
 	if p.idle > 0 {
 		p.idle--
 		p.cond.Signal()
@@ -143,7 +150,6 @@ func (p *ThreadPool) submit(ctx context.Context, j job) {
 		p.workers++
 		go p.worker()
 	}
-	p.mu.Unlock()
 }
 
 // reject fails a job that was never queued.
@@ -196,13 +202,7 @@ func (p *ThreadPool) worker() {
 			// Work is waiting: this worker may have taken the wake-up
 			// meant for it (an excess worker retiring), or it is dying
 			// of Goexit. Hand the work on.
-			if p.idle > 0 {
-				p.idle--
-				p.cond.Signal()
-			} else if p.workers-p.blocked < p.max {
-				p.workers++
-				go p.worker()
-			}
+			p.wakeWorker()
 		}
 		p.maybeAllDone()
 		p.mu.Unlock()
@@ -320,13 +320,7 @@ func (p *ThreadPool) blockBegin() (blockEnd func()) {
 	p.mu.Lock()
 	p.blocked++
 	if p.queue.len() > 0 && !p.shutdownDone() {
-		if p.idle > 0 {
-			p.idle--
-			p.cond.Signal()
-		} else if p.workers-p.blocked < p.max {
-			p.workers++
-			go p.worker()
-		}
+		p.wakeWorker()
 	}
 	p.mu.Unlock()
 	return p.blockEnd
