@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -14,7 +16,14 @@ import (
 // outlives them: every pool a test starts must be shut down, and no wait
 // may leave a goroutine behind.
 func TestMain(m *testing.M) {
-	if !strings.Contains(strings.Join(os.Args, " "), "TestProcessPoolForkBombGuard") {
+	switch {
+	case strings.Contains(strings.Join(os.Args, " "), "TestProcessPoolForkBombGuard"):
+		// A worker that forgets to call ServeWorker.
+	case os.Getenv("FUTURESGEN_TEST_SETUP") != "":
+		ServeWorker(WorkerSetup(func(context.Context) error {
+			return errors.New("setup: " + os.Getenv("FUTURESGEN_TEST_SETUP"))
+		}))
+	default:
 		ServeWorker()
 	}
 	goleak.VerifyTestMain(m)

@@ -404,3 +404,15 @@ func TestCompareTables(t *testing.T) {
 		t.Errorf("a missing task: %v", err)
 	}
 }
+
+// TestProcessPoolWorkerSetupFailure is not parallel: the workers it starts
+// inherit the environment variable that makes their set-up fail.
+func TestProcessPoolWorkerSetupFailure(t *testing.T) {
+	t.Setenv("FUTURESGEN_TEST_SETUP", "no license key")
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(1))
+	err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
+	if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "setup: no license key") {
+		t.Errorf("Err() = %v; want ErrBrokenPool carrying the set-up's error", err)
+	}
+}
