@@ -17,15 +17,16 @@ import (
 
 // procWorker is the parent's side of one worker process.
 type procWorker struct {
-	p     *ProcessPool
-	cmd   *exec.Cmd
-	pid   int
-	conn  *wire.Conn
-	enc   *wire.Streams // used by the sender only
-	dec   *wire.Streams // used by the receiver only
-	tail  tailBuffer    // the end of the worker's standard error
-	pipes [2]*os.File   // our ends: to the worker, from the worker
-	cause error         // why the receiver gave up, if it did; under p.mu
+	p      *ProcessPool
+	cmd    *exec.Cmd
+	pid    int
+	conn   *wire.Conn
+	enc    *wire.Streams // used by the sender only
+	dec    *wire.Streams // used by the receiver only
+	tail   tailBuffer    // the end of the worker's standard error
+	pipes  [2]*os.File   // our ends: to the worker, from the worker
+	cause  error         // why the connection was given up on, if it was; under p.mu
+	waited bool          // the process has been waited for; under p.mu
 
 	// Under p.mu.
 	ready    bool
@@ -112,6 +113,9 @@ func (w *procWorker) run() {
 	})
 	waitErr := w.cmd.Wait()
 	startTimer.Stop()
+	p.mu.Lock()
+	w.waited = true // errors reading from now on are ours: we close the pipes
+	p.mu.Unlock()
 	// Close our ends of the pipes, so that the receiver sees the end of
 	// its stream even if a process the worker started kept them open.
 	for _, f := range w.pipes {
@@ -120,15 +124,12 @@ func (w *procWorker) run() {
 	<-received
 	p.mu.Lock()
 	w.dead = true
-	cause := w.cause
-	if cause == nil || !w.ready {
-		died := workerDied(w.pid, w.cmd.ProcessState, waitErr, w.tail.String())
-		if cause != nil {
-			died = fmt.Errorf("%w: %w", died, cause)
-		} else if !w.ready {
-			died = fmt.Errorf("%w (it ended before it was ready: does main call runtime.ServeWorker() first?)", died)
-		}
-		cause = died
+	cause := workerDied(w.pid, w.cmd.ProcessState, waitErr, w.tail.String())
+	switch {
+	case w.cause != nil:
+		cause = fmt.Errorf("%w: %w", cause, w.cause)
+	case !w.ready:
+		cause = fmt.Errorf("%w (it ended before it was ready: does main call runtime.ServeWorker() first?)", cause)
 	}
 	p.workerGone(w, cause)
 	p.unlock()
@@ -256,6 +257,9 @@ func (w *procWorker) write(items []outItem) {
 func (w *procWorker) fault(err error) {
 	w.p.mu.Lock()
 	defer w.p.unlock()
+	if w.waited {
+		return // the process has ended; its exit says why
+	}
 	if w.cause == nil {
 		w.cause = err
 	}

@@ -114,78 +114,118 @@ func serve(cfg workerConfig, in io.Reader, out io.Writer) int {
 		return 1
 	}
 
-	var (
-		mu      sync.Mutex
-		ready   = sync.NewCond(&mu)
-		queue   ring[*workerCall]
-		byID    = map[uint64]*workerCall{}
-		bye     bool
-		readErr error
-	)
-	go func() {
-		for {
-			var m wire.Msg
-			err := conn.Read(&m)
-			mu.Lock()
-			switch {
-			case err != nil:
-				readErr = err
-				mu.Unlock()
-				if errors.Is(err, io.EOF) {
-					// The parent is gone, or let go of us: leave now,
-					// whatever is running.
-					os.Exit(0)
-				}
-				fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
-				os.Exit(2)
-			case m.Kind == wire.KindCall || m.Kind == wire.KindBatch:
-				c := &workerCall{m: m}
-				c.ctx, c.cancel = context.WithCancel(context.Background())
-				if m.Deadline != 0 {
-					c.ctx, c.cancel = context.WithDeadline(c.ctx, time.Unix(0, m.Deadline))
-				}
-				byID[m.ID] = c
-				queue.push(c)
-			case m.Kind == wire.KindCancel:
-				if c := byID[m.ID]; c != nil {
-					c.cancel()
-				}
-			case m.Kind == wire.KindBye:
-				bye = true
-			default:
-				mu.Unlock()
-				fmt.Fprintf(os.Stderr, "futuresgen worker %d: unexpected %v message\n", os.Getpid(), m.Kind)
-				os.Exit(2)
-			}
-			ready.Signal()
-			mu.Unlock()
-		}
-	}()
+	w := &workerLoop{conn: conn, byID: map[uint64]*workerCall{}}
+	w.follow.L = &w.mu
+	go w.loop()
+	return w.loop()
+}
 
+// workerLoop runs the worker's side after the hello. Two goroutines share
+// two roles, leader and follower style: one reads messages; a goroutine
+// that reads a call while nothing runs runs it itself, and hands reading
+// to the other goroutine first. The call thus starts without waking a
+// goroutine, which on a busy machine costs tens of microseconds, while the
+// other goroutine, woken as the task runs, reads cancels meanwhile. Calls
+// that arrive while one runs wait in a queue, which the runner drains.
+type workerLoop struct {
+	conn *wire.Conn
+
+	mu      sync.Mutex
+	follow  sync.Cond // a goroutine waits here to become the reader
+	reading bool      // a goroutine holds the reader role
+	running bool      // a goroutine runs calls
+	queue   ring[*workerCall]
+	byID    map[uint64]*workerCall
+	bye     bool
+}
+
+// loop takes turns at reading and running until the worker should exit,
+// and returns its exit status.
+func (w *workerLoop) loop() int {
 	for {
-		mu.Lock()
-		for queue.len() == 0 && !bye && readErr == nil {
-			ready.Wait()
+		w.mu.Lock()
+		for w.reading {
+			w.follow.Wait()
 		}
-		if queue.len() == 0 {
-			mu.Unlock()
-			return 0
-		}
-		c := queue.pop()
-		mu.Unlock()
+		w.reading = true
+		w.mu.Unlock()
 
+		var m wire.Msg
+		if err := w.conn.Read(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				// The parent is gone, or let go of us: leave now,
+				// whatever is running.
+				os.Exit(0)
+			}
+			fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
+			os.Exit(2)
+		}
+		w.mu.Lock()
+		switch m.Kind {
+		case wire.KindCall, wire.KindBatch:
+			c := &workerCall{m: m}
+			c.ctx, c.cancel = context.WithCancel(context.Background())
+			if m.Deadline != 0 {
+				c.ctx, c.cancel = context.WithDeadline(c.ctx, time.Unix(0, m.Deadline))
+			}
+			w.byID[m.ID] = c
+			if w.running {
+				w.queue.push(c)
+				w.reading = false // keep reading: loop round
+				break
+			}
+			// Run it here; the other goroutine reads meanwhile.
+			w.running = true
+			w.reading = false
+			w.follow.Signal()
+			w.mu.Unlock()
+			if status, exit := w.run(c); exit {
+				os.Exit(status)
+			}
+			continue
+		case wire.KindCancel:
+			if c := w.byID[m.ID]; c != nil {
+				c.cancel()
+			}
+		case wire.KindBye:
+			w.bye = true
+			if !w.running && w.queue.len() == 0 {
+				w.mu.Unlock()
+				os.Exit(0)
+			}
+		default:
+			w.mu.Unlock()
+			fmt.Fprintf(os.Stderr, "futuresgen worker %d: unexpected %v message\n", os.Getpid(), m.Kind)
+			os.Exit(2)
+		}
+		w.reading = false
+		w.mu.Unlock()
+	}
+}
+
+// run runs c and then every call queued meanwhile, writing each answer.
+// It reports whether the worker should exit, and with which status.
+func (w *workerLoop) run(c *workerCall) (status int, exit bool) {
+	for {
 		reply := runWorkerCall(c)
 		c.cancel()
-		mu.Lock()
-		delete(byID, c.m.ID)
-		mu.Unlock()
-		if err := conn.Write(reply); err != nil {
+		if err := w.conn.Write(reply); err != nil {
 			fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
-			return 2
+			return 2, true
 		}
-		if err := conn.Flush(); err != nil {
-			return 2
+		if err := w.conn.Flush(); err != nil {
+			return 2, true
 		}
+		w.mu.Lock()
+		delete(w.byID, c.m.ID)
+		if w.queue.len() == 0 {
+			w.running = false
+			bye := w.bye
+			w.mu.Unlock()
+			return 0, bye
+		}
+		c = w.queue.pop()
+		w.mu.Unlock()
 	}
 }
 
