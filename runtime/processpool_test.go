@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -53,9 +54,10 @@ var (
 		p.At = p.At.Add(time.Hour)
 		return p, nil
 	})
-	taskNone  = RegisterTask("test.none", func(_ context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
-	taskLocal = RegisterTask("test.local", func(_ context.Context, ch chan int) (struct{}, error) { return struct{}{}, nil }, Local())
-	taskEvens = RegisterTask("test.evens", func(_ context.Context, x int) (int, error) {
+	taskGoexit = RegisterTask("test.goexit", func(_ context.Context, _ struct{}) (int, error) { goruntime.Goexit(); return 0, nil })
+	taskNone   = RegisterTask("test.none", func(_ context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
+	taskLocal  = RegisterTask("test.local", func(_ context.Context, ch chan int) (struct{}, error) { return struct{}{}, nil }, Local())
+	taskEvens  = RegisterTask("test.evens", func(_ context.Context, x int) (int, error) {
 		switch {
 		case x%10 == 3:
 			panic(fmt.Sprintf("three-ish %d", x))
@@ -138,6 +140,12 @@ func TestProcessPoolErrors(t *testing.T) {
 	var pe *PanicError
 	if !errors.As(err, &pe) || pe.Value != "boom" || !strings.Contains(pe.Stack, "processpool_test.go") {
 		t.Errorf("Result() error = %v; want a *PanicError with value boom and the worker's stack", err)
+	}
+	if err := SubmitTask(ctx, p, taskGoexit, struct{}{}).Err(ctx); err == nil || !strings.Contains(err.Error(), "Goexit") {
+		t.Errorf("a task calling runtime.Goexit: Err() = %v; want an error saying so", err)
+	}
+	if s := p.Stats(); s.WorkerDeaths != 0 {
+		t.Errorf("Goexit killed the worker: %+v", s)
 	}
 	err = SubmitTask(ctx, p, taskLocal, nil).Err(ctx)
 	if err == nil || !strings.Contains(err.Error(), "test.local") || !strings.Contains(err.Error(), "local") {

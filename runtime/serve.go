@@ -205,28 +205,63 @@ func (w *workerLoop) loop() int {
 
 // run runs c and then every call queued meanwhile, writing each answer.
 // It reports whether the worker should exit, and with which status.
+//
+// A task that calls runtime.Goexit takes this goroutine with it; the
+// deferred function answers for the call and hands the rest of the work
+// to a new goroutine, so the worker goes on.
 func (w *workerLoop) run(c *workerCall) (status int, exit bool) {
+	var reply *wire.Msg
+	goexit := true
+	defer func() {
+		if goexit {
+			reply := &wire.Msg{Kind: wire.KindError, ID: c.m.ID, Text: errGoexit.Error()}
+			go func() {
+				if status, exit := w.answer(c, reply); exit {
+					os.Exit(status)
+				}
+				os.Exit(w.loop())
+			}()
+		}
+	}()
 	for {
-		reply := runWorkerCall(c)
-		c.cancel()
-		if err := w.conn.Write(reply); err != nil {
-			fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
-			return 2, true
+		reply = runWorkerCall(c)
+		next, status, exit := w.answerNext(c, reply)
+		if next == nil {
+			goexit = false
+			return status, exit
 		}
-		if err := w.conn.Flush(); err != nil {
-			return 2, true
-		}
-		w.mu.Lock()
-		delete(w.byID, c.m.ID)
-		if w.queue.len() == 0 {
-			w.running = false
-			bye := w.bye
-			w.mu.Unlock()
-			return 0, bye
-		}
-		c = w.queue.pop()
-		w.mu.Unlock()
+		c = next
 	}
+}
+
+// answer writes reply for c and runs what is queued, as run does.
+func (w *workerLoop) answer(c *workerCall, reply *wire.Msg) (status int, exit bool) {
+	next, status, exit := w.answerNext(c, reply)
+	if next == nil {
+		return status, exit
+	}
+	return w.run(next)
+}
+
+// answerNext writes reply for c and returns the next queued call, or nil
+// with whether the worker should exit.
+func (w *workerLoop) answerNext(c *workerCall, reply *wire.Msg) (next *workerCall, status int, exit bool) {
+	c.cancel()
+	if err := w.conn.Write(reply); err != nil {
+		fmt.Fprintf(os.Stderr, "futuresgen worker %d: %v\n", os.Getpid(), err)
+		return nil, 2, true
+	}
+	if err := w.conn.Flush(); err != nil {
+		return nil, 2, true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.byID, c.m.ID)
+	if w.queue.len() == 0 {
+		w.running = false
+		return nil, 0, w.bye
+	}
+	return w.queue.pop(), 0, false
 }
 
 // workerStreams are the worker's payload streams: one connection, one
