@@ -404,7 +404,7 @@ func TestCompareTables(t *testing.T) {
 		t.Errorf("equal tables: %v", err)
 	}
 	changed := slices.Clone(mine)
-	changed[0].Signature = "func(string) int"
+	changed[0].Signature = "func(no.such.Type) int"
 	if err := compareTables(mine, changed); err == nil || !strings.Contains(err.Error(), mine[0].Name) {
 		t.Errorf("a changed signature: %v; want an error naming %s", err, mine[0].Name)
 	}
