@@ -27,12 +27,12 @@ func Map[In, Out any](ctx context.Context, p *ThreadPool, fn func(context.Contex
 	if fn == nil {
 		panic("futuresgen: Map: nil function")
 	}
-	submit := func(ctx context.Context, in []In, tick func()) []*Future[Out] {
+	submit := func(ctx context.Context, in []In, tick func(), add func(*Future[Out])) {
 		x := in[0]
 		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, x) }, tick: tick}
 		f.labelCtx = closureLabels(fn)
 		p.submit(ctx, f)
-		return []*Future[Out]{f}
+		add(f)
 	}
 	cfg := mapConfigOf(opts)
 	cfg.chunkSize = 1 // in-process: accepted and ignored
@@ -47,11 +47,15 @@ func mapConfigOf(opts []MapOption) mapConfig {
 	return cfg
 }
 
+// submitFunc starts the tasks of a chunk of inputs, whose futures call
+// tick, if not nil, as each finishes, and hands each future to add.
+type submitFunc[In, Out any] func(ctx context.Context, in []In, tick func(), add func(*Future[Out]))
+
 // mapWith is the Map loop shared by Map and the generated MapX wrappers:
 // submit starts the tasks of a chunk of inputs (one input unless the
 // executor takes chunks), whose futures call tick, if not nil, as each
 // finishes.
-func mapWith[In, Out any](ctx context.Context, ex Executor, submit func(ctx context.Context, in []In, tick func()) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+func mapWith[In, Out any](ctx context.Context, ex Executor, submit submitFunc[In, Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	cfg.chunkSize = max(cfg.chunkSize, 1)
 	if cfg.buffer == 0 {
 		cfg.buffer = ex.defaultBuffer() * cfg.chunkSize
@@ -68,7 +72,7 @@ func mapWith[In, Out any](ctx context.Context, ex Executor, submit func(ctx cont
 			fn(done)
 		}
 		inner := submit
-		submit = func(ctx context.Context, in []In, _ func()) []*Future[Out] { return inner(ctx, in, tick) }
+		submit = func(ctx context.Context, in []In, _ func(), add func(*Future[Out])) { inner(ctx, in, tick, add) }
 	}
 	if cfg.unordered {
 		return mapUnordered(ctx, submit, inputs, cfg)
@@ -108,127 +112,141 @@ func yieldResult[Out any](ctx context.Context, f *Future[Out], yield func(Out, e
 	return yield(v, err)
 }
 
-func mapOrdered[In, Out any](ctx context.Context, submit func(ctx context.Context, in []In, tick func()) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
-	return func(yield func(Out, error) bool) {
-		var window ring[*Future[Out]]
-		defer func() {
-			for window.len() > 0 {
-				window.pop().Cancel()
-			}
-		}()
-		// next waits for the oldest future and yields it; false ends the map.
-		next := func() bool { return yieldResult(ctx, window.pop(), yield) }
-		// chunk holds inputs read but not yet submitted.
-		chunk := make([]In, 0, cfg.chunkSize)
-		flush := func() {
-			if len(chunk) > 0 {
-				for _, f := range submit(ctx, chunk, nil) {
-					window.push(f)
-				}
-				chunk = chunk[:0]
-			}
+// waiting is what a running map waits on: its futures in input order, or
+// in completion order.
+type waiting[Out any] interface {
+	add(f *Future[Out])
+	len() int
+	// next waits for a future and yields it; false ends the map.
+	next() bool
+	// cancelAll cancels what has not started, when the map ends.
+	cancelAll()
+}
+
+// runMap reads inputs into chunks, submits them, and yields results as w
+// orders them, keeping at most cfg.buffer inputs read but not yielded.
+func runMap[In, Out any](ctx context.Context, submit submitFunc[In, Out], inputs iter.Seq[In], cfg mapConfig, w waiting[Out], yield func(Out, error) bool) {
+	defer w.cancelAll()
+	// chunk holds inputs read but not yet submitted.
+	chunk := make([]In, 0, cfg.chunkSize)
+	add := w.add // one method value for the whole map
+	flush := func() {
+		if len(chunk) > 0 {
+			submit(ctx, chunk, nil, add)
+			chunk = chunk[:0]
 		}
-		for in := range inputs {
-			if err := ctx.Err(); err != nil {
-				var zero Out
-				yield(zero, err)
-				return
-			}
-			chunk = append(chunk, in)
-			if len(chunk) == cfg.chunkSize {
+	}
+	for in := range inputs {
+		if err := ctx.Err(); err != nil {
+			var zero Out
+			yield(zero, err)
+			return
+		}
+		chunk = append(chunk, in)
+		if len(chunk) == cfg.chunkSize {
+			flush()
+		}
+		for w.len()+len(chunk) >= cfg.buffer {
+			if w.len() == 0 {
 				flush()
 			}
-			for window.len()+len(chunk) >= cfg.buffer {
-				if window.len() == 0 {
-					flush()
-				}
-				if !next() {
-					return
-				}
-			}
-		}
-		flush()
-		for window.len() > 0 {
-			if !next() {
+			if !w.next() {
 				return
 			}
 		}
 	}
+	flush()
+	for w.len() > 0 {
+		if !w.next() {
+			return
+		}
+	}
 }
 
-func mapUnordered[In, Out any](ctx context.Context, submit func(ctx context.Context, in []In, tick func()) []*Future[Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+func mapOrdered[In, Out any](ctx context.Context, submit submitFunc[In, Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	return func(yield func(Out, error) bool) {
-		ready := make(chan *Future[Out], cfg.buffer)
-		inflight := make(map[*Future[Out]]*hook, cfg.buffer)
-		defer func() {
-			for f, h := range inflight {
-				f.c.removeHook(h)
-				f.Cancel()
-			}
-		}()
-		pool := poolOf(ctx)
-		// await waits for any future to complete, or for ctx to end.
-		await := func() (*Future[Out], error) {
-			select {
-			case f := <-ready:
-				return f, nil
-			default:
-			}
-			if pool != nil {
-				defer pool.blockBegin()()
-			}
-			select {
-			case f := <-ready:
-				return f, nil
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
+		runMap(ctx, submit, inputs, cfg, &inOrder[Out]{ctx: ctx, yield: yield}, yield)
+	}
+}
+
+// inOrder yields futures in the order they were added.
+type inOrder[Out any] struct {
+	ctx    context.Context
+	yield  func(Out, error) bool
+	window ring[*Future[Out]]
+}
+
+func (o *inOrder[Out]) add(f *Future[Out]) { o.window.push(f) }
+func (o *inOrder[Out]) len() int           { return o.window.len() }
+func (o *inOrder[Out]) next() bool         { return yieldResult(o.ctx, o.window.pop(), o.yield) }
+func (o *inOrder[Out]) cancelAll() {
+	for o.window.len() > 0 {
+		o.window.pop().Cancel()
+	}
+}
+
+func mapUnordered[In, Out any](ctx context.Context, submit submitFunc[In, Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+	return func(yield func(Out, error) bool) {
+		w := &asDone[Out]{
+			ctx:      ctx,
+			yield:    yield,
+			ready:    make(chan *Future[Out], cfg.buffer),
+			inflight: make(map[*Future[Out]]*hook, cfg.buffer),
+			pool:     poolOf(ctx),
 		}
-		// next waits for any future and yields it; false ends the map.
-		next := func() bool {
-			f, err := await()
-			if err != nil {
-				var zero Out
-				yield(zero, err)
-				return false
-			}
-			delete(inflight, f)
-			return yieldResult(ctx, f, yield)
-		}
-		chunk := make([]In, 0, cfg.chunkSize)
-		flush := func() {
-			if len(chunk) > 0 {
-				for _, f := range submit(ctx, chunk, nil) {
-					inflight[f] = nil
-					inflight[f] = f.c.addHook(func() { ready <- f })
-				}
-				chunk = chunk[:0]
-			}
-		}
-		for in := range inputs {
-			if err := ctx.Err(); err != nil {
-				var zero Out
-				yield(zero, err)
-				return
-			}
-			chunk = append(chunk, in)
-			if len(chunk) == cfg.chunkSize {
-				flush()
-			}
-			for len(inflight)+len(chunk) >= cfg.buffer {
-				if len(inflight) == 0 {
-					flush()
-				}
-				if !next() {
-					return
-				}
-			}
-		}
-		flush()
-		for len(inflight) > 0 {
-			if !next() {
-				return
-			}
-		}
+		runMap(ctx, submit, inputs, cfg, w, yield)
+	}
+}
+
+// asDone yields futures as they complete. Each future's hook sends it on
+// ready, which has room for every future in flight.
+type asDone[Out any] struct {
+	ctx      context.Context
+	yield    func(Out, error) bool
+	ready    chan *Future[Out]
+	inflight map[*Future[Out]]*hook
+	pool     *ThreadPool // the pool whose worker runs this map, if any
+}
+
+func (d *asDone[Out]) add(f *Future[Out]) {
+	d.inflight[f] = nil
+	d.inflight[f] = f.c.addHook(func() { d.ready <- f })
+}
+
+func (d *asDone[Out]) len() int { return len(d.inflight) }
+
+func (d *asDone[Out]) next() bool {
+	f, err := d.await()
+	if err != nil {
+		var zero Out
+		d.yield(zero, err)
+		return false
+	}
+	delete(d.inflight, f)
+	return yieldResult(d.ctx, f, d.yield)
+}
+
+// await waits for any future to complete, or for the map's context to end.
+func (d *asDone[Out]) await() (*Future[Out], error) {
+	select {
+	case f := <-d.ready:
+		return f, nil
+	default:
+	}
+	if d.pool != nil {
+		defer d.pool.blockBegin()()
+	}
+	select {
+	case f := <-d.ready:
+		return f, nil
+	case <-d.ctx.Done():
+		return nil, d.ctx.Err()
+	}
+}
+
+func (d *asDone[Out]) cancelAll() {
+	for f, h := range d.inflight {
+		f.c.removeHook(h)
+		f.Cancel()
 	}
 }

@@ -164,18 +164,21 @@ func MapTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], inputs i
 	cfg := mapConfigOf(opts)
 	switch ex := ex.(type) {
 	case *ThreadPool:
-		submit := func(ctx context.Context, in []A, tick func()) []*Future[R] {
-			return []*Future[R]{submitLocal(ctx, ex, t, in[0], tick)}
+		submit := func(ctx context.Context, in []A, tick func(), add func(*Future[R])) {
+			add(submitLocal(ctx, ex, t, in[0], tick))
 		}
 		cfg.chunkSize = 1 // in-process: accepted and ignored
 		return mapWith(ctx, ex, submit, inputs, cfg)
 	case *ProcessPool:
 		chunk := max(cfg.chunkSize, 1)
-		submit := func(ctx context.Context, in []A, tick func()) []*Future[R] {
+		submit := func(ctx context.Context, in []A, tick func(), add func(*Future[R])) {
 			if chunk == 1 && len(in) == 1 {
-				return []*Future[R]{submitRemote(ctx, ex, t, in[0], tick)}
+				add(submitRemote(ctx, ex, t, in[0], tick))
+				return
 			}
-			return submitRemoteBatch(ctx, ex, t, in, tick)
+			for _, f := range submitRemoteBatch(ctx, ex, t, in, tick) {
+				add(f)
+			}
 		}
 		return mapWith(ctx, ex, submit, inputs, cfg)
 	}
