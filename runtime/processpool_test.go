@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	goruntime "runtime"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,6 +56,12 @@ var (
 		p.Words = append(p.Words, "seen")
 		p.At = p.At.Add(time.Hour)
 		return p, nil
+	})
+	taskStack = RegisterTask("test.stack", func(_ context.Context, depth int) (int, error) {
+		debug.SetMaxStack(1 << 20) // overflow fast
+		var down func(int) int
+		down = func(n int) int { return down(n+1) + 1 }
+		return down(depth), nil
 	})
 	taskGoexit = RegisterTask("test.goexit", func(_ context.Context, _ struct{}) (int, error) { goruntime.Goexit(); return 0, nil })
 	taskNone   = RegisterTask("test.none", func(_ context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
@@ -218,6 +227,7 @@ func TestProcessPoolWorkerDeath(t *testing.T) {
 		{"os.Exit", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskExit, 7) }, "exited with status 7"},
 		{"SIGKILL", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskKill, struct{}{}) }, "killed by signal killed"},
 		{"a fatal panic in a goroutine", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskFatal, struct{}{}) }, "assignment to entry in nil map"},
+		{"stack exhaustion", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskStack, 0) }, "stack overflow"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -423,4 +433,111 @@ func TestProcessPoolWorkerSetupFailure(t *testing.T) {
 	if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "setup: no license key") {
 		t.Errorf("Err() = %v; want ErrBrokenPool carrying the set-up's error", err)
 	}
+}
+
+// extraTask exists only in processes started with FUTURESGEN_TEST_EXTRA_TASK
+// set: a worker whose dispatch table differs from its parent's.
+var _ = func() bool {
+	if os.Getenv("FUTURESGEN_TEST_EXTRA_TASK") != "" {
+		RegisterTask("test.extra", func(_ context.Context, x int) (int, error) { return x, nil })
+	}
+	return true
+}()
+
+// TestProcessPoolHandshakeMismatch is not parallel: its workers inherit the
+// variable that gives them an extra task.
+func TestProcessPoolHandshakeMismatch(t *testing.T) {
+	t.Setenv("FUTURESGEN_TEST_EXTRA_TASK", "1")
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(1))
+	err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
+	if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), `this process has no task "test.extra"`) {
+		t.Errorf("Err() = %v; want ErrBrokenPool naming the task that differs", err)
+	}
+}
+
+func TestProcessPoolQueueLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(1), QueueLimit(1))
+	// The worker takes a few calls in flight; past those, one may wait.
+	var fs []*Future[int]
+	for p.Stats().Queued < 1 {
+		fs = append(fs, SubmitTask(ctx, p, taskSleep, 100*time.Millisecond))
+		if len(fs) > 20 {
+			t.Fatal("no call ever waited in the queue")
+		}
+	}
+	c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := SubmitTask(c, p, taskDouble, 1).Err(ctx); err != context.DeadlineExceeded {
+		t.Errorf("a submit to a full queue: Err() = %v; want DeadlineExceeded", err)
+	}
+	for i, f := range fs {
+		if err := f.Err(ctx); err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	if s := p.Stats(); s.Queued != 0 || s.Completed != int64(len(fs)) {
+		t.Errorf("Stats() = %+v; want %d completed, none queued", s, len(fs))
+	}
+}
+
+// TestProcessPoolWorkersOutliveNoParent starts a parent process (this test
+// binary) that starts a worker, kills the parent, and checks that the
+// worker goes too.
+func TestProcessPoolWorkersOutliveNoParent(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("FUTURESGEN_TEST_PARENT") != "" {
+		return
+	}
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "-test.run=^TestProcessPoolParentHelper$")
+	cmd.Env = append(os.Environ(), "FUTURESGEN_TEST_PARENT=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		t.Fatalf("reading the worker's pid: %v", err)
+	}
+	if pid == cmd.Process.Pid || syscall.Kill(pid, 0) != nil {
+		t.Fatalf("pid %d is not a live worker of pid %d", pid, cmd.Process.Pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	eventually(t, "worker "+strconv.Itoa(pid)+" exits after its parent was killed", func() bool {
+		return syscall.Kill(pid, 0) != nil || isZombie(pid)
+	})
+}
+
+// TestProcessPoolParentHelper is the parent of the test above: it prints
+// its worker's pid and waits to be killed.
+func TestProcessPoolParentHelper(t *testing.T) {
+	if os.Getenv("FUTURESGEN_TEST_PARENT") == "" {
+		t.Skip("runs only as the parent of TestProcessPoolWorkersOutliveNoParent")
+	}
+	p := NewProcessPool(MaxWorkers(1))
+	pid, err := SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	SubmitTask(context.Background(), p, taskSleep, time.Hour) // busy when the parent dies
+	fmt.Println(pid)
+	time.Sleep(time.Hour)
+}
+
+// isZombie reports whether pid has exited but was not reaped (its parent
+// died first; init reaps it soon).
+func isZombie(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(data))
+	return len(fields) > 2 && fields[2] == "Z"
 }

@@ -368,17 +368,38 @@ func taskSigs() []wire.TaskSig {
 	return sigs
 }
 
-// tailBuffer keeps the last few KiB written to it.
+// tailBuffer keeps the last few KiB written to it, and the last line that
+// heads a Go crash report ("fatal error: …", "panic: …"), which a long
+// stack dump would push out of the tail.
 type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
+	mu        sync.Mutex
+	buf       []byte
+	crash     string
+	capturing bool // crash is a line still being written
 }
+
+var crashHeads = [][]byte{[]byte("fatal error: "), []byte("panic: "), []byte("runtime: goroutine stack exceeds")}
 
 const tailSize = 4 << 10
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	rest := p
+	if t.capturing {
+		// The crash line goes on in this write (the runtime prints it
+		// in pieces).
+		line, _, found := bytes.Cut(rest, []byte("\n"))
+		t.crash += string(line[:min(len(line), 300-len(t.crash))])
+		t.capturing = !found && len(t.crash) < 300
+	}
+	for _, head := range crashHeads {
+		if i := bytes.LastIndex(rest, head); i >= 0 && (i == 0 || rest[i-1] == '\n') {
+			line, _, found := bytes.Cut(rest[i:], []byte("\n"))
+			t.crash = string(line[:min(len(line), 300)])
+			t.capturing = !found && len(t.crash) < 300
+		}
+	}
 	t.buf = append(t.buf, p...)
 	if len(t.buf) > tailSize {
 		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
@@ -392,6 +413,9 @@ func (t *tailBuffer) String() string {
 	b := t.buf
 	if i := bytes.IndexByte(b, '\n'); len(b) == tailSize && i >= 0 {
 		b = b[i+1:] // drop the partial first line
+	}
+	if t.crash != "" && !bytes.Contains(b, []byte(t.crash)) {
+		return t.crash + "\n…\n" + string(b)
 	}
 	return string(b)
 }
