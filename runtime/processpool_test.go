@@ -227,7 +227,7 @@ func TestProcessPoolWorkerDeath(t *testing.T) {
 		{"os.Exit", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskExit, 7) }, "exited with status 7"},
 		{"SIGKILL", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskKill, struct{}{}) }, "killed by signal killed"},
 		{"a fatal panic in a goroutine", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskFatal, struct{}{}) }, "assignment to entry in nil map"},
-		{"stack exhaustion", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskStack, 0) }, "stack overflow"},
+		{"stack exhaustion", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskStack, 0) }, "fatal error: stack overflow"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

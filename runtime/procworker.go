@@ -393,12 +393,16 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 		t.crash += string(line[:min(len(line), 300-len(t.crash))])
 		t.capturing = !found && len(t.crash) < 300
 	}
+	at := -1 // the last crash head in this write
 	for _, head := range crashHeads {
-		if i := bytes.LastIndex(rest, head); i >= 0 && (i == 0 || rest[i-1] == '\n') {
-			line, _, found := bytes.Cut(rest[i:], []byte("\n"))
-			t.crash = string(line[:min(len(line), 300)])
-			t.capturing = !found && len(t.crash) < 300
+		if i := bytes.LastIndex(rest, head); i > at && (i == 0 || rest[i-1] == '\n') {
+			at = i
 		}
+	}
+	if at >= 0 {
+		line, _, found := bytes.Cut(rest[at:], []byte("\n"))
+		t.crash = string(line[:min(len(line), 300)])
+		t.capturing = !found && len(t.crash) < 300
 	}
 	t.buf = append(t.buf, p...)
 	if len(t.buf) > tailSize {
