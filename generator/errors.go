@@ -41,6 +41,7 @@ func posString(pos token.Position) string {
 // nothing when there is one.
 type Errors []Diagnostic
 
+// Error returns the diagnostics one per line, in position order.
 func (e Errors) Error() string {
 	lines := make([]string, len(e))
 	for i, d := range e {

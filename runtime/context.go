@@ -36,8 +36,11 @@ type mergedDone struct {
 	stops [2]func() bool
 }
 
+// Deadline is the submit context's.
 func (c *taskContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
 
+// Value names the pool running the task, and otherwise asks the submit
+// context.
 func (c *taskContext) Value(key any) any {
 	if _, ok := key.(poolKey); ok && c.pool != nil {
 		return c.pool
@@ -45,6 +48,8 @@ func (c *taskContext) Value(key any) any {
 	return c.parent.Value(key)
 }
 
+// Done is closed when the submit context ends or the pool is shut down
+// with CancelPending.
 func (c *taskContext) Done() <-chan struct{} {
 	pd := c.parent.Done()
 	if c.pool == nil {
@@ -65,6 +70,8 @@ func (c *taskContext) Done() <-chan struct{} {
 	return c.merged.done
 }
 
+// Err says why Done is closed: the submit context's error, or
+// context.Canceled for a CancelPending shutdown.
 func (c *taskContext) Err() error {
 	if err := c.parent.Err(); err != nil {
 		return err
@@ -75,6 +82,7 @@ func (c *taskContext) Err() error {
 	return nil
 }
 
+// String names the context, as fmt shows it.
 func (c *taskContext) String() string { return "futuresgen task context" }
 
 // releaseContext stops watching the submit and pool contexts once the task

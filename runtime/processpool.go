@@ -628,5 +628,8 @@ func workerDied(pid int, state *os.ProcessState, waitErr error, tail string) err
 // workerError is an error that Is ErrWorkerDied and carries the details.
 type workerError struct{ msg string }
 
-func (e *workerError) Error() string        { return e.msg }
+// Error returns the message with the exit status and standard error.
+func (e *workerError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrWorkerDied) true.
 func (e *workerError) Is(target error) bool { return target == ErrWorkerDied }

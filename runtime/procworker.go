@@ -382,6 +382,7 @@ var crashHeads = [][]byte{[]byte("fatal error: "), []byte("panic: "), []byte("ru
 
 const tailSize = 4 << 10
 
+// Write keeps the end of what it is given; it never fails.
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -411,6 +412,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// String returns the tail, led by the crash line when the tail lost it.
 func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()

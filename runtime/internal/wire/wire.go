@@ -46,6 +46,7 @@ const (
 
 var kindNames = [...]string{"", "hello", "call", "batch", "cancel", "bye", "result", "error", "panic", "batch result"}
 
+// String names the kind, as error messages show it.
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {
 		return kindNames[k]
