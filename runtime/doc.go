@@ -20,6 +20,22 @@
 // (see the futuresgen command) that run on any Executor, including a
 // ProcessPool, and are checked by the compiler.
 //
+// A ProcessPool runs those tasks in worker processes: this same binary,
+// started again. Call ServeWorker first in main (and in TestMain): it
+// returns at once in an ordinary run and serves tasks in a worker:
+//
+//	func main() {
+//		runtime.ServeWorker()
+//		pool := runtime.NewProcessPool()
+//		defer pool.Close()
+//		for ok, err := range shop.MapIsPrime(ctx, pool, numbers, runtime.ChunkSize(256)) { … }
+//	}
+//
+// A worker that crashes fails only the task it was running, with
+// ErrWorkerDied; a task that ignores its context past GracePeriod has its
+// worker killed. Choose a ProcessPool for that isolation, a ThreadPool
+// otherwise.
+//
 // Contexts: every submit takes a context. If it ends before the task
 // starts, the task never runs and its future fails with ctx.Err(); once the
 // task runs, the task's own context ends with it. Waits take a context
