@@ -72,10 +72,6 @@ type ProcessPoolStats struct {
 	WorkerDeaths int64 // worker processes that died without being asked to exit
 }
 
-// ProcessOption configures a ProcessPool beyond the options it shares with
-// ThreadPool.
-type ProcessOption = Option
-
 // GracePeriod sets how long a task may run on after its context ended
 // before its worker is killed (default 3s). GracePeriod panics if d <= 0.
 func GracePeriod(d time.Duration) Option {
@@ -517,8 +513,8 @@ func (p *ProcessPool) workerGone(w *procWorker, cause error) {
 	}
 }
 
-// breakPool marks the pool broken by err and fails what waits. p.mu is
-// held.
+// breakPool marks the pool broken by err; what waits fails when the worker
+// that broke it is gone (workerGone). p.mu is held.
 func (p *ProcessPool) breakPool(err error) {
 	if p.broken == nil {
 		p.broken = err
