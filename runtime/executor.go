@@ -38,5 +38,5 @@ type job interface {
 	// fail settles a job that will never run with err.
 	fail(err error)
 	// labels returns the pprof labels the task runs under.
-	labels() context.Context
+	labels(cache *labelCache) context.Context
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime/debug"
 )
 
@@ -219,11 +220,11 @@ func (f *Future[T]) finish(v T, err error) {
 
 // labels returns the pprof labels the task runs under: the registered
 // task's name, or the closure's function name.
-func (f *Future[T]) labels() context.Context {
+func (f *Future[T]) labels(cache *labelCache) context.Context {
 	if f.labelCtx != nil {
 		return f.labelCtx
 	}
-	return closureLabels(f.fn)
+	return cache.lookup(reflect.ValueOf(f.fn).Pointer())
 }
 
 var errGoexit = fmt.Errorf("futuresgen: task called runtime.Goexit")

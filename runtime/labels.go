@@ -21,7 +21,11 @@ func closureLabels(fn any) context.Context {
 	if fn == nil {
 		return context.Background()
 	}
-	pc := reflect.ValueOf(fn).Pointer()
+	return labelsForPC(reflect.ValueOf(fn).Pointer())
+}
+
+// labelsForPC returns the labels of the function whose code is at pc.
+func labelsForPC(pc uintptr) context.Context {
 	if c, ok := closureLabelCache.Load(pc); ok {
 		return c.(context.Context)
 	}
@@ -37,4 +41,19 @@ func closureLabels(fn any) context.Context {
 // name.
 func taskLabels(name string) context.Context {
 	return pprof.WithLabels(context.Background(), pprof.Labels(LabelTask, name))
+}
+
+// labelCache remembers, for one worker, the labels of the last function it
+// ran: a pool running the same closure again and again looks nothing up.
+type labelCache struct {
+	pc     uintptr
+	labels context.Context
+}
+
+// lookup returns the labels of the function at pc.
+func (c *labelCache) lookup(pc uintptr) context.Context {
+	if c.labels == nil || c.pc != pc {
+		c.pc, c.labels = pc, labelsForPC(pc)
+	}
+	return c.labels
 }

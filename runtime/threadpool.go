@@ -215,11 +215,14 @@ func (p *ThreadPool) worker() {
 	}
 	background := context.Background()
 	defer pprof.SetGoroutineLabels(background)
+	var cache labelCache
+	current := background // the labels this goroutine carries
 	ran := 0
 	p.mu.Lock()
 	for p.workers-p.blocked <= p.max {
-		if p.queue.len() == 0 && ran > 0 {
+		if p.queue.len() == 0 && current != background {
 			pprof.SetGoroutineLabels(background) // idle workers carry no task's name
+			current = background
 		}
 		for p.queue.len() == 0 && !p.shutdown && p.broken == nil {
 			p.idle++
@@ -241,7 +244,10 @@ func (p *ThreadPool) worker() {
 		}
 		failed := true
 		if j.begin() {
-			pprof.SetGoroutineLabels(j.labels())
+			if l := j.labels(&cache); l != current {
+				pprof.SetGoroutineLabels(l)
+				current = l
+			}
 			failed = j.run()
 		}
 		ran++
