@@ -116,38 +116,38 @@ func serve(cfg workerConfig, in io.Reader, out io.Writer) int {
 
 	w := &workerLoop{conn: conn, byID: map[uint64]*workerCall{}}
 	w.follow.L = &w.mu
-	go w.loop()
-	return w.loop()
+	go w.loop(1)
+	return w.loop(2)
 }
 
 // workerLoop runs the worker's side after the hello. Two goroutines share
 // two roles, leader and follower style: one reads messages; a goroutine
-// that reads a call while nothing runs runs it itself, and hands reading
-// to the other goroutine first. The call thus starts without waking a
-// goroutine, which on a busy machine costs tens of microseconds, while the
-// other goroutine, woken as the task runs, reads cancels meanwhile. Calls
-// that arrive while one runs wait in a queue, which the runner drains.
+// that reads a call while nothing runs runs it itself. Waking a goroutine
+// costs tens of microseconds on a busy machine, so a short call is read,
+// run and answered, and the next one read, by one goroutine; a call that
+// runs longer than lendAfter lends the reader role to the other goroutine,
+// which reads cancels meanwhile and queues calls for the runner.
 type workerLoop struct {
 	conn *wire.Conn
 
-	mu      sync.Mutex
-	follow  sync.Cond // a goroutine waits here to become the reader
-	reading bool      // a goroutine holds the reader role
-	running bool      // a goroutine runs calls
-	queue   ring[*workerCall]
-	byID    map[uint64]*workerCall
-	bye     bool
+	mu     sync.Mutex
+	follow sync.Cond // a goroutine waits here to become the reader
+	reader int       // the goroutine (1 or 2, 0: none) holding the reader role
+	runner int       // the goroutine running calls, 0: none
+	queue  ring[*workerCall]
+	byID   map[uint64]*workerCall
+	bye    bool
 }
 
 // loop takes turns at reading and running until the worker should exit,
 // and returns its exit status.
-func (w *workerLoop) loop() int {
+func (w *workerLoop) loop(me int) int {
 	for {
 		w.mu.Lock()
-		for w.reading {
+		for w.reader != 0 && w.reader != me {
 			w.follow.Wait()
 		}
-		w.reading = true
+		w.reader = me
 		w.mu.Unlock()
 
 		var m wire.Msg
@@ -169,17 +169,20 @@ func (w *workerLoop) loop() int {
 				c.ctx, c.cancel = context.WithDeadline(c.ctx, time.Unix(0, m.Deadline))
 			}
 			w.byID[m.ID] = c
-			if w.running {
-				w.queue.push(c)
-				w.reading = false // keep reading: loop round
+			if w.runner != 0 {
+				w.queue.push(c) // the runner will take it
 				break
 			}
-			// Run it here; the other goroutine reads meanwhile.
-			w.running = true
-			w.reading = false
-			w.follow.Signal()
+			// Run it here, keeping the reader role: a short task is
+			// answered and the next call read by this goroutine alone.
+			// A longer one lends the role to the other goroutine, which
+			// then reads cancels (and queues calls) while it runs.
+			w.runner = me
 			w.mu.Unlock()
-			if status, exit := w.run(c); exit {
+			lend := time.AfterFunc(lendAfter, func() { w.lendRole(me) })
+			status, exit := w.run(c)
+			lend.Stop()
+			if exit {
 				os.Exit(status)
 			}
 			continue
@@ -189,7 +192,7 @@ func (w *workerLoop) loop() int {
 			}
 		case wire.KindBye:
 			w.bye = true
-			if !w.running && w.queue.len() == 0 {
+			if w.runner == 0 && w.queue.len() == 0 {
 				w.mu.Unlock()
 				os.Exit(0)
 			}
@@ -198,8 +201,23 @@ func (w *workerLoop) loop() int {
 			fmt.Fprintf(os.Stderr, "futuresgen worker %d: unexpected %v message\n", os.Getpid(), m.Kind)
 			os.Exit(2)
 		}
-		w.reading = false
 		w.mu.Unlock()
+	}
+}
+
+// lendAfter is how long a call runs before the goroutine running it lends
+// the reader role to the other one, so that cancels are read.
+const lendAfter = 50 * time.Microsecond
+
+// lendRole frees the reader role if goroutine me holds it while running
+// calls (not while reading: a late timer must not free a role in use), for
+// the other goroutine to take.
+func (w *workerLoop) lendRole(me int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.reader == me && w.runner == me {
+		w.reader = 0
+		w.follow.Broadcast()
 	}
 }
 
@@ -210,16 +228,18 @@ func (w *workerLoop) loop() int {
 // deferred function answers for the call and hands the rest of the work
 // to a new goroutine, so the worker goes on.
 func (w *workerLoop) run(c *workerCall) (status int, exit bool) {
+	me := w.runnerID()
 	var reply *wire.Msg
 	goexit := true
 	defer func() {
 		if goexit {
+			w.lendRole(me) // this goroutine is ending: whoever is left reads
 			reply := &wire.Msg{Kind: wire.KindError, ID: c.m.ID, Text: errGoexit.Error()}
 			go func() {
 				if status, exit := w.answer(c, reply); exit {
 					os.Exit(status)
 				}
-				os.Exit(w.loop())
+				os.Exit(w.loop(me))
 			}()
 		}
 	}()
@@ -232,6 +252,13 @@ func (w *workerLoop) run(c *workerCall) (status int, exit bool) {
 		}
 		c = next
 	}
+}
+
+// runnerID returns the goroutine running calls.
+func (w *workerLoop) runnerID() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.runner
 }
 
 // answer writes reply for c and runs what is queued, as run does.
@@ -258,7 +285,7 @@ func (w *workerLoop) answerNext(c *workerCall, reply *wire.Msg) (next *workerCal
 	defer w.mu.Unlock()
 	delete(w.byID, c.m.ID)
 	if w.queue.len() == 0 {
-		w.running = false
+		w.runner = 0
 		return nil, 0, w.bye
 	}
 	return w.queue.pop(), 0, false
