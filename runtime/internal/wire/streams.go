@@ -23,7 +23,7 @@ type encStream struct {
 }
 
 type decStream struct {
-	buf bytes.Buffer
+	buf sliceReader
 	dec *gob.Decoder
 }
 
@@ -57,8 +57,7 @@ func (s *Streams) Decode(key string, data []byte, v any) error {
 		d.dec = gob.NewDecoder(&d.buf)
 		s.dec[key] = d
 	}
-	d.buf.Reset()
-	d.buf.Write(data)
+	d.buf.reset(data)
 	if err := d.dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: decoding a payload of %s: %v", ErrProtocol, key, err)
 	}

@@ -111,7 +111,7 @@ type Conn struct {
 	enc    *gob.Encoder
 	encBuf bytes.Buffer
 	dec    *gob.Decoder
-	decBuf bytes.Buffer
+	decBuf sliceReader // reads the current frame in place
 	frame  []byte
 	whdr   [4]byte // the writer's, apart from the reader's
 	rhdr   [4]byte
@@ -176,8 +176,7 @@ func (c *Conn) Read(m *Msg) error {
 	if _, err := io.ReadFull(c.r, c.frame); err != nil {
 		return fmt.Errorf("%w: a frame of %d bytes was cut short: %v", ErrProtocol, n, err)
 	}
-	c.decBuf.Reset()
-	c.decBuf.Write(c.frame)
+	c.decBuf.reset(c.frame)
 	*m = Msg{}
 	if err := c.dec.Decode(m); err != nil {
 		return fmt.Errorf("%w: a frame of %d bytes does not decode: %v", ErrProtocol, n, err)
@@ -189,4 +188,32 @@ func (c *Conn) Read(m *Msg) error {
 		return fmt.Errorf("%w: unknown message kind %d", ErrProtocol, uint8(m.Kind))
 	}
 	return nil
+}
+
+// sliceReader reads a byte slice that the owner replaces for each frame,
+// so a gob decoder that lives as long as the stream reads every frame
+// without copying it. It is an io.ByteReader, so gob does not buffer ahead.
+type sliceReader struct{ b []byte }
+
+func (r *sliceReader) reset(b []byte) { r.b = b }
+
+// Len returns the bytes not yet read.
+func (r *sliceReader) Len() int { return len(r.b) }
+
+func (r *sliceReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+func (r *sliceReader) ReadByte() (byte, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c, nil
 }
