@@ -122,7 +122,7 @@ func loadPackage(p *packages.Package) (pkg *Package, errs, warns []Diagnostic, f
 	for _, name := range p.Types.Scope().Names() {
 		pkg.Declared[name] = true
 	}
-	l := &loader{pkg: pkg, p: p, fset: p.Fset}
+	l := &loader{pkg: pkg, p: p, fset: p.Fset, typeErrs: typeErrs}
 	for _, f := range p.Syntax {
 		l.file(f)
 	}
@@ -166,12 +166,24 @@ func parsePos(s string) token.Position {
 }
 
 type loader struct {
-	pkg   *Package
-	p     *packages.Package
-	fset  *token.FileSet
-	errs  []Diagnostic
-	sigs  []span // the signatures of the tasks, for type errors
-	names map[string]*Task
+	pkg      *Package
+	p        *packages.Package
+	fset     *token.FileSet
+	errs     []Diagnostic
+	sigs     []span // the signatures of the tasks, for type errors
+	typeErrs []packages.Error
+}
+
+// why returns the type checker's first complaint within s, for an error
+// about an invalid type there, or "".
+func (l *loader) why(s span) string {
+	for _, e := range l.typeErrs {
+		pos := parsePos(e.Pos)
+		if sameFile(s.start.Filename, pos.Filename) && !before(pos, s.start) && !before(s.end, pos) {
+			return " (" + e.Msg + ")"
+		}
+	}
+	return ""
 }
 
 type span struct{ start, end token.Position }
@@ -286,7 +298,8 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) {
 		l.errorf(at, "futures:task %s: the function did not type-check", name)
 		return
 	}
-	l.sigs = append(l.sigs, span{l.fset.Position(fd.Type.Pos()), l.fset.Position(fd.Type.End())})
+	sigSpan := span{l.fset.Position(fd.Type.Pos()), l.fset.Position(fd.Type.End())}
+	l.sigs = append(l.sigs, sigSpan)
 	sig := obj.Type().(*types.Signature)
 
 	t := &Task{
@@ -344,7 +357,7 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) {
 		}
 		switch {
 		case isInvalid(v.Type()):
-			l.errorf(pos, "futures:task %s: %s has an invalid type", name, label)
+			l.errorf(pos, "futures:task %s: %s has an invalid type%s", name, label, l.why(sigSpan))
 			ok = false
 			continue
 		case isContext(v.Type()):
@@ -382,7 +395,7 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) {
 		label := fmt.Sprintf("result %d (%s)", i+1, typeString(v.Type(), l.pkg.Types))
 		switch {
 		case isInvalid(v.Type()):
-			l.errorf(pos, "futures:task %s: result %d has an invalid type", name, i+1)
+			l.errorf(pos, "futures:task %s: result %d has an invalid type%s", name, i+1, l.why(sigSpan))
 			ok = false
 			continue
 		case isError(v.Type()):
