@@ -11,6 +11,8 @@
 //
 // then a Markdown table with each system's ratio to the best peer of the
 // workload. Go pools run with 4 goroutines, process pools with 2 workers.
+// The codec-* rows compare encodings for the ProcessPool's wire (see
+// codecs.go).
 // Python's concurrent.futures runs when python3 is on the PATH.
 package main
 
@@ -53,7 +55,7 @@ type result struct {
 	system, workload string
 	ns, allocs       float64
 	extra            string
-	floor            bool // a hand-written floor, not a peer
+	floor            bool // a floor or a component, not a peer
 }
 
 var results []result
@@ -79,6 +81,7 @@ func main() {
 	processMap(n(1_000_000))
 	processSHA(n(2_000))
 	processStart(n(20))
+	compareCodecs(n(200_000))
 	python(n)
 	table(os.Stdout)
 }
@@ -458,7 +461,7 @@ func table(w io.Writer) {
 				allocs = fmt.Sprintf("%.2f", r.allocs)
 			}
 			name := r.system
-			if r.floor {
+			if r.floor && !strings.HasPrefix(r.workload, "codec-") {
 				name += " (floor)"
 			}
 			ns := fmt.Sprintf("%.0f", r.ns)
