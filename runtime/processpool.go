@@ -161,9 +161,10 @@ type pcall struct {
 	count int  // items: 1 for a call
 	batch bool // sent as a batch (a chunk of a MapX), even of one item
 
-	// claim moves the futures from Pending to Running and reports whether
-	// any is left to run; it runs once, under p.mu.
-	claim func() bool
+	// claim moves the futures from Pending to Running and returns how many
+	// it moved (the others were cancelled while they waited); it runs
+	// once, under p.mu.
+	claim func() int
 	// encode returns the message payload; it runs on the worker's sender.
 	encode func(w *procWorker) ([]byte, error)
 	// deliver finishes the futures from a worker's answer and returns how
@@ -284,16 +285,16 @@ func (p *ProcessPool) pump() {
 		}
 		p.queue.pop()
 		if !c.claimed {
-			if !c.claim() {
-				// Every future of it was cancelled while it waited.
-				c.done = true
-				p.unqueue(c)
-				p.stats.Cancelled += int64(c.count)
+			n := c.claim()
+			p.unqueue(c)
+			p.stats.Cancelled += int64(c.count - n)
+			if n == 0 {
+				c.done = true // every future of it was cancelled while it waited
 				continue
 			}
 			c.claimed = true
-			p.unqueue(c)
-			p.stats.Running += int64(c.count)
+			c.count = n // what is sent, and counted from here on
+			p.stats.Running += int64(n)
 		}
 		p.assign(w, c)
 	}

@@ -199,6 +199,23 @@ func TestProcessPoolMap(t *testing.T) {
 			}
 		})
 	}
+	t.Run("leaving early cancels the chunks not sent, and the counts add up", func(t *testing.T) {
+		q := processPool(t, MaxWorkers(1))
+		n := 0
+		for range MapTask(ctx, q, taskSleep, func(yield func(time.Duration) bool) {
+			for yield(time.Millisecond) {
+			}
+		}, ChunkSize(4), Buffer(64)) {
+			if n++; n == 10 {
+				break
+			}
+		}
+		q.Close()
+		s := q.Stats()
+		if s.Queued != 0 || s.Running != 0 || s.Submitted != s.Completed+s.Failed+s.Cancelled || s.Cancelled == 0 {
+			t.Errorf("Stats() = %+v; want nothing queued or running, some cancelled, and the counts adding up", s)
+		}
+	})
 	t.Run("unordered", func(t *testing.T) {
 		var got []int
 		for v, err := range MapTask(ctx, p, taskDouble, count(100), ChunkSize(8), Unordered()) {

@@ -201,7 +201,12 @@ func submitRemote[A, R any](ctx context.Context, p *ProcessPool, t *Task[A, R], 
 	f.c.parent = ctx
 	name := t.name
 	c := &pcall{task: name, ctx: ctx, count: 1}
-	c.claim = f.c.claim
+	c.claim = func() int {
+		if f.c.claim() {
+			return 1
+		}
+		return 0
+	}
 	c.encode = func(w *procWorker) ([]byte, error) { return encodePayload(w.enc, argsKey(name), args) }
 	c.fail = func(err error) { settleRemote(f, err) }
 	c.deliver = func(w *procWorker, m *wire.Msg) (int, error) {
@@ -243,13 +248,13 @@ func submitRemoteBatch[A, R any](ctx context.Context, p *ProcessPool, t *Task[A,
 	name := t.name
 	c := &pcall{task: name, ctx: ctx, count: len(args), batch: true}
 	var sent []int // indexes of the futures claimed, in order
-	c.claim = func() bool {
+	c.claim = func() int {
 		for i, f := range fs {
 			if f.c.claim() {
 				sent = append(sent, i)
 			}
 		}
-		return len(sent) > 0
+		return len(sent)
 	}
 	c.encode = func(w *procWorker) ([]byte, error) {
 		in := make([]A, len(sent))
