@@ -125,7 +125,9 @@ func ChunkSize(n int) MapOption {
 // Buffer bounds how many inputs a Map reads from its sequence ahead of the
 // caller: at most n inputs are read but not yet yielded. Map never reads the
 // whole input at once, so an endless sequence works. The default is twice
-// the executor's maximum number of workers. Buffer panics if n < 1.
+// the executor's maximum number of workers, times ChunkSize on a
+// ProcessPool; a chunk never holds more than n inputs. Buffer panics if
+// n < 1.
 func Buffer(n int) MapOption {
 	if n < 1 {
 		panic(fmt.Sprintf("futuresgen: Buffer(%d): need room for at least 1 input", n))

@@ -165,7 +165,8 @@ type pcall struct {
 	// it moved (the others were cancelled while they waited); it runs
 	// once, under p.mu.
 	claim func() int
-	// encode returns the message payload; it runs on the worker's sender.
+	// encode returns the message payload; it runs in the goroutine that
+	// writes to the worker.
 	encode func(w *procWorker) ([]byte, error)
 	// deliver finishes the futures from a worker's answer and returns how
 	// many failed; it runs on the worker's receiver. An error means the

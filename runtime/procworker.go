@@ -21,7 +21,7 @@ type procWorker struct {
 	cmd    *exec.Cmd
 	pid    int
 	conn   *wire.Conn
-	enc    *wire.Streams // used by the sender only
+	enc    *wire.Streams // used by the goroutine writing (see ProcessPool.unlock)
 	dec    *wire.Streams // used by the receiver only
 	tail   tailBuffer    // the end of the worker's standard error
 	pipes  [2]*os.File   // our ends: to the worker, from the worker
@@ -39,7 +39,7 @@ type procWorker struct {
 	sending  bool // a goroutine is writing to the worker
 }
 
-// outItem is a message for the sender to write.
+// outItem is a message waiting to be written to the worker.
 type outItem struct {
 	call   *pcall
 	cancel uint64

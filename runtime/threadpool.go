@@ -13,10 +13,11 @@ import (
 // from the program (it may crash, leak or ignore its deadline).
 //
 // Workers start lazily, one per submit that finds no idle worker, up to
-// MaxWorkers; they live until Shutdown. Tasks wait in a FIFO queue,
-// unbounded unless QueueLimit is given. A submit costs one allocation (the
-// future) beyond the task's own closure, and about 0.3µs of pool overhead
-// per task on a 2-core machine.
+// MaxWorkers; they live until Shutdown (or until MaxTasksPerWorker retires
+// them). Tasks wait in a FIFO queue, unbounded unless QueueLimit is given.
+// A submit costs one allocation (the future) beyond the task's own
+// closure; submitting a trivial task and awaiting it costs about 0.15µs
+// on a 2-core machine, 1.1–1.3× a minimal hand-written pool.
 //
 // # Waiting inside a task
 //
