@@ -141,14 +141,20 @@ func (f *Future[T]) prepare(ctx context.Context, p *ThreadPool) {
 // expire fails f with err if it has not started. It is the AfterFunc of
 // the submit context, so it must not read f.stop (which may not be
 // assigned yet when the context had already ended).
-func (f *Future[T]) expire(err error) {
-	if f.c.claim() {
-		if f.c.pool != nil {
-			f.c.pool.leftPending(outcomeFailed)
-		}
-		var zero T
-		f.finish(zero, err)
+func (f *Future[T]) expire(err error) { f.abandon(err) }
+
+// abandon finishes f with err if it is still Pending, and reports whether
+// it did.
+func (f *Future[T]) abandon(err error) bool {
+	if !f.c.claim() {
+		return false
 	}
+	if f.c.pool != nil {
+		f.c.pool.leftPending(outcomeFailed)
+	}
+	var zero T
+	f.finish(zero, err)
+	return true
 }
 
 // begin is called once f is claimed for running. It returns false, having
@@ -193,17 +199,9 @@ func (f *Future[T]) run() (failed bool) {
 // fail finishes a queued future that will never run with err, if it is
 // still Pending.
 func (f *Future[T]) fail(err error) {
-	if !f.c.claim() {
-		return
-	}
-	if f.c.pool != nil {
-		f.c.pool.leftPending(outcomeFailed)
-	}
-	if f.stop != nil {
+	if f.abandon(err) && f.stop != nil {
 		f.stop()
 	}
-	var zero T
-	f.finish(zero, err)
 }
 
 // finish records the outcome of a claimed future and settles it.

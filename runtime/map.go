@@ -27,10 +27,10 @@ func Map[In, Out any](ctx context.Context, p *ThreadPool, fn func(context.Contex
 	if fn == nil {
 		panic("futuresgen: Map: nil function")
 	}
+	labels := closureLabels(fn) // once per map, not per input
 	submit := func(ctx context.Context, in []In, tick func(), add func(*Future[Out])) {
 		x := in[0]
-		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, x) }, tick: tick}
-		f.labelCtx = closureLabels(fn)
+		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, x) }, tick: tick, labelCtx: labels}
 		p.submit(ctx, f)
 		add(f)
 	}
