@@ -22,9 +22,17 @@ const benchSize = 64 << 20
 // file and memory storage. One op is one value moved.
 func BenchmarkMove64MiB(b *testing.B) {
 	data := pattern(benchSize)
-	for _, w := range []int{2, 8, 32} {
-		b.Run(fmt.Sprintf("chunks-window%d", w), func(b *testing.B) {
-			holder, fetcher := pair(b)
+	for _, bc := range []struct {
+		window     int
+		maxPayload int32
+	}{{2, 0}, {8, 0}, {32, 0}, {2, 8 << 20}, {8, 8 << 20}} {
+		name := fmt.Sprintf("chunks-window%d", bc.window)
+		if bc.maxPayload != 0 {
+			name += fmt.Sprintf("-maxpayload%dMiB", bc.maxPayload>>20)
+		}
+		w := bc.window
+		b.Run(name, func(b *testing.B) {
+			holder, fetcher := pairWith(b, embedded.Config{Listen: "127.0.0.1:0", MaxPayload: bc.maxPayload})
 			b.SetBytes(benchSize)
 			for b.Loop() {
 				ref, release, err := blob.Offer(holder, "bench.blob", data, nil)

@@ -22,7 +22,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // holder's and the fetcher's.
 func pair(t testing.TB) (holder, fetcher *nats.Conn) {
 	t.Helper()
-	s := embeddedtest.StartT(t, embedded.Config{Listen: "127.0.0.1:0"})
+	return pairWith(t, embedded.Config{Listen: "127.0.0.1:0"})
+}
+
+func pairWith(t testing.TB, cfg embedded.Config) (holder, fetcher *nats.Conn) {
+	t.Helper()
+	s := embeddedtest.StartT(t, cfg)
 	var conns []*nats.Conn
 	for range 2 {
 		nc, err := s.Connect()

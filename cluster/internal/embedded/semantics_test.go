@@ -196,3 +196,58 @@ func TestMaxPayloadIsCheckedByTheClient(t *testing.T) {
 		t.Errorf("1 MiB of data plus a header: err = %v; want ErrMaxPayload", err)
 	}
 }
+
+// BenchmarkRoundTrip is the floor of a call on the cluster: a driver's
+// request to a worker's direct subject and its reply, on separate
+// connections, one at a time ("serial") or with all in flight
+// ("pipelined", one op per message pair).
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, listen := range []string{"", "127.0.0.1:0"} {
+		name := "inprocess"
+		if listen != "" {
+			name = "loopback"
+		}
+		s, err := embedded.Start(embedded.Config{Listen: listen})
+		if err != nil {
+			b.Fatal(err)
+		}
+		driver, _ := s.Connect()
+		worker, _ := s.Connect()
+		worker.Subscribe("w.1", func(m *nats.Msg) { m.Respond(m.Data) })
+		worker.Flush()
+		payload := make([]byte, 64)
+		b.Run(name+"/serial", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := driver.Request("w.1", payload, 5*time.Second); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/pipelined", func(b *testing.B) {
+			inbox := nats.NewInbox()
+			replies := make(chan *nats.Msg, 1<<16)
+			sub, _ := driver.ChanSubscribe(inbox, replies)
+			sub.SetPendingLimits(-1, -1)
+			b.ResetTimer()
+			for left := b.N; left > 0; {
+				batch := min(left, 4096) // in flight at once, well inside the buffers
+				left -= batch
+				for range batch {
+					driver.PublishRequest("w.1", inbox, payload)
+				}
+				for range batch {
+					select {
+					case <-replies:
+					case <-time.After(10 * time.Second):
+						b.Fatal("a reply went missing")
+					}
+				}
+			}
+			b.StopTimer()
+			sub.Unsubscribe()
+		})
+		driver.Close()
+		worker.Close()
+		s.Shutdown()
+	}
+}

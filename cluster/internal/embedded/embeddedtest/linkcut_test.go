@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
 
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 	if raw, ok := os.LookupEnv(clientEnv); ok {
 		os.Exit(clientMain(raw))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 type clientConfig struct {
