@@ -10,9 +10,9 @@
 // in the worker's buffers. A fetch that ends tells the holder, which
 // forgets the bytes.
 //
-// On the project's 2-core machine, 64 MiB travel in about 60-100 ms over
-// an embedded server on loopback (see ../NOTES.md), against several
-// hundred for JetStream's object store.
+// On the project's 2-core machine, 64 MiB travel in about 100-200 ms over
+// an embedded server on loopback (see ../NOTES.md), against 260-700 ms
+// through JetStream's object store.
 package blob
 
 import (
@@ -35,6 +35,10 @@ const (
 	DefaultChunkTimeout = 2 * time.Second
 	maxAsks             = 3
 )
+
+// flushTimeout bounds Offer's wait for the server to confirm its
+// subscription.
+const flushTimeout = 10 * time.Second
 
 // headroom is what a chunk leaves of max_payload for the subject, reply
 // and headers of its message.
@@ -99,6 +103,13 @@ func Offer(nc *nats.Conn, prefix string, data []byte, done func()) (ref Ref, rel
 		nc.PublishMsg(reply) // copies data into the connection's buffer
 	})
 	if err != nil {
+		return Ref{}, nil, fmt.Errorf("blob: offering %d bytes on %s: %w", len(data), ref.Subject, err)
+	}
+	// The subscription must reach the server before the Ref reaches anyone:
+	// a fetcher's requests come over another connection, and nothing orders
+	// them after our SUB but this round trip.
+	if err := nc.FlushTimeout(flushTimeout); err != nil {
+		release()
 		return Ref{}, nil, fmt.Errorf("blob: offering %d bytes on %s: %w", len(data), ref.Subject, err)
 	}
 	return ref, release, nil

@@ -8,8 +8,9 @@
 // when asked for, keeps its files under a directory of the caller's
 // choosing or under a temporary one that Shutdown removes.
 //
-// Start-up on this project's 2-core machine (see ../NOTES.md): about
-// 1-3 ms in-process or on 127.0.0.1, about 10 ms more with JetStream.
+// Start-up to the first round trip on this project's 2-core machine (see
+// ../NOTES.md): about 1.5-2 ms in-process or on 127.0.0.1, 3 ms with
+// JetStream.
 package embedded
 
 import (

@@ -97,7 +97,7 @@ func New(tb testing.TB) *Net {
 	return n
 }
 
-// ip runs one ip command with a bounded time and returns its output.
+// runIP runs one ip command with a bounded time and returns its output.
 func runIP(ipPath string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
