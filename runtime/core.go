@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/futuresgen/futuresgen/internal/sched"
 )
 
 // closedChan is the Done channel of every future that finished before
@@ -45,6 +47,11 @@ type core struct {
 
 	err  error       // the task's error; written before the word becomes final
 	pool *ThreadPool // the pool whose queue holds this future; nil if none
+
+	// On a remote executor: the call carrying this future, and which of
+	// its items it is. Cancel goes through its scheduler.
+	rcall *sched.Call
+	ritem int32
 
 	// The task's context: see taskContext.
 	parent context.Context // the submit context
@@ -166,6 +173,12 @@ func (c *core) failed() bool {
 // cancel moves a Pending future to Cancelled. It reports whether the future
 // is cancelled now, which is also true when it was cancelled before.
 func (c *core) cancel() bool {
+	if c.rcall != nil {
+		if c.loadState() == Pending && c.rcall.Cancel(int(c.ritem)) {
+			return true
+		}
+		return c.loadState() == Cancelled
+	}
 	if c.move(Pending, Cancelled) {
 		if c.pool != nil {
 			c.pool.leftPending(outcomeCancelled)

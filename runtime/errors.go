@@ -41,6 +41,8 @@ type PanicError struct {
 	Value any
 	// Stack is the stack of the panicking goroutine, as debug.Stack prints it.
 	Stack string
+
+	cause error // from a worker: the panic value, rebuilt, when it was an error
 }
 
 // Error returns "futuresgen: task panicked: " followed by the panic value.
@@ -50,10 +52,11 @@ func (e *PanicError) Error() string {
 }
 
 // Unwrap returns the panic value when it is an error, so that
-// errors.Is(err, io.EOF) sees through a task that did panic(io.EOF).
+// errors.Is(err, io.EOF) sees through a task that did panic(io.EOF), in a
+// worker process too.
 func (e *PanicError) Unwrap() error {
 	if err, ok := e.Value.(error); ok {
 		return err
 	}
-	return nil
+	return e.cause
 }

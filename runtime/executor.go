@@ -1,12 +1,16 @@
 package runtime
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // Executor runs tasks: a ThreadPool in this process, a ProcessPool in
-// worker processes. Generated SubmitX and MapX wrappers take any Executor,
-// so the same call runs a task on either. Only this module's executors
-// implement Executor: its unexported methods are how generated code hands
-// them work.
+// worker processes, a cluster executor (package cluster) on other
+// machines. Generated SubmitX and MapX wrappers take any Executor, so the
+// same call runs a task on each. Only this module's executors implement
+// Executor: its unexported method is how generated code hands them work.
+// A type that embeds an Executor is one too, and hands work to it.
 type Executor interface {
 	// Shutdown stops the executor taking new work and waits until the work
 	// it has is done, or until ctx ends. With CancelPending it cancels the
@@ -18,11 +22,38 @@ type Executor interface {
 	// Close is Shutdown(context.Background()), for defer.
 	Close() error
 
-	// defaultBuffer is Map's read-ahead when Buffer is not given.
-	defaultBuffer() int
+	// engine returns how the executor runs tasks.
+	engine() *engine
 }
 
-// job is a submitted future as an executor sees it, whatever its value
+// engine is how an executor runs tasks: in this process (local) or in
+// workers (remote). Exactly one is set.
+type engine struct {
+	local  *ThreadPool
+	remote *remote
+}
+
+func (e *engine) defaultBuffer() int {
+	if e.local != nil {
+		return e.local.defaultBuffer()
+	}
+	return e.remote.buffer
+}
+
+// engineOf returns ex's engine, or panics with a message naming what the
+// caller tried (op) and what is wrong with ex.
+func engineOf(ex Executor, op string) *engine {
+	if ex == nil {
+		panic(fmt.Sprintf("futuresgen: %s: nil Executor", op))
+	}
+	e := ex.engine()
+	if e == nil || (e.local == nil && e.remote == nil) {
+		panic(fmt.Sprintf("futuresgen: %s: the %T is not initialized; create executors with NewThreadPool, NewProcessPool or cluster.NewExecutor", op, ex))
+	}
+	return e
+}
+
+// job is a submitted future as a ThreadPool sees it, whatever its value
 // type.
 type job interface {
 	base() *core

@@ -16,6 +16,12 @@ import (
 // outlives them: every pool a test starts must be shut down, and no wait
 // may leave a goroutine behind.
 func TestMain(m *testing.M) {
+	// A data race in a worker process must fail the test, not scroll by
+	// on its standard error: under -race, workers (this binary) stop at
+	// the first race, and the pool reports the death.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "halt_on_error=1")
+	}
 	switch {
 	case strings.Contains(strings.Join(os.Args, " "), "TestProcessPoolForkBombGuard"):
 		// A worker that forgets to call ServeWorker.

@@ -27,6 +27,10 @@ func Map[In, Out any](ctx context.Context, p *ThreadPool, fn func(context.Contex
 	if fn == nil {
 		panic("futuresgen: Map: nil function")
 	}
+	if inputs == nil {
+		panic("futuresgen: Map: nil input sequence")
+	}
+	p.check("Map")
 	labels := closureLabels(fn) // once per map, not per input
 	submit := func(ctx context.Context, in []In, tick func(), add func(*Future[Out])) {
 		x := in[0]
@@ -47,6 +51,9 @@ func mapConfigOf(opts []MapOption) mapConfig {
 	return cfg
 }
 
+// bufferer is an executor as Map sees it: what it reads ahead by default.
+type bufferer interface{ defaultBuffer() int }
+
 // submitFunc starts the tasks of a chunk of inputs, whose futures call
 // tick, if not nil, as each finishes, and hands each future to add.
 type submitFunc[In, Out any] func(ctx context.Context, in []In, tick func(), add func(*Future[Out]))
@@ -55,7 +62,7 @@ type submitFunc[In, Out any] func(ctx context.Context, in []In, tick func(), add
 // submit starts the tasks of a chunk of inputs (one input unless the
 // executor takes chunks), whose futures call tick, if not nil, as each
 // finishes.
-func mapWith[In, Out any](ctx context.Context, ex Executor, submit submitFunc[In, Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
+func mapWith[In, Out any](ctx context.Context, ex bufferer, submit submitFunc[In, Out], inputs iter.Seq[In], cfg mapConfig) iter.Seq2[Out, error] {
 	cfg.chunkSize = max(cfg.chunkSize, 1)
 	if cfg.buffer == 0 {
 		cfg.buffer = ex.defaultBuffer() * cfg.chunkSize

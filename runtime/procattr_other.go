@@ -12,3 +12,14 @@ func setProcAttr(cmd *exec.Cmd) {}
 
 // growPipe does nothing here.
 func growPipe(f *os.File) {}
+
+// isPipe reports whether fd is open; other systems are not checked more
+// closely.
+func isPipe(fd int) bool {
+	f := os.NewFile(uintptr(fd), "")
+	if f == nil {
+		return false
+	}
+	_, err := f.Stat()
+	return err == nil
+}

@@ -6,8 +6,8 @@ import (
 	"iter"
 	"reflect"
 	goruntime "runtime"
-	"slices"
-	"sync"
+
+	"github.com/futuresgen/futuresgen/internal/registry"
 )
 
 // This file holds the few entry points that generated code calls. Users do
@@ -29,6 +29,10 @@ type Task[A, R any] struct {
 	fn     func(context.Context, A) (R, error)
 	local  bool
 	labels context.Context
+	// What crosses a process boundary: whether the values carry data
+	// (struct{} does not, and is not encoded), and the stream keys.
+	argsEmpty, resultEmpty bool
+	keys                   streamKeys
 }
 
 // Name returns the task's stable name, under which worker processes find
@@ -58,18 +62,6 @@ type TaskInfo struct {
 	Site      string       // file:line of the registration
 }
 
-var registry = struct {
-	sync.Mutex
-	tasks map[string]*workerEntry
-}{tasks: make(map[string]*workerEntry)}
-
-// lookupTask returns the registered task called name, or nil.
-func lookupTask(name string) *workerEntry {
-	registry.Lock()
-	defer registry.Unlock()
-	return registry.tasks[name]
-}
-
 // RegisterTask adds fn to the process's task registry under name and
 // returns the Task that generated wrappers submit. It is for generated
 // code, which calls it while its package initializes. RegisterTask panics
@@ -90,60 +82,53 @@ func RegisterTask[A, R any](name string, fn func(context.Context, A) (R, error),
 	if _, file, line, ok := goruntime.Caller(1); ok {
 		site = fmt.Sprintf("%s:%d", file, line)
 	}
+	t := &Task[A, R]{
+		name:        name,
+		fn:          fn,
+		local:       cfg.local,
+		labels:      taskLabels(name),
+		argsEmpty:   empty[A](),
+		resultEmpty: empty[R](),
+		keys:        keysOf(name),
+	}
 	at, rt := reflect.TypeFor[A](), reflect.TypeFor[R]()
-	info := TaskInfo{
+	registry.Add(&registry.Entry{
 		Name:      name,
+		Signature: fmt.Sprintf("func(%s) %s", registry.TypeName(at), registry.TypeName(rt)),
+		Site:      site,
+		Local:     cfg.local,
 		Args:      at,
 		Result:    rt,
-		Local:     cfg.local,
-		Signature: fmt.Sprintf("func(%s) %s", typeName(at), typeName(rt)),
-		Site:      site,
-	}
-	registry.Lock()
-	defer registry.Unlock()
-	if old, dup := registry.tasks[name]; dup {
-		panic(fmt.Sprintf("futuresgen: task name %q registered twice: at %s and at %s; give one a different name= in its //futures:task directive", name, old.info.Site, site))
-	}
-	registry.tasks[name] = newWorkerEntry(info, fn)
-	return &Task[A, R]{name: name, fn: fn, local: cfg.local, labels: taskLabels(name)}
+		Labels:    t.labels,
+		NewCall:   t.newWorkerCall,
+	})
+	return t
 }
 
 // Tasks returns every registered task, sorted by name.
 func Tasks() []TaskInfo {
-	registry.Lock()
-	defer registry.Unlock()
-	out := make([]TaskInfo, 0, len(registry.tasks))
-	for _, t := range registry.tasks {
-		out = append(out, t.info)
+	all := registry.All()
+	out := make([]TaskInfo, len(all))
+	for i, e := range all {
+		out[i] = TaskInfo{Name: e.Name, Args: e.Args, Result: e.Result, Local: e.Local, Signature: e.Signature, Site: e.Site}
 	}
-	slices.SortFunc(out, func(a, b TaskInfo) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
 	return out
 }
 
 // SubmitTask submits a registered task with its argument value to ex and
 // returns its future. It is for generated code: the SubmitX wrappers call
 // it. On a ThreadPool the task's function is called directly, without
-// encoding anything; on a ProcessPool the argument is encoded and sent to
-// a worker process.
+// encoding anything; on a ProcessPool or a cluster the argument is encoded
+// and sent to a worker.
 func SubmitTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], args A) *Future[R] {
 	if t == nil {
 		panic("futuresgen: a task was submitted before its package's init registered it; submit tasks from init functions or later, not from package-level variable initializers")
 	}
-	switch ex := ex.(type) {
-	case *ThreadPool:
-		return submitLocal(ctx, ex, t, args, nil)
-	case *ProcessPool:
-		return submitRemote(ctx, ex, t, args, nil)
+	e := engineOf(ex, "submit "+t.name)
+	if e.local != nil {
+		return submitLocal(ctx, e.local, t, args, nil)
 	}
-	panic(fmt.Sprintf("futuresgen: submit %s: nil Executor", t.name))
+	return submitRemote(ctx, e.remote, t, args, nil)
 }
 
 func submitLocal[A, R any](ctx context.Context, p *ThreadPool, t *Task[A, R], args A, tick func()) *Future[R] {
@@ -156,50 +141,33 @@ func submitLocal[A, R any](ctx context.Context, p *ThreadPool, t *Task[A, R], ar
 
 // MapTask maps a registered task over inputs on ex, as Map does for
 // closures. It is for generated code: the MapX wrappers call it. On a
-// ProcessPool, ChunkSize(n) sends n inputs in one message.
+// ProcessPool or a cluster, ChunkSize(n) sends n inputs in one message.
 func MapTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], inputs iter.Seq[A], opts ...MapOption) iter.Seq2[R, error] {
 	if t == nil {
 		panic("futuresgen: a task was mapped before its package's init registered it; map tasks from init functions or later, not from package-level variable initializers")
 	}
+	if inputs == nil {
+		panic(fmt.Sprintf("futuresgen: map %s: nil input sequence", t.name))
+	}
+	e := engineOf(ex, "map "+t.name)
 	cfg := mapConfigOf(opts)
-	switch ex := ex.(type) {
-	case *ThreadPool:
+	if p := e.local; p != nil {
 		submit := func(ctx context.Context, in []A, tick func(), add func(*Future[R])) {
-			add(submitLocal(ctx, ex, t, in[0], tick))
+			add(submitLocal(ctx, p, t, in[0], tick))
 		}
 		cfg.chunkSize = 1 // in-process: accepted and ignored
-		return mapWith(ctx, ex, submit, inputs, cfg)
-	case *ProcessPool:
-		chunk := max(cfg.chunkSize, 1)
-		submit := func(ctx context.Context, in []A, tick func(), add func(*Future[R])) {
-			if chunk == 1 && len(in) == 1 {
-				add(submitRemote(ctx, ex, t, in[0], tick))
-				return
-			}
-			for _, f := range submitRemoteBatch(ctx, ex, t, in, tick) {
-				add(f)
-			}
+		return mapWith(ctx, e, submit, inputs, cfg)
+	}
+	r := e.remote
+	chunk := max(cfg.chunkSize, 1)
+	submit := func(ctx context.Context, in []A, tick func(), add func(*Future[R])) {
+		if chunk == 1 && len(in) == 1 {
+			add(submitRemote(ctx, r, t, in[0], tick))
+			return
 		}
-		return mapWith(ctx, ex, submit, inputs, cfg)
+		for _, f := range submitRemoteBatch(ctx, r, t, in, tick) {
+			add(f)
+		}
 	}
-	panic(fmt.Sprintf("futuresgen: map %s: nil Executor", t.name))
-}
-
-// typeName writes t with full import paths, so that two tables compare
-// equal only when their types are the same.
-func typeName(t reflect.Type) string {
-	if t.Name() != "" && t.PkgPath() != "" {
-		return t.PkgPath() + "." + t.Name()
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		return "*" + typeName(t.Elem())
-	case reflect.Slice:
-		return "[]" + typeName(t.Elem())
-	case reflect.Array:
-		return fmt.Sprintf("[%d]%s", t.Len(), typeName(t.Elem()))
-	case reflect.Map:
-		return "map[" + typeName(t.Key()) + "]" + typeName(t.Elem())
-	}
-	return t.String()
+	return mapWith(ctx, e, submit, inputs, cfg)
 }

@@ -45,6 +45,8 @@ type ThreadPool struct {
 	closeOnce    sync.Once
 	allDoneClose sync.Once
 
+	eng engine // local: p itself, once made by NewThreadPool
+
 	mu       sync.Mutex
 	cond     sync.Cond // idle workers wait here for work
 	queue    ring[job]
@@ -76,7 +78,22 @@ func NewThreadPool(opts ...Option) *ThreadPool {
 	}
 	p.stopCtx, p.stop = context.WithCancel(context.Background())
 	p.cond.L = &p.mu
+	p.eng.local = p
 	return p
+}
+
+func (p *ThreadPool) engine() *engine {
+	if p == nil {
+		panic("futuresgen: a nil *ThreadPool was used as an Executor; create it with NewThreadPool")
+	}
+	return &p.eng
+}
+
+// check panics, naming op, unless p was made by NewThreadPool.
+func (p *ThreadPool) check(op string) {
+	if p == nil || p.eng.local == nil {
+		panic(fmt.Sprintf("futuresgen: %s on a nil or zero ThreadPool; create it with NewThreadPool", op))
+	}
 }
 
 // Submit runs fn on p and returns its future at once. The context fn
@@ -92,6 +109,7 @@ func Submit[T any](ctx context.Context, p *ThreadPool, fn func(context.Context) 
 	if fn == nil {
 		panic("futuresgen: Submit: nil function")
 	}
+	p.check("Submit")
 	f := &Future[T]{fn: fn}
 	p.submit(ctx, f)
 	return f

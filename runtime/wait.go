@@ -83,22 +83,10 @@ func AsCompleted[F Awaitable](ctx context.Context, fs ...F) iter.Seq2[F, error] 
 		}
 		ch, unhook := completions(pending)
 		defer unhook()
-		var blockEnd func()
-		defer func() {
-			if blockEnd != nil {
-				blockEnd()
-			}
-		}()
-		if p := poolOf(ctx); p != nil {
-			blockEnd = p.blockBegin()
-		}
+		pool := poolOf(ctx)
 		for range pending {
-			select {
-			case i := <-ch:
-				if !yield(pending[i], nil) {
-					return
-				}
-			case <-ctx.Done():
+			i, ok := nextDone(ctx, ch, pool)
+			if !ok {
 				// Yield what completed meanwhile before giving up.
 				for {
 					select {
@@ -115,7 +103,30 @@ func AsCompleted[F Awaitable](ctx context.Context, fs ...F) iter.Seq2[F, error] 
 				yield(zero, ctx.Err())
 				return
 			}
+			if !yield(pending[i], nil) {
+				return
+			}
 		}
+	}
+}
+
+// nextDone returns the index of the next future to complete, from ch, or
+// false if ctx ends first. A worker of pool counts as blocked only while
+// it waits here, not while the caller's loop body runs.
+func nextDone(ctx context.Context, ch <-chan int, pool *ThreadPool) (int, bool) {
+	select {
+	case i := <-ch:
+		return i, true
+	default:
+	}
+	if pool != nil {
+		defer pool.blockBegin()()
+	}
+	select {
+	case i := <-ch:
+		return i, true
+	case <-ctx.Done():
+		return 0, false
 	}
 }
 

@@ -1,0 +1,282 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"reflect"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/futuresgen/futuresgen/internal/wire"
+)
+
+// The errors that keep their identity across a boundary. A sentinel
+// crosses as its registered name and arrives as the same variable of the
+// other process; a value of a registered error type crosses gob-encoded
+// and arrives as a value of that type. Everything else crosses as its
+// text, with what it wraps.
+var errs = struct {
+	sync.RWMutex
+	sentinels map[string]error
+	names     map[error]string // sentinel → name; only comparable errors
+	types     map[string]*errType
+	typeNames map[reflect.Type]*errType
+}{
+	sentinels: map[string]error{},
+	names:     map[error]string{},
+	types:     map[string]*errType{},
+	typeNames: map[reflect.Type]*errType{},
+}
+
+// errType is a registered error type.
+type errType struct {
+	name string
+	t    reflect.Type // the dynamic type of the error values: T or *T
+	// wrapField is the index of the struct's one exported field of type
+	// error, or -1. Such a field (a wrapped cause) crosses as the node's
+	// child and is put back on arrival, so the value round-trips.
+	wrapField int
+}
+
+var errorType = reflect.TypeFor[error]()
+
+// RegisterSentinel records err under name. Registering the same error
+// under the same name again does nothing; another error under a taken
+// name panics, naming it. err must be comparable (errors.New values are).
+func RegisterSentinel(name string, err error) {
+	if err == nil {
+		panic(fmt.Sprintf("futuresgen: sentinel %q is nil; register it after it is initialized", name))
+	}
+	if !reflect.TypeOf(err).Comparable() {
+		panic(fmt.Sprintf("futuresgen: sentinel %q has type %T, which is not comparable: errors.Is could not find it", name, err))
+	}
+	errs.Lock()
+	defer errs.Unlock()
+	if old, ok := errs.sentinels[name]; ok {
+		if old == err {
+			return
+		}
+		panic(fmt.Sprintf("futuresgen: two different errors registered as sentinel %q", name))
+	}
+	errs.sentinels[name] = err
+	if _, ok := errs.names[err]; !ok {
+		errs.names[err] = name
+	}
+}
+
+// SentinelKey returns the name RegisterError gives a sentinel of another
+// package: its type and message, and the registration order among
+// sentinels that share both.
+func SentinelKey(err error) string {
+	base := fmt.Sprintf("%T %s", err, err.Error())
+	errs.RLock()
+	defer errs.RUnlock()
+	if old, ok := errs.names[err]; ok {
+		return old
+	}
+	key := base
+	for i := 2; errs.sentinels[key] != nil; i++ {
+		key = fmt.Sprintf("%s #%d", base, i)
+	}
+	return key
+}
+
+// RegisterErrorType records the error type t (T or *T) under name, so
+// that its values cross a boundary as values. Registering it again under
+// the same name does nothing.
+func RegisterErrorType(name string, t reflect.Type) {
+	if !t.Implements(errorType) {
+		panic(fmt.Sprintf("futuresgen: error type %q: %v does not implement error", name, t))
+	}
+	et := &errType{name: name, t: t, wrapField: -1}
+	if st := t; st.Kind() == reflect.Struct || (st.Kind() == reflect.Pointer && st.Elem().Kind() == reflect.Struct) {
+		if st.Kind() == reflect.Pointer {
+			st = st.Elem()
+		}
+		for i := range st.NumField() {
+			if f := st.Field(i); f.IsExported() && f.Type == errorType {
+				if et.wrapField >= 0 {
+					et.wrapField = -2 // two causes: the value cannot be rebuilt; it crosses as text
+					break
+				}
+				et.wrapField = i
+			}
+		}
+	}
+	errs.Lock()
+	defer errs.Unlock()
+	if old, ok := errs.types[name]; ok {
+		if old.t == t {
+			return
+		}
+		panic(fmt.Sprintf("futuresgen: two different types registered as error type %q: %v and %v", name, old.t, t))
+	}
+	errs.types[name] = et
+	if _, ok := errs.typeNames[t]; !ok {
+		errs.typeNames[t] = et
+	}
+}
+
+// Sentinel returns the sentinel registered as name, or nil.
+func Sentinel(name string) error {
+	errs.RLock()
+	defer errs.RUnlock()
+	return errs.sentinels[name]
+}
+
+func sentinelName(err error) (string, bool) {
+	if !reflect.TypeOf(err).Comparable() {
+		return "", false
+	}
+	errs.RLock()
+	defer errs.RUnlock()
+	name, ok := errs.names[err]
+	return name, ok
+}
+
+func typeOf(err error) *errType {
+	errs.RLock()
+	defer errs.RUnlock()
+	return errs.typeNames[reflect.TypeOf(err)]
+}
+
+// Limits on an encoded error: a tree that big is cut (its message, the
+// top node's text, is always kept whole up to maxText).
+const (
+	maxNodes = 64
+	maxText  = 64 << 10
+)
+
+// EncodeError turns err into its wire form: its message, and each error
+// it wraps (through Unwrap() error and Unwrap() []error), named when it is
+// a registered sentinel and carried as a value when its type is
+// registered and its value encodes.
+func EncodeError(err error) *wire.Error {
+	if err == nil {
+		return nil
+	}
+	e := &wire.Error{}
+	type item struct {
+		err    error
+		parent int
+	}
+	queue := []item{{err, 0}}
+	for len(queue) > 0 && len(e.Nodes) < maxNodes {
+		it := queue[0]
+		queue = queue[1:]
+		n := wire.ErrNode{Text: truncate(it.err.Error()), Parent: it.parent}
+		if name, ok := sentinelName(it.err); ok {
+			n.Sentinel = name
+			e.Nodes = append(e.Nodes, n)
+			continue // a sentinel is whole: what it wraps is its own
+		}
+		var children []error
+		if et := typeOf(it.err); et != nil && et.wrapField >= -1 {
+			if value, cause, ok := et.encode(it.err); ok {
+				n.Type, n.Value = et.name, value
+				if cause != nil {
+					children = []error{cause}
+				}
+				idx := len(e.Nodes)
+				e.Nodes = append(e.Nodes, n)
+				for _, c := range children {
+					queue = append(queue, item{c, idx})
+				}
+				continue
+			}
+		}
+		switch u := it.err.(type) {
+		case interface{ Unwrap() error }:
+			if c := u.Unwrap(); c != nil {
+				children = []error{c}
+			}
+		case interface{ Unwrap() []error }:
+			n.Joined = true
+			for _, c := range u.Unwrap() {
+				if c != nil {
+					children = append(children, c)
+				}
+			}
+		}
+		idx := len(e.Nodes)
+		e.Nodes = append(e.Nodes, n)
+		for _, c := range children {
+			queue = append(queue, item{c, idx})
+		}
+	}
+	return e
+}
+
+// truncate cuts a text longer than maxText, at a rune boundary.
+func truncate(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	cut := maxText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " …(cut)"
+}
+
+// encode gob-encodes a value of the type, without its cause (returned
+// apart), and reports whether it could.
+func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
+	v := reflect.ValueOf(err)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil, nil, false
+		}
+		v = v.Elem()
+	}
+	if et.wrapField >= 0 {
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		f := c.Field(et.wrapField)
+		if !f.IsNil() {
+			cause = f.Interface().(error)
+		}
+		f.SetZero()
+		v = c
+	}
+	var buf bytes.Buffer
+	if err := wire.CheckAcyclic(v.Interface()); err != nil {
+		return nil, nil, false
+	}
+	if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
+		return nil, nil, false
+	}
+	return buf.Bytes(), cause, true
+}
+
+// DecodeErrorValue decodes the value of a node of the registered error
+// type name, putting cause back as its wrapped error, and reports
+// whether it could.
+func DecodeErrorValue(name string, data []byte, cause error) (error, bool) {
+	errs.RLock()
+	et := errs.types[name]
+	errs.RUnlock()
+	if et == nil || et.wrapField < -1 {
+		return nil, false
+	}
+	st := et.t
+	if st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	p := reflect.New(st)
+	var r bytes.Reader
+	r.Reset(data)
+	if err := gob.NewDecoder(&r).DecodeValue(p); err != nil {
+		return nil, false
+	}
+	if et.wrapField >= 0 && cause != nil {
+		p.Elem().Field(et.wrapField).Set(reflect.ValueOf(cause))
+	}
+	v := p
+	if et.t.Kind() != reflect.Pointer {
+		v = p.Elem()
+	}
+	err, ok := v.Interface().(error)
+	return err, ok
+}

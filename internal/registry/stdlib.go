@@ -1,0 +1,72 @@
+package registry
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"reflect"
+	"strconv"
+	"syscall"
+)
+
+// The standard library's common sentinels and error types keep their
+// identity across a boundary without any registration by the user.
+// StdSentinels lists the sentinels, as the README documents them.
+var StdSentinels = []struct {
+	Name string
+	Err  error
+}{
+	{"context.Canceled", context.Canceled},
+	{"context.DeadlineExceeded", context.DeadlineExceeded},
+	{"io.EOF", io.EOF},
+	{"io.ErrUnexpectedEOF", io.ErrUnexpectedEOF},
+	{"io.ErrClosedPipe", io.ErrClosedPipe},
+	{"io.ErrShortWrite", io.ErrShortWrite},
+	{"io.ErrShortBuffer", io.ErrShortBuffer},
+	{"io.ErrNoProgress", io.ErrNoProgress},
+	{"io/fs.ErrNotExist", fs.ErrNotExist},
+	{"io/fs.ErrExist", fs.ErrExist},
+	{"io/fs.ErrPermission", fs.ErrPermission},
+	{"io/fs.ErrInvalid", fs.ErrInvalid},
+	{"io/fs.ErrClosed", fs.ErrClosed},
+	{"os.ErrDeadlineExceeded", os.ErrDeadlineExceeded},
+	{"os.ErrProcessDone", os.ErrProcessDone},
+	{"os.ErrNoDeadline", os.ErrNoDeadline},
+	{"os/exec.ErrNotFound", exec.ErrNotFound},
+	{"os/exec.ErrWaitDelay", exec.ErrWaitDelay},
+	{"errors.ErrUnsupported", errors.ErrUnsupported},
+	{"strconv.ErrRange", strconv.ErrRange},
+	{"strconv.ErrSyntax", strconv.ErrSyntax},
+	{"bufio.ErrTooLong", bufio.ErrTooLong},
+	{"bufio.ErrBufferFull", bufio.ErrBufferFull},
+}
+
+// StdErrorTypes lists the standard library's error types whose values
+// cross as values (their wrapped cause included), so errors.As finds a
+// *fs.PathError from a worker as it does in-process.
+var StdErrorTypes = []struct {
+	Name string
+	Type reflect.Type
+}{
+	{"*io/fs.PathError", reflect.TypeFor[*fs.PathError]()},
+	{"*os.LinkError", reflect.TypeFor[*os.LinkError]()},
+	{"*os.SyscallError", reflect.TypeFor[*os.SyscallError]()},
+	{"*os/exec.Error", reflect.TypeFor[*exec.Error]()},
+	{"*strconv.NumError", reflect.TypeFor[*strconv.NumError]()},
+	{"*net/url.Error", reflect.TypeFor[*url.Error]()},
+	{"syscall.Errno", reflect.TypeFor[syscall.Errno]()},
+}
+
+func init() {
+	for _, s := range StdSentinels {
+		RegisterSentinel(s.Name, s.Err)
+	}
+	for _, t := range StdErrorTypes {
+		RegisterErrorType(t.Name, t.Type)
+	}
+}

@@ -1,0 +1,611 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/futuresgen/futuresgen/internal/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The fakes: futures that record their states, and links that record what
+// the scheduler writes; each test plays the workers by calling the
+// scheduler's event methods itself. No process, no goroutine of its own.
+
+type itemState int
+
+const (
+	pending itemState = iota
+	running
+	finished
+	cancelled
+)
+
+var stateName = map[itemState]string{pending: "pending", running: "running", finished: "finished", cancelled: "cancelled"}
+
+type fakeFutures struct {
+	mu      sync.Mutex
+	items   []itemState
+	errs    []error
+	frozen  []int
+	settled []bool
+}
+
+func newFutures(n int) *fakeFutures {
+	return &fakeFutures{items: make([]itemState, n), errs: make([]error, n), settled: make([]bool, n)}
+}
+
+func (f *fakeFutures) Len() int { return len(f.items) }
+func (f *fakeFutures) Cancel(i int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.items[i] != pending {
+		return false
+	}
+	f.items[i] = cancelled
+	return true
+}
+func (f *fakeFutures) Freeze() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.frozen = f.frozen[:0]
+	for i, st := range f.items {
+		if st == pending {
+			f.frozen = append(f.frozen, i)
+		}
+	}
+	return len(f.frozen)
+}
+func (f *fakeFutures) Claim() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, i := range f.frozen {
+		if f.items[i] == pending {
+			f.items[i] = running
+		}
+	}
+}
+func (f *fakeFutures) SettleCancelled() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, st := range f.items {
+		if st == cancelled {
+			f.settled[i] = true
+		}
+	}
+}
+func (f *fakeFutures) Fail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, st := range f.items {
+		if st == pending || st == running {
+			f.items[i], f.errs[i], f.settled[i] = finished, err, true
+		}
+	}
+}
+func (f *fakeFutures) Encode(*wire.Streams, int) ([]byte, uint32, error) { return nil, 0, nil }
+func (f *fakeFutures) Deliver(_ *wire.Streams, m *wire.Msg) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	failed := 0
+	for _, i := range f.frozen {
+		f.items[i], f.settled[i] = finished, true
+		if m.Kind != wire.KindResult {
+			f.errs[i] = errors.New(m.Text)
+			failed++
+		}
+	}
+	return failed, nil
+}
+
+func (f *fakeFutures) state(i int) itemState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.items[i]
+}
+
+func (f *fakeFutures) err(i int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.errs[i]
+}
+
+type fakeLink struct {
+	mu     sync.Mutex
+	name   string
+	out    []Out
+	killed error
+}
+
+func (l *fakeLink) Write(out []Out) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.out = append(l.out, out...)
+}
+func (l *fakeLink) Kill(cause error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.killed = cause
+}
+
+// take returns what was written to the link since the last take.
+func (l *fakeLink) take() []Out {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.out
+	l.out = nil
+	return out
+}
+
+// describe writes messages compactly, for comparisons: "call 3 ahead".
+func describe(out []Out) []string {
+	var s []string
+	for _, o := range out {
+		switch o.Kind {
+		case wire.KindCall:
+			d := fmt.Sprintf("call %d", o.ID)
+			if o.Ahead {
+				d += " ahead"
+			}
+			s = append(s, d)
+		case wire.KindBye:
+			s = append(s, "bye")
+		default:
+			s = append(s, fmt.Sprintf("%v %d", o.Kind, o.ID))
+		}
+	}
+	return s
+}
+
+func want(t *testing.T, l *fakeLink, msgs ...string) {
+	t.Helper()
+	got := describe(l.take())
+	if fmt.Sprint(got) != fmt.Sprint(msgs) {
+		t.Errorf("%s was sent %q; want %q", l.name, got, msgs)
+	}
+}
+
+func submit(t *testing.T, s *Scheduler, ctx context.Context, n int) (*Call, *fakeFutures) {
+	t.Helper()
+	f := newFutures(n)
+	c := &Call{Task: "t", Ctx: ctx, F: f, Batch: n > 1}
+	s.Submit(c, errors.New("shut down"))
+	return c, f
+}
+
+func addWorker(s *Scheduler, name string, slots int) (*Worker, *fakeLink) {
+	l := &fakeLink{name: name}
+	return s.AddWorker(l, name, slots), l
+}
+
+func exclusive() Config {
+	return Config{Exclusive: true, AheadPerSlot: 2, Grace: time.Hour}
+}
+
+func checkStats(t *testing.T, s *Scheduler, want Stats) {
+	t.Helper()
+	got := s.Stats()
+	got.Workers, got.Slots, got.WorkerStarts, got.WorkerDeaths = 0, 0, 0, 0
+	if got != want {
+		t.Errorf("Stats() = %+v; want %+v", got, want)
+	}
+}
+
+func finish(s *Scheduler) {
+	s.Shutdown(false)
+	s.mu.Lock()
+	var ws []*Worker
+	for w := range s.workers {
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		s.Gone(w, errors.New("test over"))
+	}
+}
+
+func TestCallsGoToFreeWorkersFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(exclusive())
+	defer finish(s)
+	_, l1 := addWorker(s, "w1", 1)
+	_, l2 := addWorker(s, "w2", 1)
+	_, f1 := submit(t, s, ctx, 1)
+	_, f2 := submit(t, s, ctx, 1)
+	got := append(describe(l1.take()), describe(l2.take())...)
+	if fmt.Sprint(got) != "[call 0 call 1]" && fmt.Sprint(got) != "[call 1 call 0]" {
+		t.Errorf("two calls on two free workers were sent %q; want one call to each, started at once", got)
+	}
+	if f1.state(0) != running || f2.state(0) != running {
+		t.Errorf("calls sent to free slots are %v, %v; want running", stateName[f1.state(0)], stateName[f2.state(0)])
+	}
+	checkStats(t, s, Stats{Submitted: 2, Running: 2})
+}
+
+func TestCallsAheadStayPendingUntilStarted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(exclusive())
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	c1, _ := submit(t, s, ctx, 1)
+	c2, f2 := submit(t, s, ctx, 1)
+	c3, _ := submit(t, s, ctx, 1)
+	c4, _ := submit(t, s, ctx, 1)
+	want(t, l, "call 0", "call 1 ahead", "call 2 ahead")
+	if f2.state(0) != pending {
+		t.Errorf("a call sent ahead is %v; want pending", stateName[f2.state(0)])
+	}
+	checkStats(t, s, Stats{Submitted: 4, Queued: 3, Running: 1})
+	if err := s.Answer(w, &wire.Msg{Kind: wire.KindResult, ID: c1.ID()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l) // the worker starts c2 by itself; c4 waits for room ahead
+	if err := s.Started(w, c2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l, "call 3 ahead")
+	if f2.state(0) != running {
+		t.Errorf("after Started the call is %v; want running", stateName[f2.state(0)])
+	}
+	checkStats(t, s, Stats{Submitted: 4, Queued: 2, Running: 1, Completed: 1})
+	if err := s.Started(w, c2.ID()); err == nil {
+		t.Error("a second Started for one call was accepted")
+	}
+	_, _ = c3, c4
+}
+
+func TestCancelOfACallSentAheadWaitsForTheWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(exclusive())
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	submit(t, s, ctx, 1)
+	c2, f2 := submit(t, s, ctx, 1)
+	c3, f3 := submit(t, s, ctx, 1)
+	l.take()
+
+	// Revoked: the task never runs, Cancel says true.
+	got := make(chan bool)
+	go func() { got <- s.Cancel(c2, 0) }()
+	waitSent(t, l, "revoke 1")
+	if err := s.Revoked(w, c2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if !<-got {
+		t.Error("Cancel of a call the worker gave back = false")
+	}
+	if f2.state(0) != cancelled {
+		t.Errorf("the revoked call is %v; want cancelled", stateName[f2.state(0)])
+	}
+
+	// Started first: the task runs, Cancel says false.
+	go func() { got <- s.Cancel(c3, 0) }()
+	waitSent(t, l, "revoke 2")
+	if err := s.Started(w, c3.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if <-got {
+		t.Error("Cancel of a call the worker had started = true")
+	}
+	if f3.state(0) != running {
+		t.Errorf("the started call is %v; want running", stateName[f3.state(0)])
+	}
+	checkStats(t, s, Stats{Submitted: 3, Running: 2, Cancelled: 1})
+}
+
+// waitSent waits until the link was sent exactly msgs.
+func waitSent(t *testing.T, l *fakeLink, msgs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.mu.Lock()
+		n := len(l.out)
+		l.mu.Unlock()
+		if n >= len(msgs) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	want(t, l, msgs...)
+}
+
+func TestCancelGivesUpOnAWorkerThatDoesNotAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := exclusive()
+	cfg.RevokeWait = 10 * time.Millisecond
+	s := New(cfg)
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	submit(t, s, ctx, 1)
+	c2, f2 := submit(t, s, ctx, 1)
+	l.take()
+	if s.Cancel(c2, 0) {
+		t.Error("Cancel = true though the worker never gave the call back")
+	}
+	// The worker gives it back late: it was not cancelled, so it is
+	// queued again (not sent ahead again: the worker's task has run for
+	// longer than a short one would).
+	want(t, l, "revoke 1")
+	if err := s.Revoked(w, c2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if f2.state(0) != pending {
+		t.Errorf("a call given back after Cancel gave up is %v; want pending", stateName[f2.state(0)])
+	}
+	checkStats(t, s, Stats{Submitted: 2, Queued: 1, Running: 1})
+}
+
+func TestSpawnStartsWorkersForWaitingCalls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var links []*fakeLink
+	var workers []*Worker
+	cfg := exclusive()
+	cfg.MaxWorkers = 3
+	cfg.Spawn = func(w *Worker) Link {
+		l := &fakeLink{name: fmt.Sprint("w", len(links))}
+		links, workers = append(links, l), append(workers, w)
+		return l
+	}
+	s := New(cfg)
+	defer finish(s)
+	for range 4 {
+		submit(t, s, ctx, 1)
+	}
+	if len(links) != 3 {
+		t.Fatalf("4 calls waiting spawned %d workers; want MaxWorkers, 3", len(links))
+	}
+	s.Ready(workers[0], "w0", 1)
+	// w0 starts the first. Of the three calls left, the two starting
+	// workers will take two; the third goes ahead to w0: no more workers
+	// may start.
+	want(t, links[0], "call 0", "call 1 ahead")
+	s.Ready(workers[1], "w1", 1)
+	want(t, links[1], "call 2")
+	s.Ready(workers[2], "w2", 1)
+	want(t, links[2], "call 3")
+}
+
+func TestFreeWorkersTakeBackCallsSentAhead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(exclusive())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c1, _ := submit(t, s, ctx, 1)
+	c2, _ := submit(t, s, ctx, 1)
+	c3, _ := submit(t, s, ctx, 1)
+	want(t, l1, "call 0", "call 1 ahead", "call 2 ahead")
+	// A new worker joins: the newest call sent ahead is taken back for it.
+	_, l2 := addWorker(s, "w2", 1)
+	want(t, l1, "revoke 2")
+	if err := s.Revoked(w1, c3.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l2, "call 3")
+	// Neither worker has a free slot now: nothing more is revoked.
+	want(t, l1)
+	_, _ = c1, c2
+}
+
+func TestQueueLimitCountsCallsSentAhead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := exclusive()
+	cfg.QueueLimit = 2
+	s := New(cfg)
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	submit(t, s, ctx, 1) // running
+	c2, _ := submit(t, s, ctx, 1)
+	submit(t, s, ctx, 1)
+	l.take()
+	// Two calls wait (both sent ahead): a third submit must wait.
+	blocked := make(chan struct{})
+	go func() {
+		submit(t, s, ctx, 1)
+		close(blocked)
+	}()
+	select {
+	case <-blocked:
+		t.Fatal("a submit went through while two calls sent ahead filled QueueLimit(2)")
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := s.Started(w, c2.ID()); err != nil { // one starts: a slot frees
+		t.Fatal(err)
+	}
+	select {
+	case <-blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a submit still waits after a call sent ahead started")
+	}
+}
+
+func TestCancelPendingCancelsEverythingNotStarted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(exclusive())
+	w, l := addWorker(s, "w", 1)
+	c1, f1 := submit(t, s, ctx, 1)
+	c2, f2 := submit(t, s, ctx, 1)
+	submit(t, s, ctx, 1)
+	_, f4 := submit(t, s, ctx, 1) // queued: no room ahead
+	l.take()
+	s.Shutdown(true)
+	if f4.state(0) != cancelled {
+		t.Errorf("a queued call after CancelPending is %v; want cancelled", stateName[f4.state(0)])
+	}
+	want(t, l, "revoke 1", "revoke 2", "cancel 0")
+	if err := s.Revoked(w, c2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if f2.state(0) != cancelled {
+		t.Errorf("a call sent ahead, given back after CancelPending, is %v; want cancelled", stateName[f2.state(0)])
+	}
+	if err := s.Revoked(w, 2); err != nil {
+		t.Fatal(err)
+	}
+	// The running one finishes with its own outcome; then the worker goes.
+	if err := s.Answer(w, &wire.Msg{Kind: wire.KindError, ID: c1.ID(), Text: "context canceled"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f1.state(0) != finished {
+		t.Errorf("the running call is %v; want finished", stateName[f1.state(0)])
+	}
+	want(t, l, "bye")
+	checkStats(t, s, Stats{Submitted: 4, Failed: 1, Cancelled: 3})
+	select {
+	case <-s.Done():
+		t.Fatal("Done before the worker is gone")
+	default:
+	}
+	s.Gone(w, errors.New("exited"))
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done not closed once shut down, idle and without workers")
+	}
+}
+
+func TestAWorkerLostRequeuesWhatItHadNotStarted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := exclusive()
+	cfg.Lost = func(cause error) error { return fmt.Errorf("lost: %w", cause) }
+	s := New(cfg)
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	_, f1 := submit(t, s, ctx, 1)
+	_, f2 := submit(t, s, ctx, 1)
+	l1.take()
+	s.Gone(w1, errors.New("killed"))
+	if err := f1.err(0); err == nil || err.Error() != "lost: killed" {
+		t.Errorf("the running call's error = %v; want lost: killed", err)
+	}
+	if f2.state(0) != pending {
+		t.Errorf("the call sent ahead is %v after its worker died; want pending, queued again", stateName[f2.state(0)])
+	}
+	_, l2 := addWorker(s, "w2", 1)
+	want(t, l2, "call 2")
+	checkStats(t, s, Stats{Submitted: 2, Running: 1, Failed: 1})
+}
+
+func TestRetriesRunALostCallAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := exclusive()
+	cfg.Retries = 1
+	s := New(cfg)
+	defer finish(s)
+	w1, _ := addWorker(s, "w1", 1)
+	_, f := submit(t, s, ctx, 1)
+	s.Gone(w1, errors.New("killed"))
+	if f.state(0) != running {
+		t.Errorf("a lost call with a retry left is %v; want still running", stateName[f.state(0)])
+	}
+	w2, l2 := addWorker(s, "w2", 1)
+	want(t, l2, "call 1")
+	s.Gone(w2, errors.New("killed again"))
+	if err := f.err(0); err == nil || err.Error() != "killed again" {
+		t.Errorf("after its retry was lost too, the call's error = %v", err)
+	}
+}
+
+func TestTheEndOfAContextReachesEveryState(t *testing.T) {
+	t.Parallel()
+	s := New(exclusive())
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	ctx3, cancel3 := context.WithCancel(context.Background())
+	c1, _ := submit(t, s, ctx1, 1)
+	c2, f2 := submit(t, s, ctx2, 1)
+	submit(t, s, context.Background(), 1)
+	_, f4 := submit(t, s, ctx3, 1) // queued
+	l.take()
+	cancel3()
+	waitFor(t, func() bool { return f4.state(0) == finished })
+	if !errors.Is(f4.err(0), context.Canceled) {
+		t.Errorf("a queued call whose context ended failed with %v", f4.err(0))
+	}
+	cancel2()
+	waitSent(t, l, "cancel 1")
+	if err := s.Revoked(w, c2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(f2.err(0), context.Canceled) {
+		t.Errorf("a call sent ahead whose context ended failed with %v", f2.err(0))
+	}
+	cancel1()
+	waitSent(t, l, "cancel 0")
+	_ = c1
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestGraceKillsAWorkerWhoseTaskIgnoresItsContext(t *testing.T) {
+	t.Parallel()
+	cfg := exclusive()
+	cfg.Grace = 5 * time.Millisecond
+	s := New(cfg)
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, f := submit(t, s, ctx, 1)
+	cancel()
+	waitFor(t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.killed != nil
+	})
+	s.Gone(w, errors.New("killed"))
+	if err := f.err(0); !errors.Is(err, context.Canceled) {
+		t.Errorf("the killed call's error = %v; want context.Canceled", err)
+	}
+}
+
+func TestBatchItemsCancelOneByOne(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(exclusive())
+	defer finish(s)
+	_, f1 := submit(t, s, ctx, 1) // no worker yet: both stay queued
+	c, f := submit(t, s, ctx, 3)
+	if !s.Cancel(c, 1) {
+		t.Fatal("Cancel of an item of a queued batch = false")
+	}
+	checkStats(t, s, Stats{Submitted: 4, Queued: 3, Cancelled: 1})
+	w, l := addWorker(s, "w", 1)
+	msgs := l.take()
+	if len(msgs) != 2 || msgs[1].Count != 2 {
+		t.Fatalf("the batch was sent as %+v; want its 2 items left", msgs)
+	}
+	if err := s.Started(w, c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if f.state(0) != running || f.state(1) != cancelled || f.state(2) != running {
+		t.Errorf("batch items are %v %v %v", stateName[f.state(0)], stateName[f.state(1)], stateName[f.state(2)])
+	}
+	_ = f1
+}

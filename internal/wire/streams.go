@@ -1,0 +1,125 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+)
+
+// Streams encodes and decodes payloads: task arguments and results. Each
+// key (a task and a direction) has its own gob stream, so a type is
+// described once and each payload after that carries only its value.
+// Payloads of one key must be decoded in the order they were encoded,
+// which a connection's order guarantees, and every payload encoded must
+// reach the decoder.
+//
+// A stream whose encoder failed (a value gob cannot encode, a payload
+// over the limit) would leave the decoder without type descriptions the
+// encoder believes it sent. So a failed encode ends the stream: the next
+// payload of that key starts a new generation, with its own
+// descriptions, and carries the generation number; a decoder that sees a
+// new generation starts over too. Nothing a failed or refused payload did
+// can desynchronise a later one.
+//
+// A Streams is used by one goroutine at a time.
+type Streams struct {
+	enc map[string]*encStream
+	dec map[string]*decStream
+	// selfContained: every payload is its own stream (generation 0), for
+	// transports that may lose or reorder messages.
+	selfContained bool
+}
+
+type encStream struct {
+	gen uint32
+	buf bytes.Buffer
+	enc *gob.Encoder
+}
+
+type decStream struct {
+	gen uint32
+	buf sliceReader
+	dec *gob.Decoder
+}
+
+// NewStreams returns empty streams.
+func NewStreams() *Streams {
+	return &Streams{enc: map[string]*encStream{}, dec: map[string]*decStream{}}
+}
+
+// NewSelfContainedStreams returns streams whose every payload carries its
+// own type descriptions (generation 0): larger and slower to encode, but
+// decodable alone, in any order.
+func NewSelfContainedStreams() *Streams {
+	s := NewStreams()
+	s.selfContained = true
+	return s
+}
+
+// Encode encodes v on the stream key and returns its bytes, which stay
+// valid until the next Encode on the same key, and the stream's
+// generation. A payload over max bytes (if max > 0) is refused with an
+// error wrapping ErrTooLarge. A value whose type may hold a cycle is
+// checked first: gob would recurse for ever on it.
+func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
+	if err := CheckAcyclic(v); err != nil {
+		return nil, 0, err
+	}
+	if s.selfContained {
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+			return nil, 0, err
+		}
+		if max > 0 && buf.Len() > max {
+			return nil, 0, fmt.Errorf("%w: it encodes to %d bytes, over the limit of %d bytes", ErrTooLarge, buf.Len(), max)
+		}
+		return buf.Bytes(), 0, nil
+	}
+	e := s.enc[key]
+	if e == nil {
+		e = &encStream{gen: 1}
+		e.enc = gob.NewEncoder(&e.buf)
+		s.enc[key] = e
+	}
+	e.buf.Reset()
+	err := e.enc.Encode(v)
+	if err == nil && max > 0 && e.buf.Len() > max {
+		err = fmt.Errorf("%w: it encodes to %d bytes, over the limit of %d bytes", ErrTooLarge, e.buf.Len(), max)
+	}
+	if err != nil {
+		// Start the next payload of this key on a new stream.
+		next := &encStream{gen: e.gen + 1}
+		next.enc = gob.NewEncoder(&next.buf)
+		s.enc[key] = next
+		return nil, 0, err
+	}
+	return e.buf.Bytes(), e.gen, nil
+}
+
+// Decode decodes data, encoded by Encode on the same key at the other end
+// with generation gen, into v, which must be a pointer. A failed decode
+// leaves the stream usable: gob reads whole messages.
+func (s *Streams) Decode(key string, gen uint32, data []byte, v any) error {
+	if gen == 0 {
+		var r sliceReader
+		r.reset(data)
+		if err := gob.NewDecoder(&r).Decode(v); err != nil {
+			return fmt.Errorf("decoding a payload of %s: %w", key, err)
+		}
+		return nil
+	}
+	d := s.dec[key]
+	if d == nil || d.gen != gen {
+		d = &decStream{gen: gen}
+		d.dec = gob.NewDecoder(&d.buf)
+		s.dec[key] = d
+	}
+	d.buf.reset(data)
+	if err := d.dec.Decode(v); err != nil {
+		return fmt.Errorf("decoding a payload of %s: %w", key, err)
+	}
+	if d.buf.Len() != 0 {
+		return fmt.Errorf("%w: %d stray bytes after a payload of %s", ErrProtocol, d.buf.Len(), key)
+	}
+	return nil
+}

@@ -1,0 +1,273 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+
+	"github.com/futuresgen/futuresgen/internal/registry"
+	"github.com/futuresgen/futuresgen/internal/wire"
+)
+
+// This file is a task's worker side: decoding a call's arguments, running
+// it, and encoding its answer, with the types the generated registration
+// gave RegisterTask.
+
+// box wraps a payload so that gob can carry any value, nil pointers
+// included. It is encoded by pointer, so that a value whose GobEncode or
+// MarshalBinary has a pointer receiver (big.Int) is addressable.
+type box[T any] struct{ V T }
+
+// empty reports whether T carries no data (struct{}): such payloads are
+// not encoded at all (gob refuses types without exported fields).
+func empty[T any]() bool {
+	t := reflect.TypeFor[T]()
+	return t.Kind() == reflect.Struct && t.NumField() == 0
+}
+
+// streamKeys name a task's payload streams, one per kind and direction.
+type streamKeys struct{ args, result, batchArgs, batchResult string }
+
+func keysOf(task string) streamKeys {
+	return streamKeys{"a " + task, "r " + task, "A " + task, "R " + task}
+}
+
+// maxStack bounds the stack text a panic sends across.
+const maxStack = 64 << 10
+
+func stack() string {
+	s := debug.Stack()
+	if len(s) > maxStack {
+		s = append(s[:maxStack:maxStack], "\n…(cut)"...)
+	}
+	return string(s)
+}
+
+// encodeValue encodes v on key, turning a panic in a type's own encoding
+// method into an error.
+func encodeValue[T any](s *wire.Streams, key string, v T, max int) (out []byte, gen uint32, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("encoding panicked: %v", p)
+		}
+	}()
+	return s.Encode(key, &box[T]{v}, max)
+}
+
+// decodeValue decodes a value of key, turning a panic in a type's own
+// decoding method into an error.
+func decodeValue[T any](s *wire.Streams, key string, gen uint32, data []byte) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("decoding panicked: %v", p)
+		}
+	}()
+	var b box[T]
+	err = s.Decode(key, gen, data, &b)
+	return b.V, err
+}
+
+// cannotCross is the error of a value that did not encode: it names the
+// task, what the value is, its type, and gob's reason.
+func cannotCross(task, what string, t reflect.Type, err error) error {
+	return fmt.Errorf("futuresgen: the %s of task %s (%s) cannot cross the process boundary: %w", what, task, t, err)
+}
+
+// newWorkerCall decodes the payload of a call of t in a worker.
+func (t *Task[A, R]) newWorkerCall(s *wire.Streams, m *wire.Msg) (registry.Call, error) {
+	if m.Kind == wire.KindBatch {
+		var as []A
+		if t.argsEmpty {
+			if m.Count < 0 || m.Count > 1<<20 {
+				return nil, fmt.Errorf("%w: a batch of %d inputs", wire.ErrProtocol, m.Count)
+			}
+			as = make([]A, m.Count)
+		} else {
+			var err error
+			if as, err = decodeValue[[]A](s, t.keys.batchArgs, m.Gen, m.Payload); err != nil {
+				return nil, err
+			}
+		}
+		return &workerBatch[A, R]{t: t, args: as}, nil
+	}
+	var a A
+	if !t.argsEmpty {
+		var err error
+		if a, err = decodeValue[A](s, t.keys.args, m.Gen, m.Payload); err != nil {
+			return nil, err
+		}
+	}
+	return &workerCall[A, R]{t: t, arg: a}, nil
+}
+
+// runOutcome is how a task's run ended.
+type runOutcome[R any] struct {
+	ran      bool
+	returned bool
+	r        R
+	err      error
+	panicked any
+	stack    string
+}
+
+// run calls fn, recovering a panic; a Goexit leaves returned false and
+// panicked nil.
+func (o *runOutcome[R]) run(ctx context.Context, fn func(context.Context) (R, error)) {
+	o.ran = true
+	defer func() {
+		if !o.returned {
+			if p := recover(); p != nil {
+				o.panicked, o.stack = p, stack()
+			}
+		}
+	}()
+	o.r, o.err = fn(ctx)
+	o.returned = true
+}
+
+// failure returns the wire form of a run that did not return a value, or
+// ok false if it did.
+func (o *runOutcome[R]) failure() (f wire.Failure, ok bool) {
+	switch {
+	case o.panicked != nil:
+		f = wire.Failure{Panic: true, Text: fmt.Sprint(o.panicked), Stack: o.stack}
+		if err, isErr := o.panicked.(error); isErr {
+			f.Err = registry.EncodeError(err)
+		}
+		return f, true
+	case !o.returned:
+		return wire.Failure{Err: registry.EncodeError(errGoexit)}, true
+	case o.err != nil:
+		return wire.Failure{Err: registry.EncodeError(o.err)}, true
+	}
+	return f, false
+}
+
+// workerCall is one call of a task in a worker.
+type workerCall[A, R any] struct {
+	t   *Task[A, R]
+	arg A
+	out runOutcome[R]
+}
+
+func (c *workerCall[A, R]) Run(ctx context.Context) {
+	fn := c.t.fn
+	c.out.run(ctx, func(ctx context.Context) (R, error) { return fn(ctx, c.arg) })
+}
+
+func (c *workerCall[A, R]) Ran() bool { return c.out.ran }
+
+func (c *workerCall[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
+	if f, failed := c.out.failure(); failed {
+		if f.Panic {
+			m.Kind, m.Text, m.Stack, m.Err = wire.KindPanic, f.Text, f.Stack, f.Err
+		} else {
+			m.Kind, m.Err = wire.KindError, f.Err
+		}
+		return
+	}
+	m.Kind = wire.KindResult
+	if c.t.resultEmpty {
+		return
+	}
+	payload, gen, err := encodeValue(s, c.t.keys.result, c.out.r, max)
+	if err != nil {
+		m.Kind = wire.KindError
+		m.Err = registry.EncodeError(cannotCross(c.t.name, "result", reflect.TypeFor[R](), err))
+		return
+	}
+	m.Payload, m.Gen = payload, gen
+}
+
+// workerBatch is a chunk of calls of a task in a worker, run one after
+// another.
+type workerBatch[A, R any] struct {
+	t    *Task[A, R]
+	args []A
+	ran  bool
+	outs []runOutcome[R]
+	stop error // why the items that did not run did not
+}
+
+// errAfterGoexit is the error of the inputs of a chunk after one that
+// called runtime.Goexit: they never ran.
+var errAfterGoexit = errors.New("futuresgen: not run: an earlier input of its chunk called runtime.Goexit")
+
+func (b *workerBatch[A, R]) Run(ctx context.Context) {
+	b.ran = true
+	b.outs = make([]runOutcome[R], len(b.args))
+	b.stop = context.Canceled
+	fn := b.t.fn
+	for i := range b.args {
+		if err := ctx.Err(); err != nil {
+			b.stop = err // the rest fail with the context's error
+			return
+		}
+		o := &b.outs[i]
+		b.stop = errAfterGoexit
+		o.run(ctx, func(ctx context.Context) (R, error) { return fn(ctx, b.args[i]) })
+		b.stop = context.Canceled
+	}
+}
+
+func (b *workerBatch[A, R]) Ran() bool { return b.ran }
+
+func (b *workerBatch[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
+	m.Kind, m.Count = wire.KindBatchResult, len(b.args)
+	rs := make([]R, len(b.args))
+	failed := make([]bool, len(b.args))
+	for i := range b.args {
+		if b.outs == nil {
+			b.outs = make([]runOutcome[R], len(b.args)) // never run: its context ended first
+		}
+		o := &b.outs[i]
+		if !o.ran {
+			stop := b.stop
+			if stop == nil {
+				stop = context.Canceled
+			}
+			m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(stop)})
+			failed[i] = true
+			continue
+		}
+		if f, ok := o.failure(); ok {
+			f.Index = i
+			m.Failures = append(m.Failures, f)
+			failed[i] = true
+			continue
+		}
+		rs[i] = o.r
+	}
+	if b.t.resultEmpty {
+		return
+	}
+	payload, gen, err := encodeValue(s, b.t.keys.batchResult, rs, max)
+	if err != nil {
+		// Find the items that do not encode, fail them alone, and encode
+		// the others (a new stream generation: the failed encode ended
+		// the old one).
+		for i := range rs {
+			if failed[i] {
+				continue
+			}
+			if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rs[i], max); ierr != nil {
+				m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(cannotCross(b.t.name, "result", reflect.TypeFor[R](), ierr))})
+				var zero R
+				rs[i], failed[i] = zero, true
+			}
+		}
+		payload, gen, err = encodeValue(s, b.t.keys.batchResult, rs, max)
+		if err != nil {
+			// Each item encodes alone but not all together: too large.
+			m.Failures = m.Failures[:0]
+			text := cannotCross(b.t.name, "results", reflect.TypeFor[[]R](), err)
+			for i := range rs {
+				m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(text)})
+			}
+			return
+		}
+	}
+	m.Payload, m.Gen = payload, gen
+}
