@@ -5,9 +5,9 @@
 package main
 
 import (
-	context "context"
+	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
-	iter "iter"
+	"iter"
 )
 
 // This file holds the typed wrappers and the dispatch table of the tasks
@@ -42,32 +42,34 @@ func init() {
 	})
 }
 
-// SubmitDouble runs the task Double on ex and returns its future at once.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// SubmitDouble runs [Double] on ex and returns its future at once. If ctx
+// ends before the task starts, the task never runs and the future fails with
+// ctx.Err().
 func SubmitDouble(ctx context.Context, ex futuresrt.Executor, x int) *futuresrt.Future[int] {
 	return futuresrt.SubmitTask(ctx, ex, futuresTask_Double, x)
 }
 
-// MapDouble runs the task Double on ex for each element of xs and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapDouble runs [Double] on ex for each element of xs and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapDouble(ctx context.Context, ex futuresrt.Executor, xs iter.Seq[int], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Double, xs, opts...)
 }
 
-// SubmitHash runs the task Hash on ex and returns its future at once.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// SubmitHash runs [Hash] on ex and returns its future at once. If ctx ends
+// before the task starts, the task never runs and the future fails with
+// ctx.Err().
 func SubmitHash(ctx context.Context, ex futuresrt.Executor, b []byte) *futuresrt.Future[[32]byte] {
 	return futuresrt.SubmitTask(ctx, ex, futuresTask_Hash, b)
 }
 
-// MapHash runs the task Hash on ex for each element of bs and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapHash runs [Hash] on ex for each element of bs and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapHash(ctx context.Context, ex futuresrt.Executor, bs iter.Seq[[]byte], opts ...futuresrt.MapOption) iter.Seq2[[32]byte, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Hash, bs, opts...)
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/tools/go/packages"
@@ -169,6 +170,7 @@ type loader struct {
 	pkg      *Package
 	p        *packages.Package
 	fset     *token.FileSet
+	qual     types.Qualifier // how the file being read names other packages
 	errs     []Diagnostic
 	sigs     []span // the signatures of the tasks, for type errors
 	typeErrs []packages.Error
@@ -216,6 +218,7 @@ func sameFile(a, b string) bool {
 
 // file finds the directives of one file: on functions, and misplaced.
 func (l *loader) file(f *ast.File) {
+	l.qual = fileQualifier(f, l.pkg.Types)
 	onFunc := map[*ast.Comment]bool{}
 	for _, decl := range f.Decls {
 		fd, ok := decl.(*ast.FuncDecl)
@@ -314,30 +317,35 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) {
 		t.Name = l.pkg.PkgPath + "." + name
 	}
 	ok := true
-	// paramPos returns the position of parameter i in the source.
-	paramPos := func(list *ast.FieldList, i int) token.Pos {
+	// param returns the position of parameter (or result) i in the
+	// source and its type as written there.
+	param := func(list *ast.FieldList, i int) (token.Pos, string) {
 		if list == nil {
-			return at
+			return at, ""
 		}
 		n := 0
 		for _, f := range list.List {
 			k := max(1, len(f.Names))
 			if i < n+k {
 				if len(f.Names) > 0 {
-					return f.Names[i-n].Pos()
+					return f.Names[i-n].Pos(), types.ExprString(f.Type)
 				}
-				return f.Type.Pos()
+				return f.Type.Pos(), types.ExprString(f.Type)
 			}
 			n += k
 		}
-		return at
+		return at, ""
+	}
+	paramPos := func(list *ast.FieldList, i int) token.Pos {
+		pos, _ := param(list, i)
+		return pos
 	}
 
 	params := sig.Params()
 	fields := map[string]bool{}
 	for i := range params.Len() {
 		v := params.At(i)
-		pos := paramPos(fd.Type.Params, i)
+		pos, written := param(fd.Type.Params, i)
 		if i == 0 && isContext(v.Type()) {
 			t.Context = true
 			continue
@@ -347,7 +355,7 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) {
 		if p.Name == "" || p.Name == "_" {
 			p.Name = fmt.Sprintf("p%d", idx)
 		}
-		p.Field = upperFirst(p.Name)
+		p.Field = fieldName(p.Name)
 		if !token.IsExported(p.Field) {
 			p.Field = fmt.Sprintf("P%d", idx)
 		}
@@ -371,8 +379,8 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) {
 		}
 		fields[p.Field] = true
 		if !dir.Local {
-			if why := crossProblem(v.Type(), l.pkg.Types); why != "" {
-				l.errorf(pos, "futures:task %s: %s (%s) cannot cross a process boundary: %s; add \"local\" to the directive to run it in-process only", name, label, typeString(v.Type(), l.pkg.Types), why)
+			if why := crossProblem(v.Type(), l.qual); why != "" {
+				l.errorf(pos, "futures:task %s: %s (%s) cannot cross a process boundary: %s; add \"local\" to the directive to run it in-process only", name, label, written, why)
 				ok = false
 			}
 		}
@@ -387,12 +395,12 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) {
 	}
 	for i := range n {
 		v := results.At(i)
-		pos := paramPos(fd.Type.Results, i)
-		r := Result{Field: upperFirst(v.Name()), Type: v.Type()}
+		pos, written := param(fd.Type.Results, i)
+		r := Result{Field: fieldName(v.Name()), Type: v.Type()}
 		if v.Name() == "" || v.Name() == "_" || !token.IsExported(r.Field) {
 			r.Field = fmt.Sprintf("R%d", i)
 		}
-		label := fmt.Sprintf("result %d (%s)", i+1, typeString(v.Type(), l.pkg.Types))
+		label := fmt.Sprintf("result %d (%s)", i+1, written)
 		switch {
 		case isInvalid(v.Type()):
 			l.errorf(pos, "futures:task %s: result %d has an invalid type%s", name, i+1, l.why(sigSpan))
@@ -404,7 +412,7 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) {
 			continue
 		}
 		if !dir.Local {
-			if why := crossProblem(v.Type(), l.pkg.Types); why != "" {
+			if why := crossProblem(v.Type(), l.qual); why != "" {
 				l.errorf(pos, "futures:task %s: %s cannot cross a process boundary: %s; add \"local\" to the directive to run it in-process only", name, label, why)
 				ok = false
 			}
@@ -508,8 +516,30 @@ func isInvalid(t types.Type) bool {
 	return ok && b.Kind() == types.Invalid
 }
 
-func typeString(t types.Type, pkg *types.Package) string {
-	return types.TypeString(t, types.RelativeTo(pkg))
+// fileQualifier names packages as file f does: by the name it imports
+// them under, the package's own name otherwise, and pkg itself unqualified.
+func fileQualifier(f *ast.File, pkg *types.Package) types.Qualifier {
+	local := map[string]string{}
+	for _, imp := range f.Imports {
+		if imp.Name != nil {
+			if path, err := strconv.Unquote(imp.Path.Value); err == nil {
+				local[path] = imp.Name.Name
+			}
+		}
+	}
+	return func(p *types.Package) string {
+		if p == pkg {
+			return ""
+		}
+		switch name := local[p.Path()]; name {
+		case "", "_":
+			return p.Name()
+		case ".":
+			return ""
+		default:
+			return name
+		}
+	}
 }
 
 // explainNoPackages finds out why go/packages found nothing: it drops the

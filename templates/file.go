@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"go/types"
+	"path"
+	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/dave/jennifer/jen"
 
@@ -68,13 +72,15 @@ type writer struct {
 func newWriter(pkg *generator.Package) *writer {
 	f := jen.NewFilePathName(pkg.PkgPath, pkg.Name)
 	w := &writer{pkg: pkg, f: f}
-	// Every import gets an alias that no package-level name of the user's
+	// Every import gets a name that no package-level name of the user's
 	// package shadows: the runtime is always "futuresrt" (a user package
-	// may itself be named runtime), the others keep their names unless
-	// taken.
+	// may itself be named runtime, and jennifer would otherwise rename
+	// one of the two depending on which it meets first); the others keep
+	// their own names unless taken. An import is written plain where its
+	// name is the one its path suggests, with an alias otherwise.
 	used := map[string]bool{}
 	picked := map[string]string{}
-	pick := func(path, want string) string {
+	pick := func(path, want string, alias bool) string {
 		if name, ok := picked[path]; ok {
 			return name
 		}
@@ -84,16 +90,42 @@ func newWriter(pkg *generator.Package) *writer {
 		}
 		used[name] = true
 		picked[path] = name
-		f.ImportAlias(path, name)
+		if alias || name != assumedName(path) {
+			f.ImportAlias(path, name)
+		} else {
+			f.ImportName(path, name)
+		}
 		return name
 	}
-	w.rt = pick(RuntimePath, "futuresrt")
-	pick("context", "context")
-	pick("iter", "iter")
+	w.rt = pick(RuntimePath, "futuresrt", true)
+	pick("context", "context", false)
+	pick("iter", "iter", false)
 	for _, p := range referenced(pkg) {
-		pick(p.Path(), p.Name())
+		pick(p.Path(), p.Name(), false)
 	}
 	return w
+}
+
+// assumedName is the package name that tools (goimports, gopls) assume
+// for an import path: its last element without a major-version suffix or
+// a "go-" prefix, up to the first character that cannot be in a name.
+// An import whose package has this name needs no alias.
+func assumedName(importPath string) string {
+	base := path.Base(importPath)
+	if strings.HasPrefix(base, "v") {
+		if _, err := strconv.Atoi(base[1:]); err == nil {
+			if dir := path.Dir(importPath); dir != "." {
+				base = path.Base(dir)
+			}
+		}
+	}
+	base = strings.TrimPrefix(base, "go-")
+	if i := strings.IndexFunc(base, func(r rune) bool {
+		return !(r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r))
+	}); i >= 0 {
+		base = base[:i]
+	}
+	return base
 }
 
 // referenced returns the packages named in the tasks' types, other than

@@ -5,9 +5,9 @@
 package main
 
 import (
-	context "context"
+	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
-	iter "iter"
+	"iter"
 )
 
 // This file holds the typed wrappers and the dispatch table of the tasks
@@ -35,59 +35,60 @@ var (
 
 func init() {
 	futuresTask_Download = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Download", func(ctx context.Context, args DownloadArgs) (string, error) {
-		return Download(ctx, args.Url, args.Dir)
+		return Download(ctx, args.URL, args.Dir)
 	})
 	futuresTask_Fanout = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Fanout", func(ctx context.Context, args FanoutArgs) (int, error) {
-		return Fanout(ctx, args.Ex, args.Urls, args.Dir)
+		return Fanout(ctx, args.Ex, args.URLs, args.Dir)
 	}, futuresrt.Local())
 }
 
-// DownloadArgs holds the arguments of one call of the task Download: the element
-// type of MapDownload's input.
+// DownloadArgs holds the arguments of one call of [Download]: the element
+// type of [MapDownload]'s input.
 type DownloadArgs struct {
-	Url string
+	URL string
 	Dir string
 }
 
-// SubmitDownload runs the task Download on ex and returns its future at once.
-// The task's context ends when ctx ends or when ex is shut down with
-// CancelPending.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// SubmitDownload runs [Download] on ex and returns its future at once. The
+// task's context ends when ctx ends or when ex is shut down with
+// [futuresrt.CancelPending]. If ctx ends before the task starts, the task
+// never runs and the future fails with ctx.Err().
 func SubmitDownload(ctx context.Context, ex futuresrt.Executor, url string, dir string) *futuresrt.Future[string] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Download, DownloadArgs{Url: url, Dir: dir})
+	return futuresrt.SubmitTask(ctx, ex, futuresTask_Download, DownloadArgs{URL: url, Dir: dir})
 }
 
-// MapDownload runs the task Download on ex for each element of args and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapDownload runs [Download] on ex for each element of args and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapDownload(ctx context.Context, ex futuresrt.Executor, args iter.Seq[DownloadArgs], opts ...futuresrt.MapOption) iter.Seq2[string, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Download, args, opts...)
 }
 
-// FanoutArgs holds the arguments of one call of the task Fanout: the element
-// type of MapFanout's input.
+// FanoutArgs holds the arguments of one call of [Fanout]: the element type
+// of [MapFanout]'s input.
 type FanoutArgs struct {
 	Ex   futuresrt.Executor
-	Urls []string
+	URLs []string
 	Dir  string
 }
 
-// SubmitFanout runs the task Fanout on ex and returns its future at once.
-// The task's context ends when ctx ends or when ex is shut down with
-// CancelPending.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
-// Fanout is local: on an executor in another process the future fails.
+// SubmitFanout runs [Fanout] on ex_ and returns its future at once. The
+// task's context ends when ctx ends or when ex_ is shut down with
+// [futuresrt.CancelPending]. If ctx ends before the task starts, the task
+// never runs and the future fails with ctx.Err(). [Fanout] is local: on an
+// executor in another process the future fails.
 func SubmitFanout(ctx context.Context, ex_ futuresrt.Executor, ex futuresrt.Executor, urls []string, dir string) *futuresrt.Future[int] {
-	return futuresrt.SubmitTask(ctx, ex_, futuresTask_Fanout, FanoutArgs{Ex: ex, Urls: urls, Dir: dir})
+	return futuresrt.SubmitTask(ctx, ex_, futuresTask_Fanout, FanoutArgs{Ex: ex, URLs: urls, Dir: dir})
 }
 
-// MapFanout runs the task Fanout on ex for each element of args and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapFanout runs [Fanout] on ex_ for each element of args and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered]. [Fanout] is local: on an
+// executor in another process the future fails.
 func MapFanout(ctx context.Context, ex_ futuresrt.Executor, args iter.Seq[FanoutArgs], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
 	return futuresrt.MapTask(ctx, ex_, futuresTask_Fanout, args, opts...)
 }

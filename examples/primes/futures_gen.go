@@ -5,9 +5,9 @@
 package main
 
 import (
-	context "context"
+	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
-	iter "iter"
+	"iter"
 )
 
 // This file holds the typed wrappers and the dispatch table of the tasks
@@ -42,32 +42,34 @@ func init() {
 	})
 }
 
-// SubmitExplode runs the task Explode on ex and returns its future at once.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// SubmitExplode runs [Explode] on ex and returns its future at once. If ctx
+// ends before the task starts, the task never runs and the future fails with
+// ctx.Err().
 func SubmitExplode(ctx context.Context, ex futuresrt.Executor, n int) *futuresrt.Future[int] {
 	return futuresrt.SubmitTask(ctx, ex, futuresTask_Explode, n)
 }
 
-// MapExplode runs the task Explode on ex for each element of ns and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapExplode runs [Explode] on ex for each element of ns and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapExplode(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Explode, ns, opts...)
 }
 
-// SubmitIsPrime runs the task IsPrime on ex and returns its future at once.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// SubmitIsPrime runs [IsPrime] on ex and returns its future at once. If ctx
+// ends before the task starts, the task never runs and the future fails with
+// ctx.Err().
 func SubmitIsPrime(ctx context.Context, ex futuresrt.Executor, n int64) *futuresrt.Future[bool] {
 	return futuresrt.SubmitTask(ctx, ex, futuresTask_IsPrime, n)
 }
 
-// MapIsPrime runs the task IsPrime on ex for each element of ns and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapIsPrime runs [IsPrime] on ex for each element of ns and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapIsPrime(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int64], opts ...futuresrt.MapOption) iter.Seq2[bool, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_IsPrime, ns, opts...)
 }
