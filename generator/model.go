@@ -5,19 +5,45 @@ import (
 	"go/types"
 )
 
-// Package is one Go package with its tasks: the model the templates write
-// code from.
+// Package is one Go package and the generated files its tasks need: the
+// model the templates write code from.
 type Package struct {
 	Name    string // the package name, as in its package clause
 	PkgPath string // the import path
 	Dir     string // the directory holding its files
-	// Types is the type-checked package; task types refer to it.
-	Types *types.Package
-	// Tasks are the package's tasks, sorted by function name.
-	Tasks []*Task
-	// Declared holds every name declared at package level, outside the
-	// generated file, so that generated imports and names avoid them.
+	// Files are the package's generated files, one per distinct build
+	// constraint among the files that declare its tasks, sorted by
+	// Suffix: the file for tasks built everywhere, if any, comes first.
+	// A package without tasks has none.
+	Files []*File
+	// Declared holds every name declared at package level by the
+	// package's Go files, for any platform and outside the generated
+	// files, so that generated imports and names avoid them.
 	Declared map[string]bool
+}
+
+// File is one generated file: the tasks of a package that are declared
+// in files with the same build constraint, so that their wrappers are
+// built exactly where the tasks are.
+type File struct {
+	// Constraint is that build constraint in canonical form, as a
+	// //go:build line writes it ("linux", "windows && amd64",
+	// "!windows"); "" for tasks in files built everywhere.
+	Constraint string
+	// Suffix tells the file's name from the others': "" for the one
+	// without a constraint (futures_gen.go), else the constraint in a
+	// form that fits a file name ("linux" for futures_gen_linux.go,
+	// "windows_amd64", "not-windows", "darwin-or-linux").
+	Suffix string
+	// Platform is where the tasks were type-checked when the constraint
+	// does not hold here: the environment and tags of that load, such as
+	// "GOOS=windows GOARCH=amd64 CGO_ENABLED=0"; "" for this platform.
+	Platform string
+	// Types is the type-checked package on that platform; task types
+	// refer to it.
+	Types *types.Package
+	// Tasks are the file's tasks, sorted by function name.
+	Tasks []*Task
 }
 
 // Task is one //futures:task function.

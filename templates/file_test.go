@@ -11,7 +11,7 @@ import (
 )
 
 // load loads a one-file module holding src.
-func load(t *testing.T, src string) *generator.Package {
+func load(t *testing.T, src string) (*generator.Package, *generator.File) {
 	t.Helper()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/p\n\ngo 1.24\n"), 0o644)
@@ -20,12 +20,13 @@ func load(t *testing.T, src string) *generator.Package {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Packages[0]
+	pkg := res.Packages[0]
+	return pkg, pkg.Files[0]
 }
 
 func TestRenderIsDeterministicAndMarked(t *testing.T) {
 	t.Parallel()
-	pkg := load(t, `package p
+	pkg, gf := load(t, `package p
 
 import "time"
 
@@ -35,12 +36,12 @@ func B(d time.Duration, n int) (time.Duration, error) { return d, nil }
 //futures:task
 func A(x int) int { return x }
 `)
-	first, err := Render(pkg)
+	first, err := Render(pkg, gf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		again, _ := Render(pkg)
+		again, _ := Render(pkg, gf)
 		if !bytes.Equal(first, again) {
 			t.Fatal("two renders of the same package differ")
 		}
@@ -56,6 +57,21 @@ func A(x int) int { return x }
 	for _, want := range []string{`futuresrt "github.com/futuresgen/futuresgen/runtime"`, "const _ = futuresrt.SupportPackageIsVersion1", "func init() {"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("the file lacks %q", want)
+		}
+	}
+}
+
+func TestBuildLine(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ constraint, want string }{
+		{"", "//go:build !futuresgen"},
+		{"linux", "//go:build !futuresgen && linux"},
+		{"windows && amd64", "//go:build !futuresgen && windows && amd64"},
+		{"darwin || linux", "//go:build !futuresgen && (darwin || linux)"},
+		{"!windows", "//go:build !futuresgen && !windows"},
+	} {
+		if got := BuildLine(tt.constraint); got != tt.want {
+			t.Errorf("BuildLine(%q) = %q; want %q", tt.constraint, got, tt.want)
 		}
 	}
 }

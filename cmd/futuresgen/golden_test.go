@@ -30,6 +30,7 @@ var update = flag.Bool("update", false, "rewrite the want sections of testdata/g
 //	want/<path>   the file futuresgen must leave at <path>
 //	want/stderr   what it must print on standard error (the work
 //	              directory appears as $WORK)
+//	want/stdout   what it must print on standard output, if given
 //	want/exit     its exit status (default 0)
 //	want/absent   paths that must not exist afterwards, one per line
 //
@@ -94,6 +95,8 @@ func runGolden(t *testing.T, file string) {
 		switch rel {
 		case "stderr":
 			got[f.Name] = []byte(gotStderr)
+		case "stdout":
+			got[f.Name] = []byte(strings.ReplaceAll(stdout.String(), dir, "$WORK"))
 		case "exit":
 			wantExit, _ = strconv.Atoi(strings.TrimSpace(string(f.Data)))
 			got[f.Name] = fmt.Appendf(nil, "%d\n", code)

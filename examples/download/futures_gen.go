@@ -10,10 +10,10 @@ import (
 	"iter"
 )
 
-// This file holds the typed wrappers and the dispatch table of the tasks
-// of package main (its functions marked futures:task). Re-run
-// "go generate" after changing a task; "futuresgen -check" tells whether
-// this file is fresh.
+// This file holds the typed wrappers and the dispatch table of the tasks of
+// package main (its functions marked futures:task). Re-run "go generate"
+// after changing a task; "futuresgen -check" tells whether this file is
+// fresh.
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
