@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -15,22 +17,81 @@ const docWidth = 77
 
 // doc writes text as a doc comment above the next declaration, wrapped at
 // docWidth; "\n" in text starts a new line, and a no-break space (U+00A0)
-// joins two words on one line.
+// joins two words on one line. A writer that defers its docs keeps them
+// for Render to put in after formatting, and leaves a blank line instead.
 func (w *writer) doc(text string) {
-	for _, para := range strings.Split(text, "\n") {
-		line := ""
-		for _, word := range strings.FieldsFunc(para, func(r rune) bool { return r == ' ' }) {
-			if line != "" && len("// ")+utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > docWidth {
-				w.f.Comment(strings.ReplaceAll(line, "\u00a0", " "))
-				line = ""
-			}
-			if line != "" {
-				line += " "
-			}
-			line += word
-		}
-		w.f.Comment(strings.ReplaceAll(line, "\u00a0", " "))
+	lines := wrap(text)
+	if w.docs != nil {
+		*w.docs = append(*w.docs, lines)
+		w.out.Line()
+		return
 	}
+	for _, line := range lines {
+		w.out.Comment(line)
+	}
+}
+
+// wrap breaks text into the lines of a doc comment, without their "// ".
+func wrap(text string) []string {
+	var lines []string
+	var line strings.Builder
+	width := 0 // of line, in runes
+	flush := func() {
+		lines = append(lines, strings.ReplaceAll(line.String(), "\u00a0", " "))
+		line.Reset()
+		width = 0
+	}
+	for _, para := range strings.Split(text, "\n") {
+		for word := range strings.SplitSeq(para, " ") {
+			if word == "" {
+				continue
+			}
+			n := utf8.RuneCountInString(word)
+			if width > 0 && len("// ")+width+1+n > docWidth {
+				flush()
+			}
+			if width > 0 {
+				line.WriteByte(' ')
+				width++
+			}
+			line.WriteString(word)
+			width += n
+		}
+		flush()
+	}
+	return lines
+}
+
+// insertDocs puts docs, in order, above the top-level declarations of
+// src, gofmt'd declarations of types and funcs only, which start at the
+// beginning of a line with "type " or "func " (a body's lines are
+// indented, and gofmt never breaks a signature). It is what formatting
+// src with the doc comments in place gives: one blank line before each
+// declaration's doc, as src has before each declaration.
+func insertDocs(src []byte, docs [][]string) ([]byte, error) {
+	out := make([]byte, 0, len(src)+len(docs)*200)
+	i := 0
+	for line := range bytes.Lines(src) {
+		if bytes.HasPrefix(line, []byte("func ")) || bytes.HasPrefix(line, []byte("type ")) {
+			if i == len(docs) {
+				return nil, fmt.Errorf("more declarations than doc comments, at %q", line)
+			}
+			for _, d := range docs[i] {
+				out = append(out, "//"...)
+				if d != "" {
+					out = append(out, ' ')
+					out = append(out, d...)
+				}
+				out = append(out, '\n')
+			}
+			i++
+		}
+		out = append(out, line...)
+	}
+	if i != len(docs) {
+		return nil, fmt.Errorf("%d doc comments for %d declarations", len(docs), i)
+	}
+	return out, nil
 }
 
 // link is a doc link to a runtime name, through the name this file

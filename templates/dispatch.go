@@ -15,15 +15,21 @@ import (
 // task that submits itself (or another task that submits it) is not an
 // initialization cycle. Package initialization runs it, in this process and
 // in every worker process.
-func (w *writer) dispatch(tasks []*generator.Task) {
-	w.f.Comment("The dispatch table: every task of the package, registered by init under")
-	w.f.Comment("its stable name, so that a worker process finds it by that name.")
-	w.f.Var().DefsFunc(func(g *jen.Group) {
+func (w *writer) dispatch(tasks []*generator.Task, split bool) {
+	if split {
+		w.out.Comment(splitMarker)
+	}
+	w.out.Comment("The dispatch table: every task of the package, registered by init under")
+	w.out.Comment("its stable name, so that a worker process finds it by that name.")
+	w.out.Var().DefsFunc(func(g *jen.Group) {
 		for _, t := range tasks {
 			g.Id(t.VarName).Op("*").Qual(RuntimePath, "Task").Types(w.argType(t), w.resultType(t))
 		}
 	})
-	w.f.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
+	if split {
+		w.out.Comment(splitMarker)
+	}
+	w.out.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
 		for _, t := range tasks {
 			w.register(g, t)
 		}

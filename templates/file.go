@@ -2,12 +2,16 @@ package templates
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/build/constraint"
+	"go/format"
 	"go/types"
 	"path"
+	goruntime "runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/dave/jennifer/jen"
@@ -25,6 +29,15 @@ const Header = generator.Header
 // File returns the generated file gf of pkg. gf must have at least one
 // task.
 func File(pkg *generator.Package, gf *generator.File) *jen.File {
+	f, _ := build(pkg, gf, false)
+	return f
+}
+
+// build writes the file. With split, it puts splitMarker between the
+// prologue and runs of tasks' declarations, builds those runs
+// concurrently, and returns the doc comments of each run's declarations
+// instead of writing them.
+func build(pkg *generator.Package, gf *generator.File, split bool) (*jen.File, [][][]string) {
 	w := newWriter(pkg, gf)
 	f := w.f
 	f.HeaderComment(Header + "\n\n" + BuildLine(gf.Constraint))
@@ -39,6 +52,9 @@ func File(pkg *generator.Package, gf *generator.File) *jen.File {
 	f.Comment("one this file was generated for: re-run \"go generate\".")
 	f.Const().Id("_").Op("=").Qual(RuntimePath, "SupportPackageIsVersion1")
 	f.Line()
+	if split {
+		f.Comment(splitMarker)
+	}
 	f.Comment("If a line below fails to compile, a task's signature changed after this")
 	f.Comment("file was generated: re-run \"go generate\".")
 	f.Var().DefsFunc(func(g *jen.Group) {
@@ -46,13 +62,34 @@ func File(pkg *generator.Package, gf *generator.File) *jen.File {
 			g.Id("_").Add(w.signature(t.Signature)).Op("=").Id(t.Func)
 		}
 	})
-	w.dispatch(gf.Tasks)
-	for _, t := range gf.Tasks {
-		w.structs(t)
-		w.submit(t)
-		w.mapFn(t)
+	w.dispatch(gf.Tasks, split)
+
+	// Each task's own declarations, in runs that build concurrently: a
+	// writer's methods only read the model, and each run writes into a
+	// group of its own; imports are resolved when the file renders.
+	runs := chunks(gf.Tasks, split)
+	groups := make([]*jen.Group, len(runs))
+	docs := make([][][]string, len(runs))
+	parallel(len(runs), func(i int) {
+		cw := *w
+		cw.out = jen.NewFile(pkg.Name).Group
+		if split {
+			cw.docs = &docs[i]
+		}
+		for _, t := range runs[i] {
+			cw.structs(t)
+			cw.submit(t)
+			cw.mapFn(t)
+		}
+		groups[i] = cw.out
+	})
+	for _, g := range groups {
+		if split {
+			f.Comment(splitMarker)
+		}
+		f.Add(g)
 	}
-	return f
+	return f, docs
 }
 
 // BuildLine is the //go:build line of a generated file whose tasks are
@@ -70,26 +107,103 @@ func BuildLine(constraintText string) string {
 	return "//go:build " + x.String()
 }
 
-// Render returns the formatted source of File(pkg, gf).
+// Render returns the formatted source of File(pkg, gf). Formatting
+// (go/format) is most of the cost of a large file, so Render formats the
+// file's prologue and its runs of tasks apart and concurrently, as
+// top-level declarations format alike alone or together, and puts the
+// doc comments of the tasks' declarations in afterwards, which gofmt
+// leaves as they are: half the bytes it would otherwise read and print.
 func Render(pkg *generator.Package, gf *generator.File) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := File(pkg, gf).Render(&buf); err != nil {
+	f, docs := build(pkg, gf, true)
+	f.NoFormat = true
+	var raw bytes.Buffer
+	if err := f.Render(&raw); err != nil {
 		return nil, fmt.Errorf("rendering the generated file of %s: %w", pkg.PkgPath, err)
 	}
-	return buf.Bytes(), nil
+	parts := bytes.Split(raw.Bytes(), []byte(splitMarker+"\n"))
+	errs := make([]error, len(parts))
+	prologue := len(parts) - len(docs) // the parts before the runs of tasks
+	parallel(len(parts), func(i int) {
+		var err error
+		parts[i], err = format.Source(parts[i])
+		if err == nil && i >= prologue {
+			parts[i], err = insertDocs(parts[i], docs[i-prologue])
+		}
+		parts[i], errs[i] = bytes.TrimSpace(parts[i]), err
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("formatting the generated file of %s: %w", pkg.PkgPath, err)
+	}
+	// Each part starts with a declaration's doc comment, or the init
+	// function after the dispatch table's variables; gofmt leaves one
+	// blank line before each.
+	return append(bytes.Join(parts, []byte("\n\n")), '\n'), nil
+}
+
+// splitMarker is the line between the parts of a file that Render formats
+// apart. It cannot occur in generated code otherwise: user text reaches
+// the file only in names and quoted strings.
+const splitMarker = "//futuresgen:split"
+
+// tasksPerRun is how many tasks' declarations build and format as one
+// piece of work: enough to keep the overhead of a goroutine small.
+const tasksPerRun = 16
+
+// chunks splits tasks into runs of tasksPerRun, or returns them as one
+// run when not split.
+func chunks(tasks []*generator.Task, split bool) [][]*generator.Task {
+	if !split {
+		return [][]*generator.Task{tasks}
+	}
+	var runs [][]*generator.Task
+	for len(tasks) > tasksPerRun {
+		runs = append(runs, tasks[:tasksPerRun])
+		tasks = tasks[tasksPerRun:]
+	}
+	return append(runs, tasks)
+}
+
+// parallel runs fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and waits
+// for them.
+func parallel(n int, fn func(i int)) {
+	workers := min(n, goruntime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // writer renders one package's file.
 type writer struct {
-	pkg *generator.Package
-	gf  *generator.File
-	f   *jen.File
-	rt  string // the runtime's import alias
+	pkg  *generator.Package
+	gf   *generator.File
+	f    *jen.File
+	out  *jen.Group  // where declarations go: the file, or a run of them
+	docs *[][]string // if set, where doc comments go instead of out
+	rt   string      // the runtime's import alias
 }
 
 func newWriter(pkg *generator.Package, gf *generator.File) *writer {
 	f := jen.NewFilePathName(pkg.PkgPath, pkg.Name)
-	w := &writer{pkg: pkg, gf: gf, f: f}
+	w := &writer{pkg: pkg, gf: gf, f: f, out: f.Group}
 	// Every import gets a name that no package-level name of the user's
 	// package shadows: the runtime is always "futuresrt" (a user package
 	// may itself be named runtime, and jennifer would otherwise rename

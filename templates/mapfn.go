@@ -23,7 +23,7 @@ func (w *writer) mapFn(t *generator.Task) {
 	}
 	w.doc(fmt.Sprintf("%s runs [%s] on %s for each element of %s and yields (result,\u00a0error) per input, in input order, reading the input lazily. %s bounds the whole map; leaving the loop early cancels what has not started. %s tune it: %s.",
 		t.MapName, t.Func, exName, input, ctxName, optsName, list(opts)) + w.localNote(t))
-	w.f.Func().Id(t.MapName).Params(
+	w.out.Func().Id(t.MapName).Params(
 		jen.Id(ctxName).Qual("context", "Context"),
 		jen.Id(exName).Qual(RuntimePath, "Executor"),
 		jen.Id(input).Qual("iter", "Seq").Types(w.argType(t)),

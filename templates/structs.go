@@ -13,7 +13,7 @@ import (
 func (w *writer) structs(t *generator.Task) {
 	if t.ArgsName != "" {
 		w.doc(fmt.Sprintf("%s holds the arguments of one call of [%s]: the element type of [%s]'s input.", t.ArgsName, t.Func, t.MapName))
-		w.f.Type().Id(t.ArgsName).StructFunc(func(g *jen.Group) {
+		w.out.Type().Id(t.ArgsName).StructFunc(func(g *jen.Group) {
 			for _, p := range t.Params {
 				g.Id(p.Field).Add(w.typ(p.Type))
 			}
@@ -21,7 +21,7 @@ func (w *writer) structs(t *generator.Task) {
 	}
 	if t.ResultName != "" {
 		w.doc(fmt.Sprintf("%s holds the results of one call of [%s].", t.ResultName, t.Func))
-		w.f.Type().Id(t.ResultName).StructFunc(func(g *jen.Group) {
+		w.out.Type().Id(t.ResultName).StructFunc(func(g *jen.Group) {
 			for _, r := range t.Results {
 				g.Id(r.Field).Add(w.typ(r.Type))
 			}

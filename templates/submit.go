@@ -33,7 +33,7 @@ func (w *writer) submit(t *generator.Task) {
 	}
 	text += fmt.Sprintf(" If %s ends before the task starts, the task never runs and the future fails with %s.Err().", ctxName, ctxName)
 	w.doc(text + w.localNote(t))
-	w.f.Func().Id(t.SubmitName).ParamsFunc(func(g *jen.Group) {
+	w.out.Func().Id(t.SubmitName).ParamsFunc(func(g *jen.Group) {
 		g.Id(ctxName).Qual("context", "Context")
 		g.Id(exName).Qual(RuntimePath, "Executor")
 		for i, p := range t.Params {
