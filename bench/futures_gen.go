@@ -34,12 +34,8 @@ var (
 )
 
 func init() {
-	futuresTask_Double = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Double", func(_ context.Context, arg int) (int, error) {
-		return Double(arg), nil
-	})
-	futuresTask_Hash = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Hash", func(_ context.Context, arg []byte) ([32]byte, error) {
-		return Hash(arg), nil
-	})
+	futuresTask_Double = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Double", futuresRun_Double)
+	futuresTask_Hash = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Hash", futuresRun_Hash)
 }
 
 // SubmitDouble runs [Double] on ex and returns its future at once. If ctx
@@ -58,6 +54,12 @@ func MapDouble(ctx context.Context, ex futuresrt.Executor, xs iter.Seq[int], opt
 	return futuresrt.MapTask(ctx, ex, futuresTask_Double, xs, opts...)
 }
 
+// futuresRun_Double calls [Double] with the arguments of one call of the
+// task: the function the dispatch table registers for it.
+func futuresRun_Double(_ context.Context, arg int) (int, error) {
+	return Double(arg), nil
+}
+
 // SubmitHash runs [Hash] on ex and returns its future at once. If ctx ends
 // before the task starts, the task never runs and the future fails with
 // ctx.Err().
@@ -72,4 +74,10 @@ func SubmitHash(ctx context.Context, ex futuresrt.Executor, b []byte) *futuresrt
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapHash(ctx context.Context, ex futuresrt.Executor, bs iter.Seq[[]byte], opts ...futuresrt.MapOption) iter.Seq2[[32]byte, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Hash, bs, opts...)
+}
+
+// futuresRun_Hash calls [Hash] with the arguments of one call of the task:
+// the function the dispatch table registers for it.
+func futuresRun_Hash(_ context.Context, arg []byte) ([32]byte, error) {
+	return Hash(arg), nil
 }

@@ -32,7 +32,7 @@ type placed struct {
 // generatedNames returns the names a task's wrappers declare.
 func generatedNames(t *Task) []string {
 	var names []string
-	for _, n := range []string{t.SubmitName, t.MapName, t.ArgsName, t.ResultName, t.VarName} {
+	for _, n := range []string{t.SubmitName, t.MapName, t.ArgsName, t.ResultName, t.VarName, t.RunName} {
 		if n != "" {
 			names = append(names, n)
 		}

@@ -60,10 +60,12 @@ type Task struct {
 	Signature *types.Signature
 
 	// The names of the generated declarations: SubmitX, MapX, XArgs,
-	// XResult and the task variable. Exported for an exported function,
-	// unexported otherwise. MapName, ArgsName and ResultName are "" when
-	// the task does not get them.
-	SubmitName, MapName, ArgsName, ResultName, VarName string
+	// XResult, the task variable (futuresTask_X) and the adapter the
+	// dispatch table registers (futuresRun_X). SubmitX, MapX, XArgs and
+	// XResult are exported for an exported function, unexported
+	// otherwise; MapName, ArgsName and ResultName are "" when the task
+	// does not get them.
+	SubmitName, MapName, ArgsName, ResultName, VarName, RunName string
 }
 
 // Param is a task parameter (other than its leading context).

@@ -286,6 +286,7 @@ func (l *loader) task(fd *ast.FuncDecl, dir Directive) *Task {
 		t.ResultName = resultName(name)
 	}
 	t.VarName = "futuresTask_" + name
+	t.RunName = "futuresRun_" + name
 	if !ok {
 		return nil
 	}

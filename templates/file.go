@@ -80,6 +80,7 @@ func build(pkg *generator.Package, gf *generator.File, split bool) (*jen.File, [
 			cw.structs(t)
 			cw.submit(t)
 			cw.mapFn(t)
+			cw.run(t)
 		}
 		groups[i] = cw.out
 	})

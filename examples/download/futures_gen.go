@@ -34,12 +34,8 @@ var (
 )
 
 func init() {
-	futuresTask_Download = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Download", func(ctx context.Context, args DownloadArgs) (string, error) {
-		return Download(ctx, args.URL, args.Dir)
-	})
-	futuresTask_Fanout = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Fanout", func(ctx context.Context, args FanoutArgs) (int, error) {
-		return Fanout(ctx, args.Ex, args.URLs, args.Dir)
-	}, futuresrt.Local())
+	futuresTask_Download = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Download", futuresRun_Download)
+	futuresTask_Fanout = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Fanout", futuresRun_Fanout, futuresrt.Local())
 }
 
 // DownloadArgs holds the arguments of one call of [Download]: the element
@@ -64,6 +60,12 @@ func SubmitDownload(ctx context.Context, ex futuresrt.Executor, url string, dir 
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapDownload(ctx context.Context, ex futuresrt.Executor, args iter.Seq[DownloadArgs], opts ...futuresrt.MapOption) iter.Seq2[string, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Download, args, opts...)
+}
+
+// futuresRun_Download calls [Download] with the arguments of one call of the
+// task: the function the dispatch table registers for it.
+func futuresRun_Download(ctx context.Context, args DownloadArgs) (string, error) {
+	return Download(ctx, args.URL, args.Dir)
 }
 
 // FanoutArgs holds the arguments of one call of [Fanout]: the element type
@@ -91,4 +93,10 @@ func SubmitFanout(ctx context.Context, ex_ futuresrt.Executor, ex futuresrt.Exec
 // executor in another process the future fails.
 func MapFanout(ctx context.Context, ex_ futuresrt.Executor, args iter.Seq[FanoutArgs], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
 	return futuresrt.MapTask(ctx, ex_, futuresTask_Fanout, args, opts...)
+}
+
+// futuresRun_Fanout calls [Fanout] with the arguments of one call of the
+// task: the function the dispatch table registers for it.
+func futuresRun_Fanout(ctx context.Context, args FanoutArgs) (int, error) {
+	return Fanout(ctx, args.Ex, args.URLs, args.Dir)
 }

@@ -34,12 +34,8 @@ var (
 )
 
 func init() {
-	futuresTask_Explode = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.Explode", func(_ context.Context, arg int) (int, error) {
-		return Explode(arg), nil
-	})
-	futuresTask_IsPrime = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.IsPrime", func(_ context.Context, arg int64) (bool, error) {
-		return IsPrime(arg), nil
-	})
+	futuresTask_Explode = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.Explode", futuresRun_Explode)
+	futuresTask_IsPrime = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.IsPrime", futuresRun_IsPrime)
 }
 
 // SubmitExplode runs [Explode] on ex and returns its future at once. If ctx
@@ -58,6 +54,12 @@ func MapExplode(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int], op
 	return futuresrt.MapTask(ctx, ex, futuresTask_Explode, ns, opts...)
 }
 
+// futuresRun_Explode calls [Explode] with the arguments of one call of the
+// task: the function the dispatch table registers for it.
+func futuresRun_Explode(_ context.Context, arg int) (int, error) {
+	return Explode(arg), nil
+}
+
 // SubmitIsPrime runs [IsPrime] on ex and returns its future at once. If ctx
 // ends before the task starts, the task never runs and the future fails with
 // ctx.Err().
@@ -72,4 +74,10 @@ func SubmitIsPrime(ctx context.Context, ex futuresrt.Executor, n int64) *futures
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapIsPrime(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int64], opts ...futuresrt.MapOption) iter.Seq2[bool, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_IsPrime, ns, opts...)
+}
+
+// futuresRun_IsPrime calls [IsPrime] with the arguments of one call of the
+// task: the function the dispatch table registers for it.
+func futuresRun_IsPrime(_ context.Context, arg int64) (bool, error) {
+	return IsPrime(arg), nil
 }
