@@ -80,8 +80,10 @@ func (r *run) scan(p *packages.Package) (*pkgScan, error) {
 		return nil, nil
 	}
 	s := &pkgScan{path: p.PkgPath, name: p.Name, dir: p.Dir, groups: map[string]*group{}, decls: map[string][]site{}}
-	if s.dir == "" {
-		s.dir = filepath.Dir(append(p.GoFiles, p.IgnoredFiles...)[0])
+	if s.dir == "" && len(p.GoFiles) > 0 {
+		s.dir = filepath.Dir(p.GoFiles[0])
+	} else if s.dir == "" {
+		s.dir = filepath.Dir(p.IgnoredFiles[0])
 	}
 	if !excluded {
 		s.here = p
@@ -101,18 +103,11 @@ func (r *run) scan(p *packages.Package) (*pkgScan, error) {
 func (s *pkgScan) readHere(r *run, p *packages.Package, typeErrs []packages.Error) error {
 	v := &view{p: p, l: newLoader(p, typeErrs), typeErrs: typeErrs}
 	s.views = append(s.views, v)
-	goFiles := map[string]bool{}
-	for _, f := range p.GoFiles {
-		goFiles[f] = true
-	}
-	for _, f := range p.Syntax {
-		path := p.Fset.Position(f.Package).Filename
-		if !goFiles[path] {
-			continue // cgo's own files
-		}
+	for _, sf := range syntaxFiles(p) {
+		f, path, cgo := sf.f, sf.path, sf.cgo
 		// cgo rewrites the files that import "C"; read the original's
 		// header.
-		header, cgo := f, p.Fset.File(f.Pos()).Name() != path
+		header := f
 		if cgo {
 			var err error
 			if header, err = parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly|parser.ParseComments); err != nil {
@@ -149,6 +144,32 @@ func splitErrors(p *packages.Package) (typeErrs, others []packages.Error) {
 		}
 	}
 	return typeErrs, others
+}
+
+// syntaxFile is one of a package's Go files as a load parsed it.
+type syntaxFile struct {
+	f    *ast.File
+	path string // the file in the package's directory
+	cgo  bool   // f is cgo's rewrite of the file at path
+}
+
+// syntaxFiles pairs p's syntax trees with its Go files. cgo rewrites the
+// files that import "C" into files of its own, whose line directives name
+// the original; cgo's other files are left out.
+func syntaxFiles(p *packages.Package) []syntaxFile {
+	goFiles := map[string]bool{}
+	for _, f := range p.GoFiles {
+		goFiles[f] = true
+	}
+	var out []syntaxFile
+	for _, f := range p.Syntax {
+		if name := p.Fset.File(f.Pos()).Name(); goFiles[name] {
+			out = append(out, syntaxFile{f, name, false})
+		} else if orig := p.Fset.Position(f.Package).Filename; goFiles[orig] {
+			out = append(out, syntaxFile{f, orig, true})
+		}
+	}
+	return out
 }
 
 // group returns the group of the tasks under constraint x, made on first
@@ -190,9 +211,20 @@ func (s *pkgScan) findIgnored(p *packages.Package) {
 // Files of another package (a "//go:build ignore" program, say) and files
 // that do not parse are left to the go command.
 func (s *pkgScan) parseIgnored(r *run) {
-	for _, sf := range s.ignored {
-		f, err := parser.ParseFile(r.fset, sf.path, sf.data, parser.ParseComments|parser.SkipObjectResolution)
-		if err != nil || s.name != "" && f.Name.Name != s.name {
+	files := make([]*ast.File, len(s.ignored))
+	for i, sf := range s.ignored {
+		if f, err := parser.ParseFile(r.fset, sf.path, sf.data, parser.ParseComments|parser.SkipObjectResolution); err == nil {
+			files[i] = f
+			// No file is built here: the package is the one the first
+			// file with tasks declares.
+			if s.name == "" && sf.mentions {
+				s.name = f.Name.Name
+			}
+		}
+	}
+	for i, sf := range s.ignored {
+		f := files[i]
+		if f == nil || f.Name.Name != s.name {
 			continue
 		}
 		x, err := fileConstraint(sf.path, f, false)
@@ -277,13 +309,11 @@ func (s *pkgScan) readElsewhere(r *run, g *group, p *packages.Package) {
 	s.views = append(s.views, v)
 	g.view = v
 	read := map[string]bool{}
-	for _, f := range p.Syntax {
-		path := p.Fset.Position(f.Package).Filename
-		if !want[path] {
-			continue
+	for _, sf := range syntaxFiles(p) {
+		if want[sf.path] {
+			read[sf.path] = true
+			g.tasks = append(g.tasks, v.l.file(sf.f)...)
 		}
-		read[path] = true
-		g.tasks = append(g.tasks, v.l.file(f)...)
 	}
 	for _, f := range g.files {
 		if !read[f] {

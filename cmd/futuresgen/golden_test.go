@@ -25,7 +25,9 @@ var update = flag.Bool("update", false, "rewrite the want sections of testdata/g
 // under want/ is the input: a module (a go.mod is added when missing)
 // that futuresgen runs on, with the arguments in the "args" file if there
 // is one ("./..." otherwise). When futuresgen succeeds, the module must
-// then pass go vet, unless the archive has a "novet" file. Under want/:
+// then pass go vet, unless the archive has a "novet" file, with the
+// environment in the "vetenv" file if there is one (GOOS=windows). Under
+// want/:
 //
 //	want/<path>   the file futuresgen must leave at <path>
 //	want/stderr   what it must print on standard error (the work
@@ -57,6 +59,7 @@ func runGolden(t *testing.T, file string) {
 	dir := t.TempDir()
 	args := []string{"./..."}
 	hasMod, novet := false, false
+	var vetEnv []string
 	for _, f := range ar.Files {
 		if strings.HasPrefix(f.Name, "want/") {
 			continue
@@ -67,6 +70,10 @@ func runGolden(t *testing.T, file string) {
 		}
 		if f.Name == "novet" {
 			novet = true
+			continue
+		}
+		if f.Name == "vetenv" {
+			vetEnv = strings.Fields(string(f.Data))
 			continue
 		}
 		if f.Name == "go.mod" {
@@ -169,7 +176,7 @@ func runGolden(t *testing.T, file string) {
 	// What was generated must compile and pass go vet, with the user's
 	// code that calls it.
 	if code == 0 && !t.Failed() && !novet {
-		goCmd(t, dir, "vet", "./...")
+		goCmdEnv(t, dir, vetEnv, "vet", "./...")
 	}
 }
 
