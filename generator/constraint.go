@@ -129,26 +129,45 @@ func nameConstraint(name string) []constraint.Expr {
 	return nil
 }
 
-// and joins xs with &&; nil for none.
-func and(xs ...constraint.Expr) constraint.Expr {
-	var out constraint.Expr
-	for _, x := range xs {
-		if out == nil {
-			out = x
-		} else {
-			out = &constraint.AndExpr{X: out, Y: x}
-		}
+// and joins xs with &&, or returns nil for none.
+func and(xs ...constraint.Expr) constraint.Expr { return join(xs, andOp) }
+
+// or joins xs with ||, or returns nil for none.
+func or(xs ...constraint.Expr) constraint.Expr { return join(xs, orOp) }
+
+// binOp is && or ||.
+type binOp bool
+
+const (
+	andOp binOp = true
+	orOp  binOp = false
+)
+
+func (op binOp) make(x, y constraint.Expr) constraint.Expr {
+	if op == andOp {
+		return &constraint.AndExpr{X: x, Y: y}
 	}
-	return out
+	return &constraint.OrExpr{X: x, Y: y}
 }
 
-func or(xs ...constraint.Expr) constraint.Expr {
+// split returns the operands of e when e is an op expression.
+func (op binOp) split(e constraint.Expr) (x, y constraint.Expr, ok bool) {
+	switch e := e.(type) {
+	case *constraint.AndExpr:
+		return e.X, e.Y, op == andOp
+	case *constraint.OrExpr:
+		return e.X, e.Y, op == orOp
+	}
+	return nil, nil, false
+}
+
+func join(xs []constraint.Expr, op binOp) constraint.Expr {
 	var out constraint.Expr
 	for _, x := range xs {
 		if out == nil {
 			out = x
 		} else {
-			out = &constraint.OrExpr{X: out, Y: x}
+			out = op.make(out, x)
 		}
 	}
 	return out
@@ -164,32 +183,20 @@ func canonical(x constraint.Expr) constraint.Expr {
 	case *constraint.NotExpr:
 		return &constraint.NotExpr{X: canonical(x.X)}
 	case *constraint.AndExpr:
-		return and(sortedOperands(x, func(x constraint.Expr) (l, r constraint.Expr, ok bool) {
-			a, ok := x.(*constraint.AndExpr)
-			if !ok {
-				return nil, nil, false
-			}
-			return a.X, a.Y, true
-		})...)
+		return join(sortedOperands(x, andOp), andOp)
 	case *constraint.OrExpr:
-		return or(sortedOperands(x, func(x constraint.Expr) (l, r constraint.Expr, ok bool) {
-			o, ok := x.(*constraint.OrExpr)
-			if !ok {
-				return nil, nil, false
-			}
-			return o.X, o.Y, true
-		})...)
+		return join(sortedOperands(x, orOp), orOp)
 	}
 	return x
 }
 
-// sortedOperands flattens the run of one binary operator that split
-// recognizes, canonicalizes, sorts and dedupes its operands.
-func sortedOperands(x constraint.Expr, split func(constraint.Expr) (l, r constraint.Expr, ok bool)) []constraint.Expr {
+// sortedOperands flattens the run of op that x starts, and canonicalizes,
+// sorts and dedupes its operands.
+func sortedOperands(x constraint.Expr, op binOp) []constraint.Expr {
 	var ops []constraint.Expr
 	var walk func(constraint.Expr)
 	walk = func(x constraint.Expr) {
-		if l, r, ok := split(x); ok {
+		if l, r, ok := op.split(x); ok {
 			walk(l)
 			walk(r)
 			return
@@ -220,11 +227,11 @@ func sortedOperands(x constraint.Expr, split func(constraint.Expr) (l, r constra
 // conjuncts returns the operands of x's top-level &&s (x itself if it has
 // none).
 func conjuncts(x constraint.Expr) []constraint.Expr {
-	if a, ok := x.(*constraint.AndExpr); ok {
-		return append(conjuncts(a.X), conjuncts(a.Y)...)
-	}
 	if x == nil {
 		return nil
+	}
+	if l, r, ok := andOp.split(x); ok {
+		return append(conjuncts(l), conjuncts(r)...)
 	}
 	return []constraint.Expr{x}
 }
