@@ -20,7 +20,6 @@ import (
 // platform, and its tasks grouped by the build constraint of their files.
 type pkgScan struct {
 	path, name, dir string
-	here            *packages.Package // as the first load built it
 	ignored         []*srcFile        // the Go files that load did not build
 	groups          map[string]*group // by constraint text; "" for files built everywhere
 	views           []*view           // the loads the tasks were read from
@@ -32,8 +31,7 @@ type pkgScan struct {
 type srcFile struct {
 	path     string
 	data     []byte
-	mentions bool            // it mentions futures: (a directive, or a near miss)
-	expr     constraint.Expr // its build constraint, once parsed
+	mentions bool // it mentions futures: (a directive, or a near miss)
 }
 
 // group is the tasks of the files with one build constraint.
@@ -86,7 +84,6 @@ func (r *run) scan(p *packages.Package) (*pkgScan, error) {
 		s.dir = filepath.Dir(p.IgnoredFiles[0])
 	}
 	if !excluded {
-		s.here = p
 		if err := s.readHere(r, p, typeErrs); err != nil {
 			return nil, err
 		}
@@ -231,7 +228,6 @@ func (s *pkgScan) parseIgnored(r *run) {
 		if err != nil {
 			continue
 		}
-		sf.expr = x
 		s.declare(f, r.fset, x)
 		if sf.mentions {
 			g := s.group(x)
