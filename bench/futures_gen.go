@@ -19,13 +19,6 @@ import (
 // one this file was generated for: re-run "go generate".
 const _ = futuresrt.SupportPackageIsVersion1
 
-// If a line below fails to compile, a task's signature changed after this
-// file was generated: re-run "go generate".
-var (
-	_ func(int) int         = Double
-	_ func([]byte) [32]byte = Hash
-)
-
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
 var (
@@ -55,7 +48,9 @@ func MapDouble(ctx context.Context, ex futuresrt.Executor, xs iter.Seq[int], opt
 }
 
 // futuresRun_Double calls [Double] with the arguments of one call of the
-// task: the function the dispatch table registers for it.
+// task: the function the dispatch table registers for it. If it fails to
+// compile, Double's signature changed after this file was generated: re-run
+// "go generate".
 func futuresRun_Double(_ context.Context, arg int) (int, error) {
 	return Double(arg), nil
 }
@@ -77,7 +72,9 @@ func MapHash(ctx context.Context, ex futuresrt.Executor, bs iter.Seq[[]byte], op
 }
 
 // futuresRun_Hash calls [Hash] with the arguments of one call of the task:
-// the function the dispatch table registers for it.
+// the function the dispatch table registers for it. If it fails to compile,
+// Hash's signature changed after this file was generated: re-run
+// "go generate".
 func futuresRun_Hash(_ context.Context, arg []byte) ([32]byte, error) {
 	return Hash(arg), nil
 }

@@ -47,8 +47,9 @@ func (w *writer) register(g *jen.Group, t *generator.Task) {
 // run writes the task's adapter from the runtime's shape — a context and
 // one argument in, one result and an error out — to the user's function.
 // It is a named function rather than a closure in init so that a task's
-// stack trace names it (futuresRun_Fetch, not init.func3), and so that
-// init is a line per task.
+// stack trace names it (futuresRun_Fetch, not init.func3), so that init is
+// a line per task, and so that the compile error a stale file gives when
+// the task's signature changed lands under a comment that says what to do.
 func (w *writer) run(t *generator.Task) {
 	ctxName, argName := fresh("ctx", t), fresh("args", t)
 	if len(t.Params) == 1 {
@@ -106,7 +107,7 @@ func (w *writer) run(t *generator.Task) {
 			g.Return(jen.Id(t.ResultName).Values(fields...), errv)
 		}
 	}
-	w.doc(fmt.Sprintf("%s calls [%s] with the arguments of one call of the task: the function the dispatch table registers for it.", t.RunName, t.Func))
+	w.doc(fmt.Sprintf("%s calls [%s] with the arguments of one call of the task: the function the dispatch table registers for it. If it fails to compile, %s's signature changed after this file was generated: re-run \"go\u00a0generate\".", t.RunName, t.Func, t.Func))
 	w.out.Func().Id(t.RunName).Params(
 		jen.Id(ctxName).Qual("context", "Context"),
 		jen.Id(argName).Add(w.argType(t)),

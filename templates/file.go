@@ -46,22 +46,11 @@ func build(pkg *generator.Package, gf *generator.File, split bool) (*jen.File, [
 	if gf.Constraint != "" {
 		about = fmt.Sprintf("This file holds the typed wrappers and the dispatch table of the tasks of package %s (its functions marked futures:task) that are declared in files built only where %q holds, and is built under the same constraint.", pkg.Name, gf.Constraint)
 	}
-	w.doc(about + ` Re-run "go generate" after changing a task; "futuresgen -check" tells whether this file is fresh.`)
+	w.doc(about + " Re-run \"go\u00a0generate\" after changing a task; \"futuresgen\u00a0-check\" tells whether this file is fresh.")
 	f.Line()
 	f.Comment("If this line fails to compile, the futuresgen runtime in go.mod is not the")
 	f.Comment("one this file was generated for: re-run \"go generate\".")
 	f.Const().Id("_").Op("=").Qual(RuntimePath, "SupportPackageIsVersion1")
-	f.Line()
-	if split {
-		f.Comment(splitMarker)
-	}
-	f.Comment("If a line below fails to compile, a task's signature changed after this")
-	f.Comment("file was generated: re-run \"go generate\".")
-	f.Var().DefsFunc(func(g *jen.Group) {
-		for _, t := range gf.Tasks {
-			g.Id("_").Add(w.signature(t.Signature)).Op("=").Id(t.Func)
-		}
-	})
 	w.dispatch(gf.Tasks, split)
 
 	// Each task's own declarations, in runs that build concurrently: a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +144,32 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if after, _ := os.ReadFile(gen); !bytes.Equal(before, after) {
 			t.Error("the generated file changed although generation failed")
+		}
+	})
+
+	t.Run("a stale file fails to compile under a comment that says to regenerate", func(t *testing.T) {
+		main := filepath.Join(dir, "main.go")
+		src, _ := os.ReadFile(main)
+		defer writeFile(t, main, src)
+		changed := bytes.Replace(src, []byte("func Shout(ctx context.Context, s string) (string, error) {"), []byte("func Shout(ctx context.Context, s []byte) (string, error) {\n\t_ = string(s)"), 1)
+		changed = bytes.Replace(changed, []byte(`if s == "" {`), []byte(`if len(s) == 0 {`), 1)
+		changed = bytes.Replace(changed, []byte("strings.ToUpper(s)"), []byte("strings.ToUpper(string(s))"), 1)
+		writeFile(t, main, changed)
+		cmd := exec.Command("go", "build", "-o", os.DevNull, ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+		out, err := cmd.CombinedOutput()
+		_, after, found := strings.Cut(string(out), "futures_gen.go:")
+		if err == nil || !found {
+			t.Fatalf("go build: %v; want an error in futures_gen.go\n%s", err, out)
+		}
+		var line int
+		fmt.Sscanf(after, "%d", &line)
+		gen, _ := os.ReadFile(filepath.Join(dir, "futures_gen.go"))
+		lines := strings.Split(string(gen), "\n")
+		above := strings.Join(lines[max(0, line-8):line], "\n")
+		if !strings.Contains(above, "func futuresRun_Shout(") || !strings.Contains(above, `signature changed after this file was generated: re-run`) {
+			t.Errorf("the error at futures_gen.go:%d is not in futuresRun_Shout under its comment:\n%s\n%s", line, out, above)
 		}
 	})
 

@@ -19,13 +19,6 @@ import (
 // one this file was generated for: re-run "go generate".
 const _ = futuresrt.SupportPackageIsVersion1
 
-// If a line below fails to compile, a task's signature changed after this
-// file was generated: re-run "go generate".
-var (
-	_ func(context.Context, string, string) (string, error)                    = Download
-	_ func(context.Context, futuresrt.Executor, []string, string) (int, error) = Fanout
-)
-
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
 var (
@@ -63,7 +56,9 @@ func MapDownload(ctx context.Context, ex futuresrt.Executor, args iter.Seq[Downl
 }
 
 // futuresRun_Download calls [Download] with the arguments of one call of the
-// task: the function the dispatch table registers for it.
+// task: the function the dispatch table registers for it. If it fails to
+// compile, Download's signature changed after this file was generated:
+// re-run "go generate".
 func futuresRun_Download(ctx context.Context, args DownloadArgs) (string, error) {
 	return Download(ctx, args.URL, args.Dir)
 }
@@ -96,7 +91,9 @@ func MapFanout(ctx context.Context, ex_ futuresrt.Executor, args iter.Seq[Fanout
 }
 
 // futuresRun_Fanout calls [Fanout] with the arguments of one call of the
-// task: the function the dispatch table registers for it.
+// task: the function the dispatch table registers for it. If it fails to
+// compile, Fanout's signature changed after this file was generated: re-run
+// "go generate".
 func futuresRun_Fanout(ctx context.Context, args FanoutArgs) (int, error) {
 	return Fanout(ctx, args.Ex, args.URLs, args.Dir)
 }

@@ -19,13 +19,6 @@ import (
 // one this file was generated for: re-run "go generate".
 const _ = futuresrt.SupportPackageIsVersion1
 
-// If a line below fails to compile, a task's signature changed after this
-// file was generated: re-run "go generate".
-var (
-	_ func(int) int    = Explode
-	_ func(int64) bool = IsPrime
-)
-
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
 var (
@@ -55,7 +48,9 @@ func MapExplode(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int], op
 }
 
 // futuresRun_Explode calls [Explode] with the arguments of one call of the
-// task: the function the dispatch table registers for it.
+// task: the function the dispatch table registers for it. If it fails to
+// compile, Explode's signature changed after this file was generated: re-run
+// "go generate".
 func futuresRun_Explode(_ context.Context, arg int) (int, error) {
 	return Explode(arg), nil
 }
@@ -77,7 +72,9 @@ func MapIsPrime(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int64], 
 }
 
 // futuresRun_IsPrime calls [IsPrime] with the arguments of one call of the
-// task: the function the dispatch table registers for it.
+// task: the function the dispatch table registers for it. If it fails to
+// compile, IsPrime's signature changed after this file was generated: re-run
+// "go generate".
 func futuresRun_IsPrime(_ context.Context, arg int64) (bool, error) {
 	return IsPrime(arg), nil
 }
