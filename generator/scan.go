@@ -7,6 +7,7 @@ import (
 	"go/build/constraint"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -190,8 +191,11 @@ func (s *pkgScan) findIgnored(p *packages.Package) {
 			strings.HasPrefix(base, "_") || strings.HasPrefix(base, ".") {
 			continue
 		}
+		if isGenerated(path) {
+			continue
+		}
 		data, err := os.ReadFile(path)
-		if err != nil || bytes.HasPrefix(data, []byte(Header+"\n")) {
+		if err != nil {
 			continue
 		}
 		lower := bytes.ToLower(data)
@@ -201,6 +205,19 @@ func (s *pkgScan) findIgnored(p *packages.Package) {
 			mentions: bytes.Contains(lower, []byte("futures:")) || bytes.Contains(lower, []byte("futures :")),
 		})
 	}
+}
+
+// isGenerated reports whether the file at path starts with Header,
+// reading no more of it.
+func isGenerated(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, len(Header)+1)
+	_, err = io.ReadFull(f, buf)
+	return err == nil && string(buf) == Header+"\n"
 }
 
 // parseIgnored parses the files the first load did not build, for the
