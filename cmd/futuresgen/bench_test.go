@@ -18,7 +18,7 @@ import (
 // one after the other, so that a noisy machine slows both alike; the
 // metrics are the best time of each and their ratio:
 //
-//	go test -run '^$' -bench Generate -benchtime 20x ./cmd/futuresgen
+//	go test -run '^$' -bench 'Generate$' -benchtime 30x ./cmd/futuresgen
 func BenchmarkGenerate(b *testing.B) {
 	const n = 200
 	dir := b.TempDir()
