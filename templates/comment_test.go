@@ -61,3 +61,29 @@ func TestList(t *testing.T) {
 		}
 	}
 }
+
+func TestWrap(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("word ", 30)
+	for _, tt := range []struct {
+		in   string
+		want []string
+	}{
+		{"", []string{""}},
+		{"one line", []string{"one line"}},
+		{" leading and trailing spaces ", []string{"leading and trailing spaces"}},
+		{"a\nb", []string{"a", "b"}},
+		{"(result,\u00a0error) per input", []string{"(result, error) per input"}},
+		{long, []string{strings.TrimSpace(strings.Repeat("word ", 15)), strings.TrimSpace(strings.Repeat("word ", 15))}},
+		{long + "longer", []string{strings.TrimSpace(strings.Repeat("word ", 15)), strings.TrimSpace(strings.Repeat("word ", 15)), "longer"}},
+	} {
+		if got := wrap(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("wrap(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+	for _, line := range wrap(long + "x " + long) {
+		if len("// "+line) > docWidth {
+			t.Errorf("line %q is longer than %d", line, docWidth)
+		}
+	}
+}
