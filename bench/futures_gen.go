@@ -5,26 +5,19 @@
 package main
 
 import (
-	context "context"
+	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
-	iter "iter"
+	"iter"
 )
 
-// This file holds the typed wrappers and the dispatch table of the tasks
-// of package main (its functions marked futures:task). Re-run
-// "go generate" after changing a task; "futuresgen -check" tells whether
-// this file is fresh.
+// This file holds the typed wrappers and the dispatch table of the tasks of
+// package main (its functions marked futures:task). Re-run "go generate"
+// after changing a task; "futuresgen -check" tells whether this file is
+// fresh.
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
 const _ = futuresrt.SupportPackageIsVersion1
-
-// If a line below fails to compile, a task's signature changed after this
-// file was generated: re-run "go generate".
-var (
-	_ func(int) int         = Double
-	_ func([]byte) [32]byte = Hash
-)
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
@@ -34,40 +27,54 @@ var (
 )
 
 func init() {
-	futuresTask_Double = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Double", func(_ context.Context, arg int) (int, error) {
-		return Double(arg), nil
-	})
-	futuresTask_Hash = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Hash", func(_ context.Context, arg []byte) ([32]byte, error) {
-		return Hash(arg), nil
-	})
+	futuresTask_Double = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Double", futuresRun_Double)
+	futuresTask_Hash = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Hash", futuresRun_Hash)
 }
 
-// SubmitDouble runs the task Double on ex and returns its future at once.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// SubmitDouble runs [Double] on ex and returns its future at once. If ctx
+// ends before the task starts, the task never runs and the future fails with
+// ctx.Err().
 func SubmitDouble(ctx context.Context, ex futuresrt.Executor, x int) *futuresrt.Future[int] {
 	return futuresrt.SubmitTask(ctx, ex, futuresTask_Double, x)
 }
 
-// MapDouble runs the task Double on ex for each element of xs and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapDouble runs [Double] on ex for each element of xs and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapDouble(ctx context.Context, ex futuresrt.Executor, xs iter.Seq[int], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Double, xs, opts...)
 }
 
-// SubmitHash runs the task Hash on ex and returns its future at once.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// futuresRun_Double calls [Double] with the arguments of one call of the
+// task: the function the dispatch table registers for it. If it fails to
+// compile, Double's signature changed after this file was generated: re-run
+// "go generate".
+func futuresRun_Double(_ context.Context, arg int) (int, error) {
+	return Double(arg), nil
+}
+
+// SubmitHash runs [Hash] on ex and returns its future at once. If ctx ends
+// before the task starts, the task never runs and the future fails with
+// ctx.Err().
 func SubmitHash(ctx context.Context, ex futuresrt.Executor, b []byte) *futuresrt.Future[[32]byte] {
 	return futuresrt.SubmitTask(ctx, ex, futuresTask_Hash, b)
 }
 
-// MapHash runs the task Hash on ex for each element of bs and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapHash runs [Hash] on ex for each element of bs and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapHash(ctx context.Context, ex futuresrt.Executor, bs iter.Seq[[]byte], opts ...futuresrt.MapOption) iter.Seq2[[32]byte, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Hash, bs, opts...)
+}
+
+// futuresRun_Hash calls [Hash] with the arguments of one call of the task:
+// the function the dispatch table registers for it. If it fails to compile,
+// Hash's signature changed after this file was generated: re-run
+// "go generate".
+func futuresRun_Hash(_ context.Context, arg []byte) ([32]byte, error) {
+	return Hash(arg), nil
 }

@@ -12,29 +12,31 @@ import (
 // so the check walks through pointers, slices, arrays, maps, named types
 // and struct fields, and accepts any named type that encodes itself
 // (MarshalBinary and UnmarshalBinary, or GobEncode and GobDecode), such as
-// time.Time.
-func crossProblem(t types.Type, from *types.Package) string {
-	c := &crossChecker{from: from, seen: map[types.Type]bool{}}
-	return c.check(t, "")
+// time.Time. Types in the answer are written as qual names their packages.
+func crossProblem(t types.Type, qual types.Qualifier) string {
+	c := &crossChecker{qual: qual, seen: map[types.Type]bool{}}
+	return c.check(t, t, "")
 }
 
 type crossChecker struct {
-	from *types.Package
+	qual types.Qualifier // how the task's file names other packages
 	seen map[types.Type]bool
 }
 
 // check returns the problem with t, reached through path (a field path
-// such as ".Opts.Callback", or "" at the top).
-func (c *crossChecker) check(t types.Type, path string) string {
+// such as ".Opts.Callback", or "" at the top). shown is t as the source
+// names it: the named or alias type whose underlying type t is, so that
+// an embedded io.Reader is reported as io.Reader, not as its method set.
+func (c *crossChecker) check(t, shown types.Type, path string) string {
 	at := func(what string) string {
 		if path == "" {
 			return what
 		}
-		return fmt.Sprintf("%s (%s) %s", describe(path), types.TypeString(t, types.RelativeTo(c.from)), what)
+		return fmt.Sprintf("%s (%s) %s", describe(path), types.TypeString(shown, c.qual), what)
 	}
 	switch t := t.(type) {
 	case *types.Alias:
-		return c.check(types.Unalias(t), path)
+		return c.check(types.Unalias(t), shown, path)
 	case *types.Named:
 		if c.seen[t] {
 			return "" // a recursive type: its other parts are checked already
@@ -43,7 +45,7 @@ func (c *crossChecker) check(t types.Type, path string) string {
 		if encodesItself(t) {
 			return ""
 		}
-		return c.check(t.Underlying(), path)
+		return c.check(t.Underlying(), shown, path)
 	case *types.Basic:
 		switch t.Kind() {
 		case types.UnsafePointer:
@@ -53,16 +55,16 @@ func (c *crossChecker) check(t types.Type, path string) string {
 		}
 		return ""
 	case *types.Pointer:
-		return c.check(t.Elem(), path)
+		return c.check(t.Elem(), t.Elem(), path)
 	case *types.Slice:
-		return c.check(t.Elem(), path+"[i]")
+		return c.check(t.Elem(), t.Elem(), path+"[i]")
 	case *types.Array:
-		return c.check(t.Elem(), path+"[i]")
+		return c.check(t.Elem(), t.Elem(), path+"[i]")
 	case *types.Map:
-		if p := c.check(t.Key(), path+"{key}"); p != "" {
+		if p := c.check(t.Key(), t.Key(), path+"{key}"); p != "" {
 			return p
 		}
-		return c.check(t.Elem(), path+"[key]")
+		return c.check(t.Elem(), t.Elem(), path+"[key]")
 	case *types.Chan:
 		return at("is a channel")
 	case *types.Signature:
@@ -75,7 +77,7 @@ func (c *crossChecker) check(t types.Type, path string) string {
 			if !f.Exported() {
 				return fmt.Sprintf("%s is unexported", describe(path+"."+f.Name()))
 			}
-			if p := c.check(f.Type(), path+"."+f.Name()); p != "" {
+			if p := c.check(f.Type(), f.Type(), path+"."+f.Name()); p != "" {
 				return p
 			}
 		}

@@ -5,19 +5,45 @@ import (
 	"go/types"
 )
 
-// Package is one Go package with its tasks: the model the templates write
-// code from.
+// Package is one Go package and the generated files its tasks need: the
+// model the templates write code from.
 type Package struct {
 	Name    string // the package name, as in its package clause
 	PkgPath string // the import path
 	Dir     string // the directory holding its files
-	// Types is the type-checked package; task types refer to it.
-	Types *types.Package
-	// Tasks are the package's tasks, sorted by function name.
-	Tasks []*Task
-	// Declared holds every name declared at package level, outside the
-	// generated file, so that generated imports and names avoid them.
+	// Files are the package's generated files, one per distinct build
+	// constraint among the files that declare its tasks, sorted by
+	// Suffix: the file for tasks built everywhere, if any, comes first.
+	// A package without tasks has none.
+	Files []*File
+	// Declared holds every name declared at package level by the
+	// package's Go files, for any platform and outside the generated
+	// files, so that generated imports and names avoid them.
 	Declared map[string]bool
+}
+
+// File is one generated file: the tasks of a package that are declared
+// in files with the same build constraint, so that their wrappers are
+// built exactly where the tasks are.
+type File struct {
+	// Constraint is that build constraint in canonical form, as a
+	// //go:build line writes it ("linux", "windows && amd64",
+	// "!windows"); "" for tasks in files built everywhere.
+	Constraint string
+	// Suffix tells the file's name from the others': "" for the one
+	// without a constraint (futures_gen.go), else the constraint in a
+	// form that fits a file name ("linux" for futures_gen_linux.go,
+	// "windows_amd64", "not-windows", "darwin-or-linux").
+	Suffix string
+	// Platform is where the tasks were type-checked when the constraint
+	// does not hold here: the environment and tags of that load, such as
+	// "GOOS=windows GOARCH=amd64 CGO_ENABLED=0"; "" for this platform.
+	Platform string
+	// Types is the type-checked package on that platform; task types
+	// refer to it.
+	Types *types.Package
+	// Tasks are the file's tasks, sorted by function name.
+	Tasks []*Task
 }
 
 // Task is one //futures:task function.
@@ -34,21 +60,23 @@ type Task struct {
 	Signature *types.Signature
 
 	// The names of the generated declarations: SubmitX, MapX, XArgs,
-	// XResult and the task variable. Exported for an exported function,
-	// unexported otherwise. MapName, ArgsName and ResultName are "" when
-	// the task does not get them.
-	SubmitName, MapName, ArgsName, ResultName, VarName string
+	// XResult, the task variable (futuresTask_X) and the adapter the
+	// dispatch table registers (futuresRun_X). SubmitX, MapX, XArgs and
+	// XResult are exported for an exported function, unexported
+	// otherwise; MapName, ArgsName and ResultName are "" when the task
+	// does not get them.
+	SubmitName, MapName, ArgsName, ResultName, VarName, RunName string
 }
 
 // Param is a task parameter (other than its leading context).
 type Param struct {
 	Name  string     // the name in the generated wrappers: the parameter's, or p0, p1, …
-	Field string     // the field in XArgs: the name with its first letter upper-cased, or P0, P1, …
+	Field string     // the field in XArgs: the name as an exported field (url → URL, userId → UserID), or P0, P1, …
 	Type  types.Type // for a variadic parameter ...T, the slice type []T
 }
 
 // Result is a task result (other than a final error).
 type Result struct {
-	Field string // the field in XResult: the result's name upper-cased, or R0, R1, …
+	Field string // the field in XResult: the result's name as an exported field, or R0, R1, …
 	Type  types.Type
 }

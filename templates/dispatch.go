@@ -9,21 +9,26 @@ import (
 )
 
 // dispatch writes the dispatch table: a variable per task, and an init
-// function that registers every task under its stable name with an adapter
-// from the runtime's one-argument, one-result shape to the user's function.
-// Registration is in init, not in the variables' initializers, so that a
-// task that submits itself (or another task that submits it) is not an
-// initialization cycle. Package initialization runs it, in this process and
-// in every worker process.
-func (w *writer) dispatch(tasks []*generator.Task) {
-	w.f.Comment("The dispatch table: every task of the package, registered by init under")
-	w.f.Comment("its stable name, so that a worker process finds it by that name.")
-	w.f.Var().DefsFunc(func(g *jen.Group) {
+// function that registers every task under its stable name with its
+// adapter (see run). Registration is in init, not in the variables'
+// initializers, so that a task that submits itself (or another task that
+// submits it) is not an initialization cycle. Package initialization runs
+// it, in this process and in every worker process.
+func (w *writer) dispatch(tasks []*generator.Task, split bool) {
+	if split {
+		w.out.Comment(splitMarker)
+	}
+	w.out.Comment("The dispatch table: every task of the package, registered by init under")
+	w.out.Comment("its stable name, so that a worker process finds it by that name.")
+	w.out.Var().DefsFunc(func(g *jen.Group) {
 		for _, t := range tasks {
 			g.Id(t.VarName).Op("*").Qual(RuntimePath, "Task").Types(w.argType(t), w.resultType(t))
 		}
 	})
-	w.f.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
+	if split {
+		w.out.Comment(splitMarker)
+	}
+	w.out.Func().Id("init").Params().BlockFunc(func(g *jen.Group) {
 		for _, t := range tasks {
 			w.register(g, t)
 		}
@@ -32,6 +37,20 @@ func (w *writer) dispatch(tasks []*generator.Task) {
 
 // register writes the registration of one task.
 func (w *writer) register(g *jen.Group, t *generator.Task) {
+	args := []jen.Code{jen.Lit(t.Name), jen.Id(t.RunName)}
+	if t.Local {
+		args = append(args, jen.Qual(RuntimePath, "Local").Call())
+	}
+	g.Id(t.VarName).Op("=").Qual(RuntimePath, "RegisterTask").Call(args...)
+}
+
+// run writes the task's adapter from the runtime's shape — a context and
+// one argument in, one result and an error out — to the user's function.
+// It is a named function rather than a closure in init so that a task's
+// stack trace names it (futuresRun_Fetch, not init.func3), so that init is
+// a line per task, and so that the compile error a stale file gives when
+// the task's signature changed lands under a comment that says what to do.
+func (w *writer) run(t *generator.Task) {
 	ctxName, argName := fresh("ctx", t), fresh("args", t)
 	if len(t.Params) == 1 {
 		argName = fresh("arg", t)
@@ -88,16 +107,11 @@ func (w *writer) register(g *jen.Group, t *generator.Task) {
 			g.Return(jen.Id(t.ResultName).Values(fields...), errv)
 		}
 	}
-	fn := jen.Func().Params(
+	w.doc(fmt.Sprintf("%s calls [%s] with the arguments of one call of the task: the function the dispatch table registers for it. If it fails to compile, %s's signature changed after this file was generated: re-run \"go\u00a0generate\".", t.RunName, t.Func, t.Func))
+	w.out.Func().Id(t.RunName).Params(
 		jen.Id(ctxName).Qual("context", "Context"),
 		jen.Id(argName).Add(w.argType(t)),
 	).Params(w.resultType(t), jen.Error()).BlockFunc(body)
-
-	args := []jen.Code{jen.Lit(t.Name), fn}
-	if t.Local {
-		args = append(args, jen.Qual(RuntimePath, "Local").Call())
-	}
-	g.Id(t.VarName).Op("=").Qual(RuntimePath, "RegisterTask").Call(args...)
 }
 
 // fresh returns name, or name with underscores added, so that it differs

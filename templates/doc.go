@@ -1,6 +1,8 @@
-// Package templates writes the code futuresgen generates: for each task of
-// a generator.Package, the XArgs and XResult structs, the SubmitX and MapX
-// wrappers, and the dispatch table that registers the task with the
-// runtime. It is pure: functions from the task model to *jen.File, with no
-// I/O, so the output depends on the model alone.
+// Package templates writes the code futuresgen generates: for each
+// generator.File of a package (its tasks under one build constraint), the
+// XArgs and XResult structs, the SubmitX and MapX wrappers, and the
+// dispatch table that registers each task with the runtime through its
+// adapter. It is pure: functions from the task model to *jen.File (File)
+// and to formatted source (Render), with no I/O, so the output depends on
+// the model alone.
 package templates

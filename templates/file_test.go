@@ -2,6 +2,8 @@ package templates
 
 import (
 	"bytes"
+	"fmt"
+	"go/format"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,7 @@ import (
 )
 
 // load loads a one-file module holding src.
-func load(t *testing.T, src string) *generator.Package {
+func load(t testing.TB, src string) (*generator.Package, *generator.File) {
 	t.Helper()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/p\n\ngo 1.24\n"), 0o644)
@@ -20,12 +22,13 @@ func load(t *testing.T, src string) *generator.Package {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Packages[0]
+	pkg := res.Packages[0]
+	return pkg, pkg.Files[0]
 }
 
 func TestRenderIsDeterministicAndMarked(t *testing.T) {
 	t.Parallel()
-	pkg := load(t, `package p
+	pkg, gf := load(t, `package p
 
 import "time"
 
@@ -35,12 +38,12 @@ func B(d time.Duration, n int) (time.Duration, error) { return d, nil }
 //futures:task
 func A(x int) int { return x }
 `)
-	first, err := Render(pkg)
+	first, err := Render(pkg, gf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		again, _ := Render(pkg)
+		again, _ := Render(pkg, gf)
 		if !bytes.Equal(first, again) {
 			t.Fatal("two renders of the same package differ")
 		}
@@ -56,6 +59,88 @@ func A(x int) int { return x }
 	for _, want := range []string{`futuresrt "github.com/futuresgen/futuresgen/runtime"`, "const _ = futuresrt.SupportPackageIsVersion1", "func init() {"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("the file lacks %q", want)
+		}
+	}
+}
+
+func TestBuildLine(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ constraint, want string }{
+		{"", "//go:build !futuresgen"},
+		{"linux", "//go:build !futuresgen && linux"},
+		{"windows && amd64", "//go:build !futuresgen && windows && amd64"},
+		{"darwin || linux", "//go:build !futuresgen && (darwin || linux)"},
+		{"!windows", "//go:build !futuresgen && !windows"},
+	} {
+		if got := BuildLine(tt.constraint); got != tt.want {
+			t.Errorf("BuildLine(%q) = %q; want %q", tt.constraint, got, tt.want)
+		}
+	}
+}
+
+// TestRenderInPartsIsGofmt checks that formatting a file in parts, as
+// Render does, gives what formatting it whole does, for a package of many
+// runs of tasks of every shape.
+func TestRenderInPartsIsGofmt(t *testing.T) {
+	t.Parallel()
+	var src strings.Builder
+	src.WriteString("package p\n\nimport (\n\t\"context\"\n\t\"time\"\n)\n")
+	for i := range 3*tasksPerRun + 5 {
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&src, "\n//futures:task\nfunc T%d(ctx context.Context, d time.Duration, n int) (time.Duration, error) { return d, nil }\n", i)
+		case 1:
+			fmt.Fprintf(&src, "\n//futures:task\nfunc T%d(x int) int { return x }\n", i)
+		case 2:
+			fmt.Fprintf(&src, "\n//futures:task\nfunc T%d() {}\n", i)
+		case 3:
+			fmt.Fprintf(&src, "\n//futures:task local\nfunc t%d(s string, xs ...int) (a, b int, err error) { return }\n", i)
+		}
+	}
+	pkg, gf := load(t, src.String())
+	got, err := Render(pkg, gf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole bytes.Buffer
+	if err := File(pkg, gf).Render(&whole); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, whole.Bytes()) {
+		t.Errorf("Render differs from formatting the whole file:\n%s", diffLines(whole.String(), string(got)))
+	}
+	if again, err := format.Source(got); err != nil || !bytes.Equal(again, got) {
+		t.Errorf("Render's output is not gofmt'd (err %v)", err)
+	}
+}
+
+// diffLines shows the first line where a and b differ, with context.
+func diffLines(a, b string) string {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(la) && i < len(lb); i++ {
+		if la[i] != lb[i] {
+			lo := max(0, i-3)
+			return fmt.Sprintf("line %d:\nwhole: %q\nparts: %q", i+1, la[lo:min(len(la), i+3)], lb[lo:min(len(lb), i+3)])
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d lines", len(la), len(lb))
+}
+
+// BenchmarkRender renders the file of a package of 200 tasks, the size
+// of cmd/futuresgen's BenchmarkGenerate:
+//
+//	go test -run '^$' -bench Render -benchmem ./templates
+func BenchmarkRender(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("package p\n\nimport \"context\"\n\ntype Item struct {\n\tName string\n\tTags []string\n}\n")
+	for i := range 200 {
+		fmt.Fprintf(&src, "\n//futures:task\nfunc Task%d(ctx context.Context, it Item, n int) (Item, error) { return it, nil }\n", i)
+	}
+	pkg, gf := load(b, src.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Render(pkg, gf); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

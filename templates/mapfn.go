@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"go/types"
 
 	"github.com/dave/jennifer/jen"
@@ -16,11 +17,13 @@ func (w *writer) mapFn(t *generator.Task) {
 	}
 	names := w.paramNames(t)
 	ctxName, exName, optsName, input := names.ours["ctx"], names.ours["ex"], names.ours["opts"], names.ours["input"]
-	w.f.Commentf("%s runs the task %s on ex for each element of %s and yields", t.MapName, t.Func, input)
-	w.f.Comment("(result, error) per input, in input order, reading the input lazily.")
-	w.f.Comment("ctx bounds the whole map; leaving the loop early cancels what has not")
-	w.f.Comment("started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.")
-	w.f.Func().Id(t.MapName).Params(
+	opts := make([]string, len(mapOptions))
+	for i, o := range mapOptions {
+		opts[i] = w.link(o)
+	}
+	w.doc(fmt.Sprintf("%s runs [%s] on %s for each element of %s and yields (result,\u00a0error) per input, in input order, reading the input lazily. %s bounds the whole map; leaving the loop early cancels what has not started. %s tune it: %s.",
+		t.MapName, t.Func, exName, input, ctxName, optsName, list(opts)) + w.localNote(t))
+	w.out.Func().Id(t.MapName).Params(
 		jen.Id(ctxName).Qual("context", "Context"),
 		jen.Id(exName).Qual(RuntimePath, "Executor"),
 		jen.Id(input).Qual("iter", "Seq").Types(w.argType(t)),

@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"fmt"
+
 	"github.com/dave/jennifer/jen"
 
 	"github.com/futuresgen/futuresgen/generator"
@@ -10,17 +12,16 @@ import (
 // results).
 func (w *writer) structs(t *generator.Task) {
 	if t.ArgsName != "" {
-		w.f.Commentf("%s holds the arguments of one call of the task %s: the element", t.ArgsName, t.Func)
-		w.f.Commentf("type of %s's input.", t.MapName)
-		w.f.Type().Id(t.ArgsName).StructFunc(func(g *jen.Group) {
+		w.doc(fmt.Sprintf("%s holds the arguments of one call of [%s]: the element type of [%s]'s input.", t.ArgsName, t.Func, t.MapName))
+		w.out.Type().Id(t.ArgsName).StructFunc(func(g *jen.Group) {
 			for _, p := range t.Params {
 				g.Id(p.Field).Add(w.typ(p.Type))
 			}
 		})
 	}
 	if t.ResultName != "" {
-		w.f.Commentf("%s holds the results of the task %s.", t.ResultName, t.Func)
-		w.f.Type().Id(t.ResultName).StructFunc(func(g *jen.Group) {
+		w.doc(fmt.Sprintf("%s holds the results of one call of [%s].", t.ResultName, t.Func))
+		w.out.Type().Id(t.ResultName).StructFunc(func(g *jen.Group) {
 			for _, r := range t.Results {
 				g.Id(r.Field).Add(w.typ(r.Type))
 			}

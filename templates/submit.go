@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"fmt"
+
 	"github.com/dave/jennifer/jen"
 
 	"github.com/futuresgen/futuresgen/generator"
@@ -25,17 +27,13 @@ func (w *writer) submit(t *generator.Task) {
 		})
 	}
 
-	w.f.Commentf("%s runs the task %s on ex and returns its future at once.", t.SubmitName, t.Func)
+	text := fmt.Sprintf("%s runs [%s] on %s and returns its future at once.", t.SubmitName, t.Func, exName)
 	if t.Context {
-		w.f.Comment("The task's context ends when ctx ends or when ex is shut down with")
-		w.f.Comment("CancelPending.")
+		text += fmt.Sprintf(" The task's context ends when %s ends or when %s is shut down with %s.", ctxName, exName, w.link("CancelPending"))
 	}
-	w.f.Comment("If ctx ends before the task starts, the task never runs and the future")
-	w.f.Comment("fails with ctx.Err().")
-	if t.Local {
-		w.f.Commentf("%s is local: on an executor in another process the future fails.", t.Func)
-	}
-	w.f.Func().Id(t.SubmitName).ParamsFunc(func(g *jen.Group) {
+	text += fmt.Sprintf(" If %s ends before the task starts, the task never runs and the future fails with %s.Err().", ctxName, ctxName)
+	w.doc(text + w.localNote(t))
+	w.out.Func().Id(t.SubmitName).ParamsFunc(func(g *jen.Group) {
 		g.Id(ctxName).Qual("context", "Context")
 		g.Id(exName).Qual(RuntimePath, "Executor")
 		for i, p := range t.Params {
@@ -48,6 +46,14 @@ func (w *writer) submit(t *generator.Task) {
 	}).Op("*").Qual(RuntimePath, "Future").Types(w.resultType(t)).Block(
 		jen.Return(jen.Qual(RuntimePath, "SubmitTask").Call(jen.Id(ctxName), jen.Id(exName), jen.Id(t.VarName), arg)),
 	)
+}
+
+// localNote is the sentence a local task's wrappers add to their doc.
+func (w *writer) localNote(t *generator.Task) string {
+	if !t.Local {
+		return ""
+	}
+	return fmt.Sprintf(" [%s] is local: on an executor in another process the future fails.", t.Func)
 }
 
 // wrapperNames are the parameter names of a generated wrapper: the task's

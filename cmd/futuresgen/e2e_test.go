@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -50,21 +52,31 @@ func tool(t *testing.T, dir string, args ...string) (int, string, string) {
 // returns it with the program's expected output.
 func e2eModule(t *testing.T) (dir, wantOutput string) {
 	t.Helper()
+	dir, want := moduleFrom(t, "e2e")
+	return dir, want["output"]
+}
+
+// moduleFrom writes the module of testdata/<name>.txtar to a new
+// directory, requiring this module replaced by the working tree, and
+// returns the directory with the archive's want/ files by name.
+func moduleFrom(t *testing.T, name string) (dir string, want map[string]string) {
+	t.Helper()
 	repoRootOnce = repoRoot(t)
-	ar, err := txtar.ParseFile(filepath.Join(repoRootOnce, "testdata", "e2e.txtar"))
+	ar, err := txtar.ParseFile(filepath.Join(repoRootOnce, "testdata", name+".txtar"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir = t.TempDir()
+	want = map[string]string{}
 	for _, f := range ar.Files {
-		if f.Name == "want/output" {
-			wantOutput = string(f.Data)
+		if rel, ok := strings.CutPrefix(f.Name, "want/"); ok {
+			want[rel] = string(f.Data)
 			continue
 		}
 		writeFile(t, filepath.Join(dir, f.Name), f.Data)
 	}
 	useThisModule(t, dir)
-	return dir, wantOutput
+	return dir, want
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -135,6 +147,32 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a stale file fails to compile under a comment that says to regenerate", func(t *testing.T) {
+		main := filepath.Join(dir, "main.go")
+		src, _ := os.ReadFile(main)
+		defer writeFile(t, main, src)
+		changed := bytes.Replace(src, []byte("func Shout(ctx context.Context, s string) (string, error) {"), []byte("func Shout(ctx context.Context, s []byte) (string, error) {\n\t_ = string(s)"), 1)
+		changed = bytes.Replace(changed, []byte(`if s == "" {`), []byte(`if len(s) == 0 {`), 1)
+		changed = bytes.Replace(changed, []byte("strings.ToUpper(s)"), []byte("strings.ToUpper(string(s))"), 1)
+		writeFile(t, main, changed)
+		cmd := exec.Command("go", "build", "-o", os.DevNull, ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+		out, err := cmd.CombinedOutput()
+		_, after, found := strings.Cut(string(out), "futures_gen.go:")
+		if err == nil || !found {
+			t.Fatalf("go build: %v; want an error in futures_gen.go\n%s", err, out)
+		}
+		var line int
+		fmt.Sscanf(after, "%d", &line)
+		gen, _ := os.ReadFile(filepath.Join(dir, "futures_gen.go"))
+		lines := strings.Split(string(gen), "\n")
+		above := strings.Join(lines[max(0, line-8):line], "\n")
+		if !strings.Contains(above, "func futuresRun_Shout(") || !strings.Contains(above, `signature changed after this file was generated: re-run`) {
+			t.Errorf("the error at futures_gen.go:%d is not in futuresRun_Shout under its comment:\n%s\n%s", line, out, above)
+		}
+	})
+
 	t.Run("-version and usage errors", func(t *testing.T) {
 		if code, stdout, _ := tool(t, dir, "-version"); code != 0 || !strings.HasPrefix(stdout, "futuresgen ") {
 			t.Errorf("-version: exit %d, %q", code, stdout)
@@ -178,4 +216,64 @@ func TestGoGenerate(t *testing.T) {
 	if got := goCmd(t, dir, "run", "."); got != want {
 		t.Errorf("the program printed:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// TestPlatforms generates the wrappers of tasks declared in files for some
+// platforms only, then builds the program for linux, darwin and windows:
+// each wrapper must exist exactly where its task does.
+func TestPlatforms(t *testing.T) {
+	dir, want := moduleFrom(t, "platforms")
+	if code, _, stderr := tool(t, dir); code != 0 {
+		t.Fatalf("futuresgen: exit %d, stderr:\n%s", code, stderr)
+	}
+	if got := generatedFiles(t, dir); got != want["files"] {
+		t.Errorf("generated files:\n%s\nwant:\n%s", got, want["files"])
+	}
+	for _, platform := range []string{"linux/amd64", "darwin/arm64", "windows/amd64", "windows/arm64"} {
+		t.Run("builds for "+platform, func(t *testing.T) {
+			goos, goarch, _ := strings.Cut(platform, "/")
+			goCmdEnv(t, dir, []string{"GOOS=" + goos, "GOARCH=" + goarch, "CGO_ENABLED=0"}, "vet", ".")
+			goCmdEnv(t, dir, []string{"GOOS=" + goos, "GOARCH=" + goarch, "CGO_ENABLED=0"}, "build", "-o", filepath.Join(t.TempDir(), "prog"), ".")
+		})
+	}
+	t.Run("runs here with the tasks of this platform", func(t *testing.T) {
+		if goruntime.GOOS != "linux" {
+			t.Skipf("the expected output is linux's; this is %s", goruntime.GOOS)
+		}
+		if got := goCmd(t, dir, "run", "."); got != want["linux"] {
+			t.Errorf("the program printed:\n%s\nwant:\n%s", got, want["linux"])
+		}
+	})
+	t.Run("-check reports, and a run removes, the file of a constraint no task has any more", func(t *testing.T) {
+		if code, stdout, stderr := tool(t, dir, "-check", "./..."); code != 0 {
+			t.Fatalf("-check on fresh files: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if err := os.Remove(filepath.Join(dir, "sys_windows_amd64.go")); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := tool(t, dir, "-check", "./...")
+		if code != 1 || !strings.Contains(stdout, "--- a/futures_gen_windows_amd64.go") {
+			t.Errorf("-check after removing the task: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		if code, _, stderr := tool(t, dir, "-v"); code != 0 || !strings.Contains(stderr, "removed futures_gen_windows_amd64.go") {
+			t.Errorf("exit %d, stderr:\n%s", code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "futures_gen_windows_amd64.go")); err == nil {
+			t.Error("futures_gen_windows_amd64.go is still there")
+		}
+	})
+}
+
+// generatedFiles lists the futures_gen*.go files of dir, one per line.
+func generatedFiles(t *testing.T, dir string) string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "futures_gen*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(filepath.Base(n) + "\n")
+	}
+	return b.String()
 }

@@ -25,11 +25,14 @@ var update = flag.Bool("update", false, "rewrite the want sections of testdata/g
 // under want/ is the input: a module (a go.mod is added when missing)
 // that futuresgen runs on, with the arguments in the "args" file if there
 // is one ("./..." otherwise). When futuresgen succeeds, the module must
-// then pass go vet, unless the archive has a "novet" file. Under want/:
+// then pass go vet, unless the archive has a "novet" file, with the
+// environment in the "vetenv" file if there is one (GOOS=windows). Under
+// want/:
 //
 //	want/<path>   the file futuresgen must leave at <path>
 //	want/stderr   what it must print on standard error (the work
 //	              directory appears as $WORK)
+//	want/stdout   what it must print on standard output, if given
 //	want/exit     its exit status (default 0)
 //	want/absent   paths that must not exist afterwards, one per line
 //
@@ -56,6 +59,7 @@ func runGolden(t *testing.T, file string) {
 	dir := t.TempDir()
 	args := []string{"./..."}
 	hasMod, novet := false, false
+	var vetEnv []string
 	for _, f := range ar.Files {
 		if strings.HasPrefix(f.Name, "want/") {
 			continue
@@ -66,6 +70,10 @@ func runGolden(t *testing.T, file string) {
 		}
 		if f.Name == "novet" {
 			novet = true
+			continue
+		}
+		if f.Name == "vetenv" {
+			vetEnv = strings.Fields(string(f.Data))
 			continue
 		}
 		if f.Name == "go.mod" {
@@ -94,6 +102,8 @@ func runGolden(t *testing.T, file string) {
 		switch rel {
 		case "stderr":
 			got[f.Name] = []byte(gotStderr)
+		case "stdout":
+			got[f.Name] = []byte(strings.ReplaceAll(stdout.String(), dir, "$WORK"))
 		case "exit":
 			wantExit, _ = strconv.Atoi(strings.TrimSpace(string(f.Data)))
 			got[f.Name] = fmt.Appendf(nil, "%d\n", code)
@@ -166,7 +176,7 @@ func runGolden(t *testing.T, file string) {
 	// What was generated must compile and pass go vet, with the user's
 	// code that calls it.
 	if code == 0 && !t.Failed() && !novet {
-		goCmd(t, dir, "vet", "./...")
+		goCmdEnv(t, dir, vetEnv, "vet", "./...")
 	}
 }
 
@@ -204,14 +214,21 @@ func useThisModule(t *testing.T, dir string) {
 // goCmd runs the go command in dir and fails the test if it fails.
 func goCmd(t *testing.T, dir string, args ...string) string {
 	t.Helper()
+	return goCmdEnv(t, dir, nil, args...)
+}
+
+// goCmdEnv is goCmd with env added to the environment.
+func goCmdEnv(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	// Offline: modules come from the cache that building this module
 	// filled; go.sum lines the test module lacks are not looked up.
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+		t.Fatalf("%s go %s in %s: %v\n%s", strings.Join(env, " "), strings.Join(args, " "), dir, err, out)
 	}
 	return string(out)
 }

@@ -77,18 +77,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// Render everything before touching any file: an error writes nothing.
 	var plans []plan
 	for _, pkg := range loaded.Packages {
-		p := plan{path: filepath.Join(pkg.Dir, *output), pkg: pkg}
-		if len(pkg.Tasks) > 0 {
-			if p.want, err = templates.Render(pkg); err != nil {
-				fmt.Fprintf(stderr, "futuresgen: %v\n", err)
-				return failed
-			}
-		}
-		if p.have, p.exists, err = readGenerated(p.path); err != nil {
+		ps, err := packagePlans(pkg, *output)
+		if err != nil {
 			fmt.Fprintf(stderr, "futuresgen: %v\n", err)
 			return failed
 		}
-		plans = append(plans, p)
+		plans = append(plans, ps...)
 	}
 
 	if *check {
@@ -118,52 +112,125 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// plan is what one package's output should become.
+// plan is what one generated file should become.
 type plan struct {
 	pkg    *generator.Package
+	gf     *generator.File // nil: the file should not be there
 	path   string
-	want   []byte // nil: the package has no tasks
+	want   []byte // nil: remove the file
 	have   []byte // what is there now, if futuresgen wrote it
 	exists bool   // a file is at path (written by futuresgen or not)
+}
+
+// packagePlans renders pkg's generated files, named after output, and
+// plans the removal of those it wrote earlier that it no longer needs: a
+// file for a build constraint whose tasks are gone, or the whole output
+// of a package without tasks.
+func packagePlans(pkg *generator.Package, output string) ([]plan, error) {
+	var plans []plan
+	wanted := map[string]bool{}
+	for _, gf := range pkg.Files {
+		p := plan{pkg: pkg, gf: gf, path: filepath.Join(pkg.Dir, outputName(output, gf.Suffix))}
+		var err error
+		if p.want, err = templates.Render(pkg, gf); err != nil {
+			return nil, err
+		}
+		if p.have, p.exists, err = readGenerated(p.path); err != nil {
+			return nil, err
+		}
+		wanted[p.path] = true
+		plans = append(plans, p)
+	}
+	entries, err := os.ReadDir(pkg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	stem := strings.TrimSuffix(output, ".go")
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(pkg.Dir, name)
+		ours := name == output || strings.HasPrefix(name, stem+"_") && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")
+		if wanted[path] || e.IsDir() || !ours {
+			continue
+		}
+		have, _, err := readGenerated(path)
+		if err != nil {
+			return nil, err
+		}
+		if have != nil {
+			plans = append(plans, plan{pkg: pkg, path: path, have: have, exists: true})
+		}
+	}
+	return plans, nil
+}
+
+// outputName is the name of the generated file for the build constraint
+// that suffix stands for: output itself for "", else output with
+// "_<suffix>" before its .go (futures_gen_linux.go).
+func outputName(output, suffix string) string {
+	if suffix == "" {
+		return output
+	}
+	return strings.TrimSuffix(output, ".go") + "_" + suffix + ".go"
 }
 
 // diff returns a unified diff from what is there to what should be, or ""
 // when the file is fresh.
 func (p plan) diff() string {
-	if p.want == nil && p.have == nil || bytes.Equal(p.want, p.have) {
+	if bytes.Equal(p.want, p.have) {
 		return ""
 	}
 	rel := relPath(p.path)
+	to := "b/" + rel
+	if p.want == nil {
+		to = "/dev/null"
+	}
 	d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A:        difflib.SplitLines(string(p.have)),
-		B:        difflib.SplitLines(string(p.want)),
+		A:        lines(p.have),
+		B:        lines(p.want),
 		FromFile: "a/" + rel,
-		ToFile:   "b/" + rel,
+		ToFile:   to,
 		Context:  3,
 	})
 	return d
+}
+
+// lines splits data into lines that keep their "\n", as difflib wants
+// them; nil for no data.
+func lines(data []byte) []string {
+	if len(data) == 0 {
+		return nil
+	}
+	ls := strings.SplitAfter(string(data), "\n")
+	if last := len(ls) - 1; ls[last] == "" {
+		ls = ls[:last]
+	} else {
+		ls[last] += "\n"
+	}
+	return ls
 }
 
 // apply writes, keeps or removes the file, and says what it did.
 func (p plan) apply() (string, error) {
 	rel := relPath(p.path)
 	switch {
-	case p.want == nil && p.have != nil:
+	case p.want == nil:
 		if err := os.Remove(p.path); err != nil {
 			return "", fmt.Errorf("removing stale %s: %w", rel, err)
 		}
-		return fmt.Sprintf("removed %s: %s has no tasks", rel, p.pkg.PkgPath), nil
-	case p.want == nil:
-		return "", nil
+		if len(p.pkg.Files) == 0 {
+			return fmt.Sprintf("removed %s: %s has no tasks", rel, p.pkg.PkgPath), nil
+		}
+		return fmt.Sprintf("removed %s: no task of %s is declared under its build constraint any more", rel, p.pkg.PkgPath), nil
 	case p.exists && p.have == nil:
 		return "", fmt.Errorf("%s exists and was not written by futuresgen (its first line is not %q); move it or choose another -output", rel, templates.Header)
 	case bytes.Equal(p.want, p.have):
-		return fmt.Sprintf("%s is up to date (%s)", rel, tasks(len(p.pkg.Tasks))), nil
+		return fmt.Sprintf("%s is up to date (%s)", rel, tasks(len(p.gf.Tasks))), nil
 	}
 	if err := writeAtomically(p.path, p.want); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("wrote %s (%s)", rel, tasks(len(p.pkg.Tasks))), nil
+	return fmt.Sprintf("wrote %s (%s)", rel, tasks(len(p.gf.Tasks))), nil
 }
 
 func tasks(n int) string {

@@ -5,26 +5,19 @@
 package main
 
 import (
-	context "context"
+	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
-	iter "iter"
+	"iter"
 )
 
-// This file holds the typed wrappers and the dispatch table of the tasks
-// of package main (its functions marked futures:task). Re-run
-// "go generate" after changing a task; "futuresgen -check" tells whether
-// this file is fresh.
+// This file holds the typed wrappers and the dispatch table of the tasks of
+// package main (its functions marked futures:task). Re-run "go generate"
+// after changing a task; "futuresgen -check" tells whether this file is
+// fresh.
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
 const _ = futuresrt.SupportPackageIsVersion1
-
-// If a line below fails to compile, a task's signature changed after this
-// file was generated: re-run "go generate".
-var (
-	_ func(context.Context, string, string) (string, error)                    = Download
-	_ func(context.Context, futuresrt.Executor, []string, string) (int, error) = Fanout
-)
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
@@ -34,60 +27,73 @@ var (
 )
 
 func init() {
-	futuresTask_Download = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Download", func(ctx context.Context, args DownloadArgs) (string, error) {
-		return Download(ctx, args.Url, args.Dir)
-	})
-	futuresTask_Fanout = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Fanout", func(ctx context.Context, args FanoutArgs) (int, error) {
-		return Fanout(ctx, args.Ex, args.Urls, args.Dir)
-	}, futuresrt.Local())
+	futuresTask_Download = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Download", futuresRun_Download)
+	futuresTask_Fanout = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Fanout", futuresRun_Fanout, futuresrt.Local())
 }
 
-// DownloadArgs holds the arguments of one call of the task Download: the element
-// type of MapDownload's input.
+// DownloadArgs holds the arguments of one call of [Download]: the element
+// type of [MapDownload]'s input.
 type DownloadArgs struct {
-	Url string
+	URL string
 	Dir string
 }
 
-// SubmitDownload runs the task Download on ex and returns its future at once.
-// The task's context ends when ctx ends or when ex is shut down with
-// CancelPending.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// SubmitDownload runs [Download] on ex and returns its future at once. The
+// task's context ends when ctx ends or when ex is shut down with
+// [futuresrt.CancelPending]. If ctx ends before the task starts, the task
+// never runs and the future fails with ctx.Err().
 func SubmitDownload(ctx context.Context, ex futuresrt.Executor, url string, dir string) *futuresrt.Future[string] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Download, DownloadArgs{Url: url, Dir: dir})
+	return futuresrt.SubmitTask(ctx, ex, futuresTask_Download, DownloadArgs{URL: url, Dir: dir})
 }
 
-// MapDownload runs the task Download on ex for each element of args and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapDownload runs [Download] on ex for each element of args and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapDownload(ctx context.Context, ex futuresrt.Executor, args iter.Seq[DownloadArgs], opts ...futuresrt.MapOption) iter.Seq2[string, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Download, args, opts...)
 }
 
-// FanoutArgs holds the arguments of one call of the task Fanout: the element
-// type of MapFanout's input.
+// futuresRun_Download calls [Download] with the arguments of one call of the
+// task: the function the dispatch table registers for it. If it fails to
+// compile, Download's signature changed after this file was generated:
+// re-run "go generate".
+func futuresRun_Download(ctx context.Context, args DownloadArgs) (string, error) {
+	return Download(ctx, args.URL, args.Dir)
+}
+
+// FanoutArgs holds the arguments of one call of [Fanout]: the element type
+// of [MapFanout]'s input.
 type FanoutArgs struct {
 	Ex   futuresrt.Executor
-	Urls []string
+	URLs []string
 	Dir  string
 }
 
-// SubmitFanout runs the task Fanout on ex and returns its future at once.
-// The task's context ends when ctx ends or when ex is shut down with
-// CancelPending.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
-// Fanout is local: on an executor in another process the future fails.
+// SubmitFanout runs [Fanout] on ex_ and returns its future at once. The
+// task's context ends when ctx ends or when ex_ is shut down with
+// [futuresrt.CancelPending]. If ctx ends before the task starts, the task
+// never runs and the future fails with ctx.Err(). [Fanout] is local: on an
+// executor in another process the future fails.
 func SubmitFanout(ctx context.Context, ex_ futuresrt.Executor, ex futuresrt.Executor, urls []string, dir string) *futuresrt.Future[int] {
-	return futuresrt.SubmitTask(ctx, ex_, futuresTask_Fanout, FanoutArgs{Ex: ex, Urls: urls, Dir: dir})
+	return futuresrt.SubmitTask(ctx, ex_, futuresTask_Fanout, FanoutArgs{Ex: ex, URLs: urls, Dir: dir})
 }
 
-// MapFanout runs the task Fanout on ex for each element of args and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapFanout runs [Fanout] on ex_ for each element of args and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered]. [Fanout] is local: on an
+// executor in another process the future fails.
 func MapFanout(ctx context.Context, ex_ futuresrt.Executor, args iter.Seq[FanoutArgs], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
 	return futuresrt.MapTask(ctx, ex_, futuresTask_Fanout, args, opts...)
+}
+
+// futuresRun_Fanout calls [Fanout] with the arguments of one call of the
+// task: the function the dispatch table registers for it. If it fails to
+// compile, Fanout's signature changed after this file was generated: re-run
+// "go generate".
+func futuresRun_Fanout(ctx context.Context, args FanoutArgs) (int, error) {
+	return Fanout(ctx, args.Ex, args.URLs, args.Dir)
 }

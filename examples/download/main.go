@@ -145,7 +145,7 @@ func run(out io.Writer) error {
 	defer cancel()
 	args := func(yield func(DownloadArgs) bool) {
 		for _, u := range urls {
-			if !yield(DownloadArgs{Url: u, Dir: dir}) {
+			if !yield(DownloadArgs{URL: u, Dir: dir}) {
 				return
 			}
 		}

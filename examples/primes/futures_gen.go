@@ -5,26 +5,19 @@
 package main
 
 import (
-	context "context"
+	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
-	iter "iter"
+	"iter"
 )
 
-// This file holds the typed wrappers and the dispatch table of the tasks
-// of package main (its functions marked futures:task). Re-run
-// "go generate" after changing a task; "futuresgen -check" tells whether
-// this file is fresh.
+// This file holds the typed wrappers and the dispatch table of the tasks of
+// package main (its functions marked futures:task). Re-run "go generate"
+// after changing a task; "futuresgen -check" tells whether this file is
+// fresh.
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
 const _ = futuresrt.SupportPackageIsVersion1
-
-// If a line below fails to compile, a task's signature changed after this
-// file was generated: re-run "go generate".
-var (
-	_ func(int) int    = Explode
-	_ func(int64) bool = IsPrime
-)
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
@@ -34,40 +27,54 @@ var (
 )
 
 func init() {
-	futuresTask_Explode = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.Explode", func(_ context.Context, arg int) (int, error) {
-		return Explode(arg), nil
-	})
-	futuresTask_IsPrime = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.IsPrime", func(_ context.Context, arg int64) (bool, error) {
-		return IsPrime(arg), nil
-	})
+	futuresTask_Explode = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.Explode", futuresRun_Explode)
+	futuresTask_IsPrime = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.IsPrime", futuresRun_IsPrime)
 }
 
-// SubmitExplode runs the task Explode on ex and returns its future at once.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// SubmitExplode runs [Explode] on ex and returns its future at once. If ctx
+// ends before the task starts, the task never runs and the future fails with
+// ctx.Err().
 func SubmitExplode(ctx context.Context, ex futuresrt.Executor, n int) *futuresrt.Future[int] {
 	return futuresrt.SubmitTask(ctx, ex, futuresTask_Explode, n)
 }
 
-// MapExplode runs the task Explode on ex for each element of ns and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapExplode runs [Explode] on ex for each element of ns and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapExplode(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_Explode, ns, opts...)
 }
 
-// SubmitIsPrime runs the task IsPrime on ex and returns its future at once.
-// If ctx ends before the task starts, the task never runs and the future
-// fails with ctx.Err().
+// futuresRun_Explode calls [Explode] with the arguments of one call of the
+// task: the function the dispatch table registers for it. If it fails to
+// compile, Explode's signature changed after this file was generated: re-run
+// "go generate".
+func futuresRun_Explode(_ context.Context, arg int) (int, error) {
+	return Explode(arg), nil
+}
+
+// SubmitIsPrime runs [IsPrime] on ex and returns its future at once. If ctx
+// ends before the task starts, the task never runs and the future fails with
+// ctx.Err().
 func SubmitIsPrime(ctx context.Context, ex futuresrt.Executor, n int64) *futuresrt.Future[bool] {
 	return futuresrt.SubmitTask(ctx, ex, futuresTask_IsPrime, n)
 }
 
-// MapIsPrime runs the task IsPrime on ex for each element of ns and yields
-// (result, error) per input, in input order, reading the input lazily.
-// ctx bounds the whole map; leaving the loop early cancels what has not
-// started. Buffer, Unordered and ChunkSize tune it, as for runtime.Map.
+// MapIsPrime runs [IsPrime] on ex for each element of ns and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
 func MapIsPrime(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int64], opts ...futuresrt.MapOption) iter.Seq2[bool, error] {
 	return futuresrt.MapTask(ctx, ex, futuresTask_IsPrime, ns, opts...)
+}
+
+// futuresRun_IsPrime calls [IsPrime] with the arguments of one call of the
+// task: the function the dispatch table registers for it. If it fails to
+// compile, IsPrime's signature changed after this file was generated: re-run
+// "go generate".
+func futuresRun_IsPrime(_ context.Context, arg int64) (bool, error) {
+	return IsPrime(arg), nil
 }
