@@ -1,8 +1,9 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/futuresgen/futuresgen/internal/errs"
 )
 
 // The sentinel errors below describe why a future did not produce a value.
@@ -12,21 +13,21 @@ var (
 	// ErrCancelled is the error of a future that was cancelled before it
 	// started, by Future.Cancel, by Shutdown with CancelPending, or by a Map
 	// that the caller left early.
-	ErrCancelled = errors.New("futuresgen: future cancelled")
+	ErrCancelled = errs.Cancelled
 
 	// ErrShutdown is the error of a future submitted to an executor after
 	// its Shutdown or Close began.
-	ErrShutdown = errors.New("futuresgen: executor is shut down")
+	ErrShutdown = errs.Shutdown
 
 	// ErrBrokenPool is the error of every future an executor can no longer
 	// run: its Initializer failed, or its workers cannot start. The error
 	// wraps the cause.
-	ErrBrokenPool = errors.New("futuresgen: pool is broken")
+	ErrBrokenPool = errs.BrokenPool
 
 	// ErrWorkerDied is the error of a future whose worker process died while
 	// running it. Only that future fails: the pool starts a replacement
 	// worker and goes on.
-	ErrWorkerDied = errors.New("futuresgen: worker process died")
+	ErrWorkerDied = errs.WorkerDied
 )
 
 // PanicError is the error of a future whose task panicked. The panic is

@@ -3,11 +3,10 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
-	"sync"
+	goruntime "runtime"
 	"time"
 
+	"github.com/futuresgen/futuresgen/internal/proc"
 	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
 )
@@ -63,16 +62,10 @@ import (
 //
 // The zero ProcessPool is not usable; call NewProcessPool.
 type ProcessPool struct {
-	eng          engine
-	s            *sched.Scheduler
-	max          int
-	grace        time.Duration
-	startTimeout time.Duration
-	command      []string
-	closeOnce    sync.Once
-
-	mu    sync.Mutex
-	links map[*procLink]struct{} // the worker processes, starting ones included
+	eng   engine
+	s     *sched.Scheduler
+	procs *proc.Pool
+	max   int
 }
 
 // ProcessPoolStats is a snapshot of a ProcessPool's counters. Each item of
@@ -142,27 +135,20 @@ func NewProcessPool(opts ...Option) *ProcessPool {
 	if cfg.initializer != nil {
 		panic("futuresgen: NewProcessPool: Initializer cannot run in worker processes; pass WorkerSetup to ServeWorker instead")
 	}
-	p := &ProcessPool{
-		max:          cfg.maxWorkers,
-		grace:        cfg.grace,
-		startTimeout: cfg.startTimeout,
-		command:      cfg.command,
-		links:        map[*procLink]struct{}{},
-	}
+	p := &ProcessPool{max: cfg.maxWorkers}
 	if p.max == 0 {
-		p.max = defaultProcessWorkers()
+		p.max = goruntime.GOMAXPROCS(0)
 	}
-	if p.grace == 0 {
-		p.grace = 3 * time.Second
+	grace := cfg.grace
+	if grace == 0 {
+		grace = 3 * time.Second
 	}
-	if p.startTimeout == 0 {
-		p.startTimeout = 10 * time.Second
-	}
+	p.procs = proc.New(proc.Config{Command: cfg.command, StartTimeout: cfg.startTimeout, MaxStartFailures: maxStartFailures})
 	p.s = sched.New(sched.Config{
 		MaxWorkers:        p.max,
-		Spawn:             p.spawn,
+		Spawn:             p.procs.Spawn,
 		QueueLimit:        cfg.queueLimit,
-		Grace:             p.grace,
+		Grace:             grace,
 		MaxTasksPerWorker: cfg.maxTasksPerWkr,
 		Exclusive:         true,
 		AheadPerSlot:      aheadPerWorker,
@@ -172,6 +158,7 @@ func NewProcessPool(opts ...Option) *ProcessPool {
 			return fmt.Errorf("%w: %d worker processes in a row died before they were ready; the last: %w", ErrBrokenPool, n, last)
 		},
 	})
+	p.procs.Bind(p.s)
 	p.eng.remote = &remote{s: p.s, buffer: 2 * p.max, refuse: ErrShutdown, maxPayload: wire.DefaultMaxPayload, where: "a ProcessPool"}
 	return p
 }
@@ -238,39 +225,6 @@ func (p *ProcessPool) Stats() ProcessPoolStats {
 // WorkerPIDs returns the process IDs of the workers alive now.
 func (p *ProcessPool) WorkerPIDs() []int {
 	p.check("WorkerPIDs")
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var pids []int
-	for l := range p.links {
-		if pid := l.pid(); pid != 0 {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return p.procs.PIDs()
 }
 
-// workerDied builds the ErrWorkerDied error for a worker that ended with
-// state.
-func workerDied(pid int, state *os.ProcessState, waitErr error, tail string) error {
-	how := "ended"
-	switch {
-	case state != nil:
-		how = describeExit(state)
-	case waitErr != nil:
-		how = waitErr.Error()
-	}
-	msg := fmt.Sprintf("%v: pid %d %s", ErrWorkerDied, pid, how)
-	if tail = strings.TrimSpace(tail); tail != "" {
-		msg += "; the end of its standard error:\n" + tail
-	}
-	return &workerError{msg: msg}
-}
-
-// workerError is an error that Is ErrWorkerDied and carries the details.
-type workerError struct{ msg string }
-
-// Error returns the message with the exit status and standard error.
-func (e *workerError) Error() string { return e.msg }
-
-// Is makes errors.Is(err, ErrWorkerDied) true.
-func (e *workerError) Is(target error) bool { return target == ErrWorkerDied }

@@ -7,22 +7,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/futuresgen/futuresgen/internal/proc"
 	"github.com/futuresgen/futuresgen/internal/wire"
 	"github.com/futuresgen/futuresgen/internal/worker"
 )
 
-// workerEnv marks a process that a ProcessPool started as its worker. Its
-// value is the protocol version.
-const workerEnv = "FUTURESGEN_WORKER"
-
-// workerMarker is the value a pool gives workerEnv.
-func workerMarker() string { return strconv.Itoa(wire.Version) }
+// workerEnv marks a process that a ProcessPool started as its worker.
+const workerEnv = proc.Env
 
 // serving is set once ServeWorker took over this process.
 var serving atomic.Bool
@@ -40,7 +35,7 @@ func init() {
 	if !ok {
 		return
 	}
-	if !isPipe(3) || !isPipe(4) {
+	if !proc.IsPipe(3) || !proc.IsPipe(4) {
 		// Set by hand, or inherited from somewhere else: not a worker.
 		fmt.Fprintf(os.Stderr, "futuresgen: ignoring %s=%s: this process was not started by a ProcessPool (file descriptors 3 and 4 are not its pipes); it runs as an ordinary program\n", workerEnv, marker)
 		os.Unsetenv(workerEnv)
@@ -115,7 +110,12 @@ func ServeWorker(opts ...WorkerOption) {
 func serveProcess(cfg workerConfig) int {
 	marker := os.Getenv(workerEnv)
 	os.Unsetenv(workerEnv) // a task's own subprocesses are not workers
-	if marker != workerMarker() {
+	out := wire.NewStreams()
+	switch marker {
+	case proc.Marker(false):
+	case proc.Marker(true):
+		out = wire.NewSelfContainedStreams() // a relay forwards the results as they are
+	default:
 		fmt.Fprintf(os.Stderr, "futuresgen: this worker speaks protocol version %d, but its pool marked it %s=%s: build the worker and the pool from the same futuresgen\n", wire.Version, workerEnv, marker)
 		return 2
 	}
@@ -125,13 +125,13 @@ func serveProcess(cfg workerConfig) int {
 	// Signals from a terminal are the parent's to act on: it ends the
 	// tasks' contexts. Caught, not ignored, so that subprocesses of tasks
 	// start with the default action.
-	signal.Notify(make(chan os.Signal, 1), os.Interrupt, syscall.SIGQUIT)
+	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	conn := wire.NewConn(os.NewFile(3, "futuresgen-from-parent"), os.NewFile(4, "futuresgen-to-parent"), wire.DefaultMaxPayload)
-	err := worker.Serve(context.Background(), conn, worker.Config{Slots: 1, Setup: cfg.setup, MaxPayload: wire.DefaultMaxPayload})
+	err := worker.Serve(context.Background(), conn, worker.Config{Slots: 1, Setup: cfg.setup, MaxPayload: wire.DefaultMaxPayload, Out: out})
 	switch {
 	case errors.Is(err, worker.ErrBye), errors.Is(err, io.EOF):
 		return 0 // let go, or the parent is gone: leave, whatever runs
-	case err != nil && strings.HasPrefix(err.Error(), "worker set-up failed"):
+	case errors.Is(err, worker.ErrSetup):
 		return 1
 	}
 	return 2

@@ -16,6 +16,7 @@ type Worker struct {
 
 	// Under Scheduler.mu.
 	ready     bool
+	full      bool // refused a call for want of a free slot: none until it says it has one
 	retiring  bool // takes no new calls; let go once it holds none
 	byeSent   bool
 	gone      bool
@@ -42,7 +43,7 @@ func (w *Worker) load() int { return w.running + w.ahead }
 
 // free reports whether the worker can start a call now.
 func (w *Worker) free() bool {
-	return w.ready && !w.retiring && !w.gone && w.load() < w.slots
+	return w.ready && !w.retiring && !w.gone && !w.full && w.load() < w.slots
 }
 
 // send queues a message for the worker. s.mu is held.
@@ -69,6 +70,7 @@ func (w *Worker) forget(c *Call) {
 	} else {
 		w.ahead--
 	}
+	w.s.held--
 	if w.retiring && len(w.calls) == 0 {
 		w.sayBye()
 	}
@@ -92,7 +94,7 @@ const longBusy = time.Millisecond
 // worker will be free sooner, and takes calls sent ahead back for workers
 // that are free. s.mu is held.
 func (s *Scheduler) pump() {
-	for s.head != nil {
+	for s.head != nil && s.room() {
 		w := s.freeWorker()
 		if w == nil {
 			break
@@ -106,6 +108,10 @@ func (s *Scheduler) pump() {
 	s.steal()
 	s.checkIdle()
 }
+
+// room reports whether MaxCalls lets workers hold another call. s.mu is
+// held.
+func (s *Scheduler) room() bool { return s.cfg.MaxCalls == 0 || s.held < s.cfg.MaxCalls }
 
 // freeWorker returns the free worker holding the fewest calls, or nil.
 func (s *Scheduler) freeWorker() *Worker {
@@ -135,6 +141,7 @@ func (s *Scheduler) dispatch(c *Call, w *Worker, ahead bool) {
 	}
 	c.id = s.nextID
 	s.nextID++
+	s.held++
 	c.w = w
 	c.ahead = ahead
 	c.onSlot, c.ctxEnded, c.killed, c.revoking = false, false, false, notRevoking
@@ -213,10 +220,10 @@ func (s *Scheduler) sendAhead() {
 		return // another worker can start
 	}
 	now := time.Now()
-	for s.queued > s.starting {
+	for s.queued > s.starting && s.room() {
 		var best *Worker
 		for w := range s.workers {
-			if !w.ready || w.retiring || w.gone || w.ahead >= s.cfg.AheadPerSlot*w.slots {
+			if !w.ready || w.retiring || w.gone || w.full || w.ahead >= s.cfg.AheadPerSlot*w.slots {
 				continue
 			}
 			if w.running >= w.slots && now.Sub(w.busySince) > longBusy {
@@ -251,7 +258,8 @@ func (s *Scheduler) steal() {
 	for free > s.stealing {
 		var victim *Call
 		for w := range s.workers {
-			if w.gone || w.ahead == 0 {
+			// Only a worker whose slots are all busy makes calls wait.
+			if w.gone || w.ahead == 0 || w.running < w.slots {
 				continue
 			}
 			// The newest call sent ahead: the worker keeps the older ones.

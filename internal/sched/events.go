@@ -101,6 +101,24 @@ func (s *Scheduler) Revoked(w *Worker, id uint64) error {
 	return nil
 }
 
+// Refused records that w gave back call id because it had no free slot
+// (another executor's calls took them): w gets no call until Available
+// says it has room. An error means w broke the protocol.
+func (s *Scheduler) Refused(w *Worker, id uint64) error {
+	s.mu.Lock()
+	w.full = true
+	s.mu.Unlock()
+	return s.Revoked(w, id)
+}
+
+// Available records that w says it has free slots free (a heartbeat).
+func (s *Scheduler) Available(w *Worker, free int) {
+	s.mu.Lock()
+	w.full = free <= 0
+	s.pump()
+	s.unlock()
+}
+
 // back handles a call that a worker gave back or lost before starting it
 // (or, for a call counted as running from its sending, before it could
 // run): it is cancelled or failed if it should be, and queued again, first,
@@ -223,6 +241,7 @@ func (s *Scheduler) Gone(w *Worker, cause error) {
 	for i := len(calls) - 1; i >= 0; i-- {
 		c := calls[i]
 		c.w = nil
+		s.held--
 		switch {
 		case c.state == Sent:
 			s.back(c)

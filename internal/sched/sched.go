@@ -194,6 +194,9 @@ type Config struct {
 	// Lost is the error of a call whose worker was lost while it ran,
 	// given the worker's cause.
 	Lost func(cause error) error
+	// MaxCalls bounds the calls this scheduler's workers hold at once,
+	// sent or running (0: no bound): a cluster executor's MaxWorkers.
+	MaxCalls int
 	// MaxStartFailures breaks the scheduler once that many spawned
 	// workers in a row were gone before they were ready (0: never), with
 	// the error StartFailed returns.
@@ -214,6 +217,7 @@ type Scheduler struct {
 	workers       map[*Worker]struct{}
 	starting      int // workers spawned that are not ready
 	stealing      int // revokes asked for free workers, not answered
+	held          int // calls on workers: sent or running
 	nextID        uint64
 	shutdown      bool
 	cancelPending bool

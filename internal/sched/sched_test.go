@@ -609,3 +609,43 @@ func TestBatchItemsCancelOneByOne(t *testing.T) {
 	}
 	_ = f1
 }
+
+func TestMaxCallsBoundsWhatWorkersHold(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := Config{MaxCalls: 2}
+	s := New(cfg)
+	defer finish(s)
+	w, l := addWorker(s, "w", 4)
+	c1, _ := submit(t, s, ctx, 1)
+	submit(t, s, ctx, 1)
+	submit(t, s, ctx, 1)
+	want(t, l, "call 0 ahead", "call 1 ahead") // not exclusive: every call says when it starts
+	if err := s.Started(w, c1.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l)
+	if err := s.Answer(w, &wire.Msg{Kind: wire.KindResult, ID: c1.ID()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l, "call 2 ahead")
+	s.Gone(w, errors.New("gone"))
+	_, l2 := addWorker(s, "w2", 4)
+	want(t, l2, "call 3 ahead", "call 4 ahead") // the lost worker's calls count no more
+}
+
+func TestARefusingWorkerGetsNothingUntilItHasRoom(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(Config{})
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	c, _ := submit(t, s, ctx, 1)
+	want(t, l, "call 0 ahead")
+	if err := s.Refused(w, c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l) // not sent again at once
+	s.Available(w, 1)
+	want(t, l, "call 1 ahead")
+}

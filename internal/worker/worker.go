@@ -46,6 +46,9 @@ type Config struct {
 	Log io.Writer
 }
 
+// ErrSetup is wrapped by what Serve returns when Config.Setup failed.
+var ErrSetup = errors.New("futuresgen worker: set-up failed")
+
 // ErrBye is what Serve returns when the executor let the worker go and
 // its work was done.
 var ErrBye = errors.New("futuresgen worker: the executor said bye")
@@ -92,7 +95,7 @@ func Serve(ctx context.Context, conn Conn, cfg Config) error {
 		return err
 	}
 	if setupErr != nil {
-		return fmt.Errorf("worker set-up failed: %w", setupErr)
+		return fmt.Errorf("%w: %w", ErrSetup, setupErr)
 	}
 	l := &loop{ctx: ctx, conn: conn, cfg: cfg, byID: map[uint64]*call{}, done: make(chan struct{}), inRun: make([]int, cfg.Slots+2)}
 	l.follow.L = &l.mu

@@ -1,4 +1,4 @@
-package runtime
+package proc
 
 import (
 	"os"
@@ -26,8 +26,8 @@ func growPipe(f *os.File) {
 	}
 }
 
-// isPipe reports whether fd is an open pipe.
-func isPipe(fd int) bool {
+// IsPipe reports whether fd is an open pipe.
+func IsPipe(fd int) bool {
 	var st syscall.Stat_t
 	return syscall.Fstat(fd, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFIFO
 }

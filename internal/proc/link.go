@@ -1,4 +1,10 @@
-package runtime
+// Package proc runs workers as processes of this same program (or of
+// WorkerCommand's): it starts them with two pipes and their standard
+// error through the parent, writes what a scheduler sends them, reads
+// what they answer and reports it, and reports how each ended. A
+// ProcessPool uses it for its workers, and a cluster worker for the
+// child processes that run its tasks.
+package proc
 
 import (
 	"bytes"
@@ -7,23 +13,87 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	goruntime "runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/futuresgen/futuresgen/internal/errs"
 	"github.com/futuresgen/futuresgen/internal/registry"
 	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
 )
 
-// procLink is a ProcessPool's link to one worker process: it starts the
-// process, writes what the scheduler sends, reads the worker's messages
-// and reports them, and reports the process's end. Scheduling is the
+// Env marks a process that a pool started as its worker. Its value is the
+// protocol version, then "/sc" when the worker encodes results
+// self-contained (for a relay that forwards them as they are).
+const Env = "FUTURESGEN_WORKER"
+
+// Marker is Env's value for a worker of this protocol version.
+func Marker(selfContained bool) string {
+	m := strconv.Itoa(wire.Version)
+	if selfContained {
+		m += "/sc"
+	}
+	return m
+}
+
+// Config configures a Pool.
+type Config struct {
+	// Command runs workers as this program and arguments instead of this
+	// program.
+	Command []string
+	// StartTimeout bounds how long a new worker may take to say hello.
+	StartTimeout time.Duration
+	// SelfContained makes workers encode results self-contained.
+	SelfContained bool
+	// MaxStartFailures is the scheduler's: a program that cannot be
+	// started at all counts as that many failures, not one.
+	MaxStartFailures int
+}
+
+// Pool is the worker processes of one scheduler.
+type Pool struct {
+	cfg Config
+	s   *sched.Scheduler
+
+	mu    sync.Mutex
+	links map[*procLink]struct{} // the worker processes, starting ones included
+}
+
+// New returns a pool of worker processes configured by cfg. Give its
+// Spawn to the scheduler (sched.Config.Spawn), then Bind the scheduler.
+func New(cfg Config) *Pool {
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 10 * time.Second
+	}
+	return &Pool{cfg: cfg, links: map[*procLink]struct{}{}}
+}
+
+// Bind gives the pool the scheduler it reports to. Call it before any
+// call is submitted.
+func (p *Pool) Bind(s *sched.Scheduler) { p.s = s }
+
+// PIDs returns the process IDs of the workers alive now.
+func (p *Pool) PIDs() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pids []int
+	for l := range p.links {
+		if pid := l.pid(); pid != 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// procLink is the link to one worker process: it starts the process,
+// writes what the scheduler sends, reads the worker's messages and
+// reports them, and reports the process's end. Scheduling is the
 // scheduler's; this is process management and pipes.
 type procLink struct {
-	p    *ProcessPool
+	p    *Pool
 	w    *sched.Worker
 	enc  *wire.Streams // used by the goroutine writing (one at a time)
 	dec  *wire.Streams // used by the receiver only
@@ -42,11 +112,9 @@ type procLink struct {
 	stderrOK chan struct{} // closed when the worker's stderr reached its end
 }
 
-func defaultProcessWorkers() int { return goruntime.GOMAXPROCS(0) }
-
-// spawn starts a worker process for w in the background; it is the
-// scheduler's Spawn.
-func (p *ProcessPool) spawn(w *sched.Worker) sched.Link {
+// Spawn starts a worker process for w in the background and returns its
+// link: the scheduler's Spawn.
+func (p *Pool) Spawn(w *sched.Worker) sched.Link {
 	l := &procLink{p: p, w: w, enc: wire.NewStreams(), dec: wire.NewStreams(), stderrOK: make(chan struct{})}
 	p.mu.Lock()
 	p.links[l] = struct{}{}
@@ -85,8 +153,8 @@ func (l *procLink) run() {
 	}()
 	if err := l.start(); err != nil {
 		// The program cannot be started at all: retrying will not help.
-		p.s.FailStarts(maxStartFailures - 1)
-		p.s.Gone(l.w, fmt.Errorf("%w: starting a worker process: %w", ErrBrokenPool, err))
+		p.s.FailStarts(p.cfg.MaxStartFailures - 1)
+		p.s.Gone(l.w, fmt.Errorf("%w: starting a worker process: %w", errs.BrokenPool, err))
 		return
 	}
 	received := make(chan struct{})
@@ -94,12 +162,12 @@ func (l *procLink) run() {
 		defer close(received)
 		l.receive()
 	}()
-	startTimer := time.AfterFunc(p.startTimeout, func() {
+	startTimer := time.AfterFunc(p.cfg.StartTimeout, func() {
 		l.mu.Lock()
 		ready := l.ready
 		l.mu.Unlock()
 		if !ready {
-			l.Kill(fmt.Errorf("the worker process did not become ready within %v: does main (or TestMain) call runtime.ServeWorker() first?", p.startTimeout))
+			l.Kill(fmt.Errorf("the worker process did not become ready within %v: does main (or TestMain) call runtime.ServeWorker() first?", p.cfg.StartTimeout))
 		}
 	})
 	waitErr := l.cmd.Wait()
@@ -142,7 +210,7 @@ func (l *procLink) run() {
 // fd 4 to it, and its standard error through the pool, which keeps its
 // end and passes the rest on.
 func (l *procLink) start() error {
-	argv := l.p.command
+	argv := l.p.cfg.Command
 	if argv == nil {
 		exe, err := os.Executable()
 		if err != nil {
@@ -171,7 +239,7 @@ func (l *procLink) start() error {
 	growPipe(toW)
 	growPipe(fromR)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), workerEnv+"="+workerMarker())
+	cmd.Env = append(os.Environ(), Env+"="+Marker(l.p.cfg.SelfContained))
 	cmd.ExtraFiles = []*os.File{toR, fromW} // fd 3 and fd 4 in the worker
 	cmd.Stdin = nil
 	cmd.Stdout = os.Stdout
@@ -284,8 +352,8 @@ func (l *procLink) receive() {
 		l.fault(fmt.Errorf("%w: the worker's first message is a %v, not a hello", wire.ErrProtocol, m.Kind))
 		return
 	}
-	if err := checkHello(m.Hello); err != nil {
-		err = fmt.Errorf("%w: worker pid %d: %w", ErrBrokenPool, m.Hello.PID, err)
+	if err := CheckHello(m.Hello); err != nil {
+		err = fmt.Errorf("%w: worker pid %d: %w", errs.BrokenPool, m.Hello.PID, err)
 		p.s.Break(err)
 		l.Kill(err)
 		return
@@ -319,8 +387,9 @@ func (l *procLink) receive() {
 	}
 }
 
-// checkHello compares a worker's hello with this process.
-func checkHello(h *wire.Hello) error {
+// CheckHello compares a worker's hello with this process: its protocol
+// version, its set-up, its dispatch table.
+func CheckHello(h *wire.Hello) error {
 	if h.Version != wire.Version {
 		return fmt.Errorf("the worker speaks protocol version %d, this process %d: build both from the same futuresgen", h.Version, wire.Version)
 	}
@@ -394,4 +463,21 @@ func describeExit(st *os.ProcessState) string {
 		return fmt.Sprintf("was killed by signal %v", ws.Signal())
 	}
 	return fmt.Sprintf("exited with status %d", st.ExitCode())
+}
+
+// workerDied builds the ErrWorkerDied error for a worker that ended with
+// state.
+func workerDied(pid int, state *os.ProcessState, waitErr error, tail string) error {
+	how := "ended"
+	switch {
+	case state != nil:
+		how = describeExit(state)
+	case waitErr != nil:
+		how = waitErr.Error()
+	}
+	msg := fmt.Sprintf("%v: pid %d %s", errs.WorkerDied, pid, how)
+	if tail = strings.TrimSpace(tail); tail != "" {
+		msg += "; the end of its standard error:\n" + tail
+	}
+	return &errs.WorkerLost{Msg: msg}
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package runtime
+package proc
 
 import (
 	"os"
@@ -13,9 +13,9 @@ func setProcAttr(cmd *exec.Cmd) {}
 // growPipe does nothing here.
 func growPipe(f *os.File) {}
 
-// isPipe reports whether fd is open; other systems are not checked more
+// IsPipe reports whether fd is open; other systems are not checked more
 // closely.
-func isPipe(fd int) bool {
+func IsPipe(fd int) bool {
 	f := os.NewFile(uintptr(fd), "")
 	if f == nil {
 		return false
