@@ -227,4 +227,3 @@ func (p *ProcessPool) WorkerPIDs() []int {
 	p.check("WorkerPIDs")
 	return p.procs.PIDs()
 }
-
