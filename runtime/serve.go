@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/futuresgen/futuresgen/internal/bridge"
 	"github.com/futuresgen/futuresgen/internal/proc"
 	"github.com/futuresgen/futuresgen/internal/wire"
 	"github.com/futuresgen/futuresgen/internal/worker"
@@ -84,10 +85,11 @@ func WorkerSetup(fn func(context.Context) error) WorkerOption {
 }
 
 // ServeWorker must be the first statement of main, and of TestMain in
-// tests that use a ProcessPool. In an ordinary run it returns at once. In
-// a process that a ProcessPool started as its worker, it serves tasks
-// until the pool lets it go or the parent process ends, and then exits
-// the process: it never returns.
+// tests that use a ProcessPool or a cluster. In an ordinary run it returns
+// at once. In a process that a ProcessPool started as its worker (or, in
+// a program that links package cluster, one that a cluster started), it
+// serves tasks until it is let go or its parent process ends, and then
+// exits the process: it never returns.
 //
 // A process started as a worker whose main does not call ServeWorker
 // exits with status 3 after a few seconds, or as soon as it creates a
@@ -95,6 +97,11 @@ func WorkerSetup(fn func(context.Context) error) WorkerOption {
 // process that merely has the marker in its environment (set by hand) is
 // told so on standard error and runs as an ordinary program.
 func ServeWorker(opts ...WorkerOption) {
+	if bridge.ServeCluster != nil {
+		if status, ok := bridge.ServeCluster(); ok {
+			os.Exit(status)
+		}
+	}
 	if !isWorker {
 		return
 	}

@@ -64,8 +64,13 @@ func (w *Worker) find(id uint64) *Call {
 	return nil
 }
 
+// ErrUnknownCall is wrapped by the error of an event about a call the
+// worker does not hold. Over a pipe that is a broken protocol; over a
+// network it may be a late or replayed answer, which a link drops.
+var ErrUnknownCall = errors.New("a call the worker does not hold")
+
 func protocolError(w *Worker, kind wire.Kind, id uint64) error {
-	return fmt.Errorf("%w: worker %s sent a %v for call %d, which it does not hold", wire.ErrProtocol, w.name, kind, id)
+	return fmt.Errorf("%w: worker %s sent a %v for call %d: %w", wire.ErrProtocol, w.name, kind, id, ErrUnknownCall)
 }
 
 // Started records that w started call id, which was sent ahead. An error
