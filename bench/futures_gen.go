@@ -8,6 +8,7 @@ import (
 	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
 	"iter"
+	"time"
 )
 
 // This file holds the typed wrappers and the dispatch table of the tasks of
@@ -24,11 +25,13 @@ const _ = futuresrt.SupportPackageIsVersion1
 var (
 	futuresTask_Double *futuresrt.Task[int, int]
 	futuresTask_Hash   *futuresrt.Task[[]byte, [32]byte]
+	futuresTask_Sleep  *futuresrt.Task[time.Duration, struct{}]
 )
 
 func init() {
 	futuresTask_Double = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Double", futuresRun_Double)
 	futuresTask_Hash = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Hash", futuresRun_Hash)
+	futuresTask_Sleep = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Sleep", futuresRun_Sleep)
 }
 
 // SubmitDouble runs [Double] on ex and returns its future at once. If ctx
@@ -77,4 +80,29 @@ func MapHash(ctx context.Context, ex futuresrt.Executor, bs iter.Seq[[]byte], op
 // "go generate".
 func futuresRun_Hash(_ context.Context, arg []byte) ([32]byte, error) {
 	return Hash(arg), nil
+}
+
+// SubmitSleep runs [Sleep] on ex and returns its future at once. The task's
+// context ends when ctx ends or when ex is shut down with
+// [futuresrt.CancelPending]. If ctx ends before the task starts, the task
+// never runs and the future fails with ctx.Err().
+func SubmitSleep(ctx context.Context, ex futuresrt.Executor, d time.Duration) *futuresrt.Future[struct{}] {
+	return futuresrt.SubmitTask(ctx, ex, futuresTask_Sleep, d)
+}
+
+// MapSleep runs [Sleep] on ex for each element of ds and yields
+// (result, error) per input, in input order, reading the input lazily. ctx
+// bounds the whole map; leaving the loop early cancels what has not started.
+// opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
+// [futuresrt.Progress] and [futuresrt.Unordered].
+func MapSleep(ctx context.Context, ex futuresrt.Executor, ds iter.Seq[time.Duration], opts ...futuresrt.MapOption) iter.Seq2[struct{}, error] {
+	return futuresrt.MapTask(ctx, ex, futuresTask_Sleep, ds, opts...)
+}
+
+// futuresRun_Sleep calls [Sleep] with the arguments of one call of the task:
+// the function the dispatch table registers for it. If it fails to compile,
+// Sleep's signature changed after this file was generated: re-run
+// "go generate".
+func futuresRun_Sleep(ctx context.Context, arg time.Duration) (struct{}, error) {
+	return struct{}{}, Sleep(ctx, arg)
 }

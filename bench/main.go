@@ -48,6 +48,7 @@ var (
 	quick      = flag.Bool("quick", false, "run smaller counts (under a minute)")
 	skipPython = flag.Bool("skip-python", false, "do not run Python's concurrent.futures")
 	repeats    = flag.Int("repeat", 3, "runs of each measurement; the fastest counts")
+	only       = flag.String("only", "", "run only the workloads whose names start with one of these comma-separated prefixes")
 )
 
 // result is one measurement.
@@ -73,17 +74,38 @@ func main() {
 	}
 	n := func(full int) int { return max(full/scale, 1) }
 
-	trivial(n(1_000_000))
-	cpu(n(100_000))
-	futuresShape(n(1_000_000))
-	processOneAtATime(n(5_000))
-	processTrivial(n(20_000))
-	processMap(n(1_000_000))
-	processSHA(n(2_000))
-	processStart(n(20))
-	compareCodecs(n(200_000))
+	run("trivial", func() { trivial(n(1_000_000)) })
+	run("cpu-2us", func() { cpu(n(100_000)) })
+	run("futures-shape", func() { futuresShape(n(1_000_000)) })
+	run("process-one-at-a-time", func() { processOneAtATime(n(5_000)) })
+	run("process-trivial", func() { processTrivial(n(20_000)) })
+	run("process-map-chunk256", func() { processMap(n(1_000_000)) })
+	run("process-sha256-64KiB", func() { processSHA(n(2_000)) })
+	run("process-start", func() { processStart(n(20)) })
+	run("process-4x500ms", processSlow)
+	run("codec", func() { compareCodecs(n(200_000)) })
 	python(n)
 	table(os.Stdout)
+}
+
+// selected reports whether -only lets workload run.
+func selected(workload string) bool {
+	if *only == "" {
+		return true
+	}
+	for _, p := range strings.Split(*only, ",") {
+		if strings.HasPrefix(workload, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// run runs f if -only selects workload.
+func run(workload string, f func()) {
+	if selected(workload) {
+		f()
+	}
 }
 
 // record prints and keeps a measurement.
@@ -347,6 +369,32 @@ func processStart(n int) {
 	record(result{system: "futuresgen-processpool", workload: "process-start", ns: ns, allocs: allocs})
 }
 
+// processSlow runs 4 tasks of 500 ms at once on a pool of 4 warm workers
+// and records the wall time of the 4 (ideal: 500 ms): whether slow tasks
+// run side by side.
+func processSlow() {
+	ctx := context.Background()
+	p := runtime.NewProcessPool(runtime.MaxWorkers(4))
+	defer p.Close()
+	var warm []*runtime.Future[struct{}]
+	for range 4 {
+		warm = append(warm, SubmitSleep(ctx, p, 10*time.Millisecond))
+	}
+	for _, f := range warm {
+		f.Result(ctx)
+	}
+	ns, allocs := measure(1, func(int) {
+		var fs []*runtime.Future[struct{}]
+		for range 4 {
+			fs = append(fs, SubmitSleep(ctx, p, 500*time.Millisecond))
+		}
+		for _, f := range fs {
+			f.Result(ctx)
+		}
+	})
+	record(result{system: "futuresgen-processpool", workload: "process-4x500ms", ns: ns, allocs: allocs, extra: "workers=4 ns=wall-time-of-all-4"})
+}
+
 // echo is the other end of the raw pipe round trip: it returns what it
 // reads on fd 3 to fd 4.
 func echo() {
@@ -414,7 +462,11 @@ func python(n func(int) int) {
 		{"process-sha256-64KiB", "python-processpool", n(2_000)},
 		{"process-start-fork", "python-processpool-fork", n(20)},
 		{"process-start-spawn", "python-processpool-spawn", max(n(20)/4, 1)},
+		{"process-4x500ms", "python-processpool", 1},
 	} {
+		if !selected(w.workload) {
+			continue
+		}
 		out, err := exec.Command(py, script, w.workload, strconv.Itoa(w.n)).Output()
 		if err != nil {
 			fmt.Printf("# python %s: %v\n", w.workload, err)

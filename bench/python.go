@@ -7,6 +7,7 @@ import sys, time, hashlib, multiprocessing as mp
 from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 
 def double(x): return 2 * x
+def sleep(d): time.sleep(d)
 def digest(b): return hashlib.sha256(b).digest()
 
 def main():
@@ -30,6 +31,12 @@ def main():
             with ProcessPoolExecutor(1, mp_context=mp.get_context(method)) as ex:
                 ex.submit(double, 1).result()
                 el += time.perf_counter() - t
+    elif workload == "process-4x500ms":
+        with ProcessPoolExecutor(4) as ex:
+            list(ex.map(sleep, [0.01] * 4))
+            t = time.perf_counter()
+            list(ex.map(sleep, [0.5] * 4))
+            el = time.perf_counter() - t
     else:
         with ProcessPoolExecutor(2) as ex:
             ex.submit(double, 1).result(); ex.submit(double, 1).result()

@@ -1,6 +1,10 @@
 package main
 
-import "crypto/sha256"
+import (
+	"context"
+	"crypto/sha256"
+	"time"
+)
 
 //go:generate go tool futuresgen
 
@@ -13,3 +17,15 @@ func Double(x int) int { return 2 * x }
 //
 //futures:task
 func Hash(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// Sleep is the slow task: it sleeps for d, or until its context ends.
+//
+//futures:task
+func Sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -63,7 +63,10 @@ func (f *Future[T]) Err(ctx context.Context) error {
 
 // Done returns a channel that is closed once the future is Finished or
 // Cancelled. Use it in a select; use Result to get the value.
-func (f *Future[T]) Done() <-chan struct{} { return f.c.doneChan() }
+func (f *Future[T]) Done() <-chan struct{} {
+	f.check()
+	return f.c.doneChan()
+}
 
 // State returns the future's state at this moment.
 func (f *Future[T]) State() State { return f.c.loadState() }
@@ -76,7 +79,10 @@ func (f *Future[T]) State() State { return f.c.loadState() }
 //
 // To stop a running task, cancel the context passed to Submit: the task's
 // context ends with it.
-func (f *Future[T]) Cancel() bool { return f.c.cancel() }
+func (f *Future[T]) Cancel() bool {
+	f.check()
+	return f.c.cancel()
+}
 
 // OnDone arranges for fn to be called with f once f is done (Python's
 // add_done_callback). Callbacks run once each, in the order they were
@@ -85,7 +91,19 @@ func (f *Future[T]) Cancel() bool { return f.c.cancel() }
 // A panic in fn is recovered and logged with log/slog; the other callbacks
 // still run. Keep callbacks short: they delay the worker that runs them.
 func (f *Future[T]) OnDone(fn func(*Future[T])) {
+	if fn == nil {
+		panic("futuresgen: OnDone(nil): need a function")
+	}
+	f.check()
 	f.c.addHook(func() { callSafely(fn, f) })
+}
+
+// check panics if f is a zero Future that nothing will ever complete:
+// waiting on it would block for good.
+func (f *Future[T]) check() {
+	if f.c.parent == nil && !f.c.loadState().done() {
+		panic("futuresgen: a zero Future is not usable: futures come from Submit, a generated SubmitX, or NewFuture")
+	}
 }
 
 // String describes the future's state, as Python's repr of a future does.
@@ -100,7 +118,12 @@ func (f *Future[T]) String() string {
 	return fmt.Sprintf("Future[%T](%v)", f.val, st)
 }
 
-func (f *Future[T]) base() *core { return &f.c }
+func (f *Future[T]) base() *core {
+	if f == nil {
+		return nil
+	}
+	return &f.c
+}
 
 // wait blocks until f is done or ctx ends. A worker of a pool waiting on a
 // future of the same pool runs it inline if it has not started; otherwise
@@ -110,6 +133,7 @@ func (f *Future[T]) wait(ctx context.Context) error {
 	if f.c.loadState().done() {
 		return nil
 	}
+	f.check()
 	if p := poolOf(ctx); p != nil {
 		if f.c.pool == p && p.runInline(f) {
 			return nil

@@ -32,5 +32,8 @@ func TestMain(m *testing.M) {
 	default:
 		ServeWorker()
 	}
+	if runHelperProgram() {
+		return
+	}
 	goleak.VerifyTestMain(m)
 }

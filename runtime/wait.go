@@ -20,8 +20,14 @@ type Awaitable interface {
 	base() *core
 }
 
-// dedupe returns the distinct futures of fs, first occurrence first.
-func dedupe[F Awaitable](fs []F) []F {
+// dedupe returns the distinct futures of fs, first occurrence first. It
+// panics, naming op, on a nil future.
+func dedupe[F Awaitable](op string, fs []F) []F {
+	for i, f := range fs {
+		if any(f) == nil || f.base() == nil {
+			panic(fmt.Sprintf("futuresgen: %s: future %d is a nil future", op, i))
+		}
+	}
 	if len(fs) < 2 {
 		return fs
 	}
@@ -67,7 +73,7 @@ func completions[F Awaitable](fs []F) (<-chan int, func()) {
 // starts no goroutine and costs one hook per future not yet done.
 func AsCompleted[F Awaitable](ctx context.Context, fs ...F) iter.Seq2[F, error] {
 	return func(yield func(F, error) bool) {
-		fs := dedupe(fs)
+		fs := dedupe("AsCompleted", fs)
 		var pending []F
 		for _, f := range fs {
 			if f.State().done() {
@@ -167,7 +173,7 @@ func Wait[F Awaitable](ctx context.Context, mode WaitMode, fs ...F) (done, pendi
 	if mode < AllCompleted || mode > FirstError {
 		panic(fmt.Sprintf("futuresgen: Wait: unknown %v", mode))
 	}
-	fs = dedupe(fs)
+	fs = dedupe("Wait", fs)
 	satisfied := func() bool {
 		n := 0
 		for _, f := range fs {
