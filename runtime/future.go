@@ -134,6 +134,13 @@ func (f *Future[T]) wait(ctx context.Context) error {
 		return nil
 	}
 	f.check()
+	if f.c.rcall != nil && ctx.Done() == nil {
+		// Read the answer here rather than wait to be woken.
+		f.c.rcall.Help(func() bool { return f.c.loadState().done() })
+		if f.c.loadState().done() {
+			return nil
+		}
+	}
 	if p := poolOf(ctx); p != nil {
 		if f.c.pool == p && p.runInline(f) {
 			return nil

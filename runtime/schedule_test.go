@@ -314,3 +314,21 @@ func TestThreadPoolAsCompletedBodyIsNotABlockedWait(t *testing.T) {
 		t.Errorf("other = %v, %v", v, err)
 	}
 }
+
+// TestProcessPoolEachFutureGetsItsOwnResult submits many short tasks at
+// once, so that calls go ahead and answers overlap with new calls: every
+// future must get the answer to its own call.
+func TestProcessPoolEachFutureGetsItsOwnResult(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(2))
+	fs := make([]*Future[int], 20000)
+	for i := range fs {
+		fs[i] = SubmitTask(ctx, p, taskDouble, i)
+	}
+	for i, f := range fs {
+		if v, err := f.Result(ctx); v != 2*i || err != nil {
+			t.Fatalf("task %d = %d, %v; want %d", i, v, err, 2*i)
+		}
+	}
+}

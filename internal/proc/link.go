@@ -110,12 +110,25 @@ type procLink struct {
 	waited   bool // the process has ended: read errors from now on are ours
 	procPID  int
 	stderrOK chan struct{} // closed when the worker's stderr reached its end
+
+	// The reader role (see Help).
+	rmu      sync.Mutex
+	rcond    sync.Cond
+	reading  bool     // a goroutine holds the role
+	inflight int      // calls written and not answered or given back
+	exited   bool     // the process ended: read what is left
+	rclosed  bool     // the connection is over
+	kick     *time.Timer
+	msg      wire.Msg // the message being read, reused (the role's holder's)
 }
 
 // Spawn starts a worker process for w in the background and returns its
 // link: the scheduler's Spawn.
 func (p *Pool) Spawn(w *sched.Worker) sched.Link {
-	l := &procLink{p: p, w: w, enc: wire.NewStreams(), dec: wire.NewStreams(), stderrOK: make(chan struct{})}
+	l := &procLink{p: p, w: w, enc: wire.NewStreams(), dec: wire.NewStreams(), stderrOK: make(chan struct{}), reading: true}
+	l.rcond.L = &l.rmu
+	l.kick = time.AfterFunc(time.Hour, l.wakeReceiver)
+	l.kick.Stop()
 	p.mu.Lock()
 	p.links[l] = struct{}{}
 	p.mu.Unlock()
@@ -175,6 +188,11 @@ func (l *procLink) run() {
 	l.mu.Lock()
 	l.waited = true
 	l.mu.Unlock()
+	l.kick.Stop()
+	l.rmu.Lock()
+	l.exited = true
+	l.rcond.Broadcast()
+	l.rmu.Unlock()
 	l.toW.Close()
 	// What the worker wrote before it ended is still in the pipe: a
 	// Started or an answer must be read before the worker is reported
@@ -185,6 +203,10 @@ func (l *procLink) run() {
 	case <-received:
 	case <-time.After(time.Second):
 		l.fromR.Close()
+		l.rmu.Lock()
+		l.rclosed = true // a reader blocked on the pipe sees it closed
+		l.rcond.Broadcast()
+		l.rmu.Unlock()
 		<-received
 	}
 	l.fromR.Close()
@@ -312,8 +334,12 @@ func (l *procLink) Write(out []sched.Out) {
 				m.Timeout = int64(max(time.Until(d), 1))
 			}
 		}
+		if o.Kind == wire.KindCall {
+			l.sent()
+		}
 		if err := conn.Write(&m); err != nil {
 			if errors.Is(err, wire.ErrTooLarge) && o.Kind == wire.KindCall {
+				l.answered()
 				l.p.s.NotSent(l.w, o.Call, fmt.Errorf("futuresgen: the arguments of task %s cannot cross the process boundary: %w", o.Call.Task, err))
 				continue
 			}
@@ -362,29 +388,130 @@ func (l *procLink) receive() {
 	l.ready = true
 	l.mu.Unlock()
 	p.s.Ready(l.w, "pid "+strconv.Itoa(m.Hello.PID), 1)
+	l.release()
 	for {
-		if err := l.conn.Read(&m); err != nil {
-			if !errors.Is(err, io.EOF) {
-				l.fault(err)
-			}
+		l.rmu.Lock()
+		for (l.reading || (l.inflight == 0 && !l.exited)) && !l.rclosed {
+			l.rcond.Wait()
+		}
+		if l.rclosed {
+			l.rmu.Unlock()
 			return
 		}
-		var err error
-		switch m.Kind {
-		case wire.KindStarted:
-			err = p.s.Started(l.w, m.ID)
-		case wire.KindRevoked:
-			err = p.s.Revoked(l.w, m.ID)
-		case wire.KindResult, wire.KindError, wire.KindPanic, wire.KindBatchResult:
-			err = p.s.Answer(l.w, &m, l.dec)
-		default:
-			err = fmt.Errorf("%w: the worker sent a %v message", wire.ErrProtocol, m.Kind)
-		}
-		if err != nil {
-			l.fault(err)
+		l.reading = true
+		l.rmu.Unlock()
+		ok := l.readOne()
+		l.release()
+		if !ok {
 			return
 		}
 	}
+}
+
+// The reader role: one goroutine at a time reads the worker's messages.
+// The link's own receiver reads while calls are in flight; but a
+// goroutine waiting on a future of this worker, when nobody reads, takes
+// the role and reads its answer itself (Help), so the answer needs no
+// second goroutine to wake: one switch per round trip, as on a raw pipe.
+// The receiver waits helpWindow after a call is written before it reads,
+// leaving the role to a waiter that comes at once.
+const helpWindow = 50 * time.Microsecond
+
+// release gives up the reader role.
+func (l *procLink) release() {
+	l.rmu.Lock()
+	l.reading = false
+	l.rcond.Broadcast()
+	l.rmu.Unlock()
+}
+
+// wakeReceiver lets the receiver take the role if nobody did.
+func (l *procLink) wakeReceiver() {
+	l.rmu.Lock()
+	l.rcond.Broadcast()
+	l.rmu.Unlock()
+}
+
+// sent counts a call written to the worker; the first in flight arms the
+// receiver's wake-up.
+func (l *procLink) sent() {
+	l.rmu.Lock()
+	l.inflight++
+	if l.inflight == 1 {
+		l.kick.Reset(helpWindow)
+	}
+	l.rmu.Unlock()
+}
+
+// Help reads the worker's messages in the calling goroutine, if nobody
+// else is reading, until done reports true, the worker holds no call, or
+// the connection ends. It is sched.Helper's.
+func (l *procLink) Help(done func() bool) {
+	l.rmu.Lock()
+	if l.reading || l.rclosed || l.inflight == 0 {
+		l.rmu.Unlock()
+		return
+	}
+	l.reading = true
+	l.rmu.Unlock()
+	defer l.release()
+	for !done() {
+		if !l.readOne() {
+			return
+		}
+		l.rmu.Lock()
+		stop := l.inflight == 0 || l.rclosed
+		l.rmu.Unlock()
+		if stop {
+			return
+		}
+	}
+}
+
+// readOne reads one message and reports it; false means the connection
+// ended (for good: the role's holder marks it closed).
+func (l *procLink) readOne() bool {
+	p := l.p
+	m := &l.msg
+	if err := l.conn.Read(m); err != nil {
+		if !errors.Is(err, io.EOF) {
+			l.fault(err)
+		}
+		l.rmu.Lock()
+		l.rclosed = true
+		l.rcond.Broadcast()
+		l.rmu.Unlock()
+		return false
+	}
+	var err error
+	switch m.Kind {
+	case wire.KindStarted:
+		err = p.s.Started(l.w, m.ID)
+	case wire.KindRevoked:
+		l.answered()
+		err = p.s.Revoked(l.w, m.ID)
+	case wire.KindResult, wire.KindError, wire.KindPanic, wire.KindBatchResult:
+		l.answered()
+		err = p.s.Answer(l.w, m, l.dec)
+	default:
+		err = fmt.Errorf("%w: the worker sent a %v message", wire.ErrProtocol, m.Kind)
+	}
+	if err != nil {
+		l.fault(err)
+		l.rmu.Lock()
+		l.rclosed = true
+		l.rcond.Broadcast()
+		l.rmu.Unlock()
+		return false
+	}
+	return true
+}
+
+// answered counts a call the worker answered or gave back.
+func (l *procLink) answered() {
+	l.rmu.Lock()
+	l.inflight--
+	l.rmu.Unlock()
 }
 
 // CheckHello compares a worker's hello with this process: its protocol

@@ -141,6 +141,43 @@ type waiter struct {
 	ch   chan bool
 }
 
+// Helper is a link that lets a goroutine waiting on one of its calls read
+// the worker's messages itself, when nobody else is: the answer then
+// needs no other goroutine to wake.
+type Helper interface {
+	// Help reads and reports messages until done says true, or returns
+	// at once if another goroutine is reading.
+	Help(done func() bool)
+}
+
+// Help lets the calling goroutine, which waits for c, read c's worker's
+// messages until done says true or c leaves that worker, if its link is
+// a Helper and nobody else reads it.
+func (c *Call) Help(done func() bool) {
+	s := c.s
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	w := c.w
+	var h Helper
+	if w != nil {
+		h, _ = w.link.(Helper)
+	}
+	s.mu.Unlock()
+	if h == nil {
+		return
+	}
+	h.Help(func() bool {
+		if done() {
+			return true
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return c.w != w
+	})
+}
+
 // Link is the scheduler's view of one worker's connection.
 type Link interface {
 	// Write sends out, in order. One goroutine at a time writes to a

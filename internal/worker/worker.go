@@ -418,36 +418,69 @@ func (l *loop) runOne(me int, c *call) (returned bool) {
 	return true
 }
 
-// answer writes c's outcome, takes the next queued call for the slot c
-// held (announcing it in the same write), and returns it, or nil.
+// answer writes c's outcome and returns the next queued call for the
+// slot c held, or nil once the slot is free. The outcome is encoded and
+// written under one hold of the write lock, so the results stream is
+// written in the order it is encoded; the next call, if one waits, is
+// announced in the same write. The slot stays counted until the answer is
+// out, so a call read meanwhile is queued, and taken here after.
 func (l *loop) answer(c *call) (next *call, ok bool) {
+	l.mu.Lock()
+	delete(l.byID, c.id)
+	next = l.take()
+	l.mu.Unlock()
+
+	l.wmu.Lock()
 	reply := &wire.Msg{ID: c.id}
 	if err := c.ctx.Err(); err != nil && !c.rc.Ran() {
 		reply.Kind = wire.KindError
 		reply.Err = registry.EncodeError(err)
 	} else {
-		l.wmu.Lock()
 		c.rc.Answer(l.cfg.Out, l.cfg.MaxPayload, reply)
-		l.wmu.Unlock()
 	}
+	err := l.conn.Write(reply)
+	if err == nil && next != nil && next.ahead && next.ctx.Err() == nil {
+		err = l.conn.Write(&wire.Msg{Kind: wire.KindStarted, ID: next.id})
+	}
+	if err == nil {
+		err = l.conn.Flush()
+	}
+	l.wmu.Unlock()
 	c.cancel()
+	if err != nil {
+		l.mu.Lock()
+		l.logf("writing to the executor: %v", err)
+		l.finish(err)
+		l.mu.Unlock()
+		return nil, false
+	}
+	if next != nil {
+		return next, true
+	}
 	l.mu.Lock()
-	delete(l.byID, c.id)
-	if len(l.queue) > 0 && !l.bye {
-		next = l.queue[0]
-		l.queue = l.queue[1:]
-		next.started = true
-	} else {
+	if next = l.take(); next == nil {
 		l.running--
 		if l.bye && l.running == 0 && len(l.queue) == 0 {
-			defer l.finishLocked(ErrBye)
+			l.finish(ErrBye)
 		}
 	}
 	l.mu.Unlock()
 	if next != nil {
-		return next, l.begin(next, reply)
+		return next, l.begin(next, nil)
 	}
-	return nil, l.send(reply)
+	return nil, true
+}
+
+// take pops the next queued call for a slot that is free, or nil. l.mu is
+// held.
+func (l *loop) take() *call {
+	if len(l.queue) == 0 || l.bye {
+		return nil
+	}
+	next := l.queue[0]
+	l.queue = l.queue[1:]
+	next.started = true
+	return next
 }
 
 func (l *loop) finishLocked(err error) {

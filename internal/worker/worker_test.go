@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -311,4 +312,36 @@ func (r *byteReader) Read(p []byte) (int, error) {
 	n := copy(p, r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+// TestManyCallsEachGetTheirOwnAnswer keeps a few calls in flight, the
+// way an executor sends calls ahead, and checks every answer is its own
+// call's: an answer's payload must be written in the order it is encoded,
+// whichever goroutine runs the call.
+func TestManyCallsEachGetTheirOwnAnswer(t *testing.T) {
+	t.Parallel()
+	e := start(t, 1)
+	const n, inFlight = 20000, 3
+	sent := 0
+	for ; sent < inFlight; sent++ {
+		e.call(uint64(sent), "echo", strconv.Itoa(sent), sent > 0)
+	}
+	for got := 0; got < n; {
+		m := &wire.Msg{}
+		if err := e.conn.Read(m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == wire.KindStarted {
+			continue
+		}
+		var out string
+		if m.Kind != wire.KindResult || e.dec.Decode("r", m.Gen, m.Payload, &out) != nil || out != strconv.FormatUint(m.ID, 10) {
+			t.Fatalf("call %d was answered with a %v of %q", m.ID, m.Kind, out)
+		}
+		got++
+		if sent < n {
+			e.call(uint64(sent), "echo", strconv.Itoa(sent), true)
+			sent++
+		}
+	}
 }
