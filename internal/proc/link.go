@@ -114,10 +114,10 @@ type procLink struct {
 	// The reader role (see Help).
 	rmu      sync.Mutex
 	rcond    sync.Cond
-	reading  bool     // a goroutine holds the role
-	inflight int      // calls written and not answered or given back
-	exited   bool     // the process ended: read what is left
-	rclosed  bool     // the connection is over
+	reading  bool // a goroutine holds the role
+	inflight int  // calls written and not answered or given back
+	exited   bool // the process ended: read what is left
+	rclosed  bool // the connection is over
 	kick     *time.Timer
 	msg      wire.Msg // the message being read, reused (the role's holder's)
 }
