@@ -78,6 +78,19 @@ func (e *anyErr) Error() string { return fmt.Sprintf("bad value %v", e.V) }
 
 type unknownToGob struct{ N int }
 
+// lossyErr encodes itself without N: its message does not round-trip, and
+// the message that crossed is kept.
+type lossyErr struct {
+	Msg string
+	N   int
+}
+
+func (e *lossyErr) Error() string { return fmt.Sprintf("%s #%d", e.Msg, e.N) }
+
+func (e *lossyErr) GobEncode() ([]byte, error) { return []byte(e.Msg), nil }
+
+func (e *lossyErr) GobDecode(b []byte) error { e.Msg = string(b); return nil }
+
 func init() {
 	RegisterSentinel("github.com/futuresgen/futuresgen/runtime.errNotFound", errNotFound)
 	RegisterSentinel("github.com/futuresgen/futuresgen/runtime.errDenied", errDenied)
@@ -90,6 +103,7 @@ func init() {
 	RegisterErrorType[closedErr]("github.com/futuresgen/futuresgen/runtime.closedErr")
 	RegisterErrorType[*closedErr]("*github.com/futuresgen/futuresgen/runtime.closedErr")
 	RegisterErrorType[*anyErr]("*github.com/futuresgen/futuresgen/runtime.anyErr")
+	RegisterErrorType[*lossyErr]("*github.com/futuresgen/futuresgen/runtime.lossyErr")
 	// A sentinel of another package that the task's package names: the
 	// generator registers it under its own name.
 	RegisterSentinel("encoding/hex.ErrLength", hex.ErrLength)
@@ -100,11 +114,13 @@ func init() {
 // errShapes are the errors a task returns (or panics with), by name: the
 // task takes the name, so that the worker builds the same error.
 var errShapes = map[string]func(ctx context.Context) error{
-	"sentinel":              func(context.Context) error { return errNotFound },
-	"Errorf sentinel":       func(context.Context) error { return errDenied },
-	"wrapped sentinel":      func(context.Context) error { return fmt.Errorf("load user 7: %w", errNotFound) },
-	"twice wrapped":         func(context.Context) error { return fmt.Errorf("api: %w", fmt.Errorf("load user 7: %w", errNotFound)) },
-	"joined":                func(context.Context) error { return errors.Join(errNotFound, fmt.Errorf("close: %w", io.EOF), &ptrErr{7, "flush"}) },
+	"sentinel":         func(context.Context) error { return errNotFound },
+	"Errorf sentinel":  func(context.Context) error { return errDenied },
+	"wrapped sentinel": func(context.Context) error { return fmt.Errorf("load user 7: %w", errNotFound) },
+	"twice wrapped":    func(context.Context) error { return fmt.Errorf("api: %w", fmt.Errorf("load user 7: %w", errNotFound)) },
+	"joined": func(context.Context) error {
+		return errors.Join(errNotFound, fmt.Errorf("close: %w", io.EOF), &ptrErr{7, "flush"})
+	},
 	"wrapped joined":        func(context.Context) error { return fmt.Errorf("batch: %w", errors.Join(errDenied, codeErr{3})) },
 	"two %w":                func(context.Context) error { return fmt.Errorf("%w; then %w", errNotFound, io.ErrUnexpectedEOF) },
 	"value receiver":        func(context.Context) error { return codeErr{404} },
@@ -144,6 +160,7 @@ var errShapes = map[string]func(ctx context.Context) error{
 	"unregistered other":      func(context.Context) error { return fmt.Errorf("parse: %w", csv.ErrQuote) },
 	"cannot cross":            func(context.Context) error { return fmt.Errorf("sync: %w", &funcErr{Op: "push"}) },
 	"registered, not encoded": func(context.Context) error { return &anyErr{V: unknownToGob{1}} },
+	"lossy type":              func(context.Context) error { return fmt.Errorf("retry: %w", &lossyErr{"flaky", 3}) },
 	"typed nil":               func(context.Context) error { return (*ptrErr)(nil) },
 }
 
@@ -197,6 +214,31 @@ func as[T error](want string) probe {
 	}, want: want}
 }
 
+// unwrapped applies errors.Unwrap n times and prints what is left.
+func unwrapped(n int, want string) probe {
+	return probe{q: fmt.Sprintf("errors.Unwrap ×%d", n), ask: func(err error) string {
+		for range n {
+			err = errors.Unwrap(err)
+		}
+		return fmt.Sprint(err)
+	}, want: want}
+}
+
+// unwrappedAs finds a T with errors.As and unwraps it n times.
+func unwrappedAs[T error](n int, want string) probe {
+	p := unwrapped(n, want)
+	p.q = fmt.Sprintf("errors.As(%T), then %s", new(T), p.q)
+	ask := p.ask
+	p.ask = func(err error) string {
+		var v T
+		if !errors.As(err, &v) {
+			return "errors.As: false"
+		}
+		return ask(v)
+	}
+	return p
+}
+
 // lost marks a probe whose answer differs on a ProcessPool, as documented.
 func lost(p probe, remote string) probe { p.remote = remote; return p }
 
@@ -219,7 +261,13 @@ var errRows = []struct {
 	{"sentinel", []probe{message("not found"), same(errNotFound), is(errNotFound, true), is(errDenied, false)}},
 	{"Errorf sentinel", []probe{message("denied for user 7"), same(errDenied), is(errDenied, true)}},
 	{"wrapped sentinel", []probe{message("load user 7: not found"), is(errNotFound, true), is(io.EOF, false)}},
-	{"twice wrapped", []probe{message("api: load user 7: not found"), is(errNotFound, true)}},
+	// An error whose type did not cross is a *RemoteError with its
+	// message. errors.Unwrap of it is nil: it wraps through Unwrap() []error, as
+	// errors.Join does. errors.Is and errors.As see through it, and the
+	// errors inside unwrap as they did.
+	{"twice wrapped", []probe{message("api: load user 7: not found"), is(errNotFound, true),
+		lost(unwrapped(1, "load user 7: not found"), "<nil>"),
+		lost(unwrappedAs[*RemoteError](0, "errors.As: false"), "api: load user 7: not found")}},
 	{"joined", []probe{message("not found\nclose: EOF\nflush (code 7)"), is(errNotFound, true), is(io.EOF, true), is(errDenied, false),
 		as[*ptrErr]("*runtime.ptrErr flush (code 7)")}},
 	{"wrapped joined", []probe{message("batch: denied for user 7\ncode 3"), is(errDenied, true), as[codeErr]("runtime.codeErr code 3")}},
@@ -230,7 +278,8 @@ var errRows = []struct {
 	{"wrapped custom", []probe{message("step 2: bad input (code 3)"), as[*ptrErr]("*runtime.ptrErr bad input (code 3)"), is(errNotFound, false)}},
 	{"custom with cause", []probe{message("query SELECT 1: not found"), is(errNotFound, true), as[*queryErr]("*runtime.queryErr query SELECT 1: not found")}},
 	{"custom with deep cause", []probe{message("db: query SELECT 2: row 3: truncated (code 9)"),
-		as[*queryErr]("*runtime.queryErr query SELECT 2: row 3: truncated (code 9)"), as[*ptrErr]("*runtime.ptrErr truncated (code 9)")}},
+		as[*queryErr]("*runtime.queryErr query SELECT 2: row 3: truncated (code 9)"), as[*ptrErr]("*runtime.ptrErr truncated (code 9)"),
+		unwrappedAs[*queryErr](1, "row 3: truncated (code 9)"), unwrappedAs[*queryErr](2, "truncated (code 9)")}},
 	{"custom with nil cause", []probe{message("bad value 5"), as[*anyErr]("*runtime.anyErr bad value 5")}},
 	{"non-struct type", []probe{message("http: status 503"), as[statusErr]("runtime.statusErr status 503")}},
 	{"empty struct type", []probe{message("conn: closed"), as[closedErr]("runtime.closedErr closed")}},
@@ -256,6 +305,9 @@ var errRows = []struct {
 	// A type whose values cannot be encoded crosses as its text.
 	{"cannot cross", []probe{message("sync: push failed"), lost(as[*funcErr]("*runtime.funcErr push failed"), "false")}},
 	{"registered, not encoded", []probe{message("bad value {1}"), lost(as[*anyErr]("*runtime.anyErr bad value {1}"), "false")}},
+	// A value whose type's Error reads what its encoding leaves out keeps
+	// its message; errors.As finds the value as it was decoded.
+	{"lossy type", []probe{message("retry: flaky #3"), lost(as[*lossyErr]("*runtime.lossyErr flaky #3"), "*runtime.lossyErr flaky #0")}},
 	// A nil *T returned as an error: its Error panics, as fmt shows it.
 	{"typed nil", []probe{printed("<nil>"), as[*ptrErr]("*runtime.ptrErr <nil>")}},
 }
