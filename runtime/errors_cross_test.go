@@ -9,11 +9,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/futuresgen/futuresgen/internal/registry"
 )
@@ -141,6 +145,13 @@ var errShapes = map[string]func(ctx context.Context) error{
 		_, err := os.Open("/nonexistent/futuresgen-errors-test")
 		return fmt.Errorf("config: %w", err)
 	},
+	"strconv.Atoi": func(context.Context) error { _, err := strconv.Atoi("12x"); return err },
+	"time.Parse":   func(context.Context) error { _, err := time.Parse(time.DateOnly, "2026-13-01"); return err },
+	"url.Parse": func(context.Context) error {
+		_, err := url.Parse("http://a.com/%zz")
+		return fmt.Errorf("link: %w", err)
+	},
+	"exec.LookPath": func(context.Context) error { _, err := exec.LookPath("futuresgen-no-such-command"); return err },
 	"own timeout wrapped": func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 0) // a deadline already past: no waiting
 		defer cancel()
@@ -290,6 +301,14 @@ var errRows = []struct {
 		as[syscall.Errno]("syscall.Errno no such file or directory")}},
 	{"wrapped os.Open", []probe{message("config: open /nonexistent/futuresgen-errors-test: no such file or directory"), is(fs.ErrNotExist, true),
 		as[*fs.PathError]("*fs.PathError open /nonexistent/futuresgen-errors-test: no such file or directory")}},
+	{"strconv.Atoi", []probe{message(`strconv.Atoi: parsing "12x": invalid syntax`), is(strconv.ErrSyntax, true),
+		as[*strconv.NumError](`*strconv.NumError strconv.Atoi: parsing "12x": invalid syntax`)}},
+	{"time.Parse", []probe{message(`parsing time "2026-13-01": month out of range`),
+		as[*time.ParseError](`*time.ParseError parsing time "2026-13-01": month out of range`)}},
+	{"url.Parse", []probe{message(`link: parse "http://a.com/%zz": invalid URL escape "%zz"`),
+		as[*url.Error](`*url.Error parse "http://a.com/%zz": invalid URL escape "%zz"`), as[url.EscapeError](`url.EscapeError invalid URL escape "%zz"`)}},
+	{"exec.LookPath", []probe{message(`exec: "futuresgen-no-such-command": executable file not found in $PATH`), is(exec.ErrNotFound, true),
+		as[*exec.Error](`*exec.Error exec: "futuresgen-no-such-command": executable file not found in $PATH`)}},
 	{"own timeout wrapped", []probe{message("GET http://example.invalid/a: context deadline exceeded"),
 		is(context.DeadlineExceeded, true), is(context.Canceled, false)}},
 	{"own timeout bare", []probe{message("context deadline exceeded"), same(context.DeadlineExceeded)}},

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // The standard library's common sentinels and error types keep their
@@ -39,11 +41,14 @@ var StdSentinels = []struct {
 	{"os.ErrNoDeadline", os.ErrNoDeadline},
 	{"os/exec.ErrNotFound", exec.ErrNotFound},
 	{"os/exec.ErrWaitDelay", exec.ErrWaitDelay},
+	{"os/exec.ErrDot", exec.ErrDot},
 	{"errors.ErrUnsupported", errors.ErrUnsupported},
 	{"strconv.ErrRange", strconv.ErrRange},
 	{"strconv.ErrSyntax", strconv.ErrSyntax},
 	{"bufio.ErrTooLong", bufio.ErrTooLong},
 	{"bufio.ErrBufferFull", bufio.ErrBufferFull},
+	{"bufio.ErrNegativeCount", bufio.ErrNegativeCount},
+	{"bytes.ErrTooLarge", bytes.ErrTooLarge},
 }
 
 // StdErrorTypes lists the standard library's error types whose values
@@ -59,6 +64,9 @@ var StdErrorTypes = []struct {
 	{"*os/exec.Error", reflect.TypeFor[*exec.Error]()},
 	{"*strconv.NumError", reflect.TypeFor[*strconv.NumError]()},
 	{"*net/url.Error", reflect.TypeFor[*url.Error]()},
+	{"net/url.EscapeError", reflect.TypeFor[url.EscapeError]()},
+	{"net/url.InvalidHostError", reflect.TypeFor[url.InvalidHostError]()},
+	{"*time.ParseError", reflect.TypeFor[*time.ParseError]()},
 	{"syscall.Errno", reflect.TypeFor[syscall.Errno]()},
 }
 
