@@ -118,6 +118,7 @@ func init() {
 // errShapes are the errors a task returns (or panics with), by name: the
 // task takes the name, so that the worker builds the same error.
 var errShapes = map[string]func(ctx context.Context) error{
+	"nil":              func(context.Context) error { return nil },
 	"sentinel":         func(context.Context) error { return errNotFound },
 	"Errorf sentinel":  func(context.Context) error { return errDenied },
 	"wrapped sentinel": func(context.Context) error { return fmt.Errorf("load user 7: %w", errNotFound) },
@@ -403,3 +404,73 @@ var taskStdSentinel = RegisterTask("test.stdsentinel", func(_ context.Context, n
 	}
 	return struct{}{}, errors.New("no such sentinel")
 })
+
+// BenchmarkErrorPath measures a task's error on its way back from a
+// worker, one task at a time and in chunks of a Map, against a task that
+// returns nil (which encodes nothing: it pays nothing for errors):
+//
+//	go test -run '^$' -bench ErrorPath -benchmem ./runtime
+func BenchmarkErrorPath(b *testing.B) {
+	ctx := context.Background()
+	p := NewProcessPool(MaxWorkers(benchProcWorkers))
+	defer p.Close()
+	warm(b, p)
+	for _, shape := range []string{"nil", "wrapped sentinel", "custom with cause", "unregistered other"} {
+		wantErr := errShapes[shape](ctx) != nil
+		b.Run("error="+strings.ReplaceAll(shape, " ", "-"), func(b *testing.B) {
+			b.Run("workload=one-at-a-time", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := SubmitTask(ctx, p, taskErrShape, shape).Err(ctx); (err != nil) != wantErr {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("workload=map-chunk-256", func(b *testing.B) {
+				b.ReportAllocs()
+				for _, err := range MapTask(ctx, p, taskErrShape, repeat(shape, b.N), ChunkSize(256)) {
+					if (err != nil) != wantErr {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// repeat yields v n times.
+func repeat[T any](v T, n int) func(func(T) bool) {
+	return func(yield func(T) bool) {
+		for range n {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// BenchmarkErrorCodec measures encoding a task's error in the worker and
+// rebuilding it in the caller, without the transport.
+func BenchmarkErrorCodec(b *testing.B) {
+	ctx := context.Background()
+	for _, shape := range []string{"sentinel", "wrapped sentinel", "joined", "custom with cause", "wrapped os.Open", "unregistered other"} {
+		err := errShapes[shape](ctx)
+		b.Run("error="+strings.ReplaceAll(shape, " ", "-"), func(b *testing.B) {
+			b.Run("step=encode", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					registry.EncodeError(err)
+				}
+			})
+			w := registry.EncodeError(err)
+			b.Run("step=decode", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if got := decodeError("t", w); got.Error() != err.Error() {
+						b.Fatal(got)
+					}
+				}
+			})
+		})
+	}
+}

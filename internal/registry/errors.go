@@ -1,8 +1,6 @@
 package registry
 
 import (
-	"bytes"
-	"encoding/gob"
 	"fmt"
 	"reflect"
 	"sync"
@@ -37,6 +35,7 @@ type errType struct {
 	// error, or -1. Such a field (a wrapped cause) crosses as the node's
 	// child and is put back on arrival, so the value round-trips.
 	wrapField int
+	codec     valueCodec
 }
 
 var errorType = reflect.TypeFor[error]()
@@ -104,6 +103,11 @@ func RegisterErrorType(name string, t reflect.Type) {
 			}
 		}
 	}
+	st := t
+	if st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	et.codec.streamable = !holdsInterface(st, et.wrapField, map[reflect.Type]bool{})
 	errs.Lock()
 	defer errs.Unlock()
 	if old, ok := errs.types[name]; ok {
@@ -272,14 +276,13 @@ func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
 		f.SetZero()
 		v = c
 	}
-	var buf bytes.Buffer
 	if err := wire.CheckAcyclic(v.Interface()); err != nil {
 		return nil, nil, false
 	}
-	if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
+	if value, err = et.codec.encodeValue(v); err != nil {
 		return nil, nil, false
 	}
-	return buf.Bytes(), cause, true
+	return value, cause, true
 }
 
 // DecodeErrorValue decodes the value of a node of the registered error
@@ -309,9 +312,7 @@ func DecodeErrorValue(name string, data []byte, cause error) (v error, ok bool) 
 		st = st.Elem()
 	}
 	p := reflect.New(st)
-	var r bytes.Reader
-	r.Reset(data)
-	if err := gob.NewDecoder(&r).DecodeValue(p); err != nil {
+	if err := et.codec.decodeValue(data, p); err != nil {
 		return nil, false
 	}
 	if et.wrapField >= 0 && cause != nil {
