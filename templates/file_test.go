@@ -98,6 +98,13 @@ func TestRenderInPartsIsGofmt(t *testing.T) {
 		}
 	}
 	pkg, gf := load(t, src.String())
+	renderInParts(t, pkg, gf)
+}
+
+// renderInParts renders gf with Render, checks that it gives what
+// formatting the whole file does and that it is gofmt'd, and returns it.
+func renderInParts(t *testing.T, pkg *generator.Package, gf *generator.File) []byte {
+	t.Helper()
 	got, err := Render(pkg, gf)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +119,7 @@ func TestRenderInPartsIsGofmt(t *testing.T) {
 	if again, err := format.Source(got); err != nil || !bytes.Equal(again, got) {
 		t.Errorf("Render's output is not gofmt'd (err %v)", err)
 	}
+	return got
 }
 
 // TestRenderErrors checks that the registrations of errors render in
@@ -141,18 +149,7 @@ func A(x int) error {
 `)
 	only := &generator.File{Constraint: "linux", Suffix: "linux", Types: gf.Types, Sentinels: gf.Sentinels, ErrorTypes: gf.ErrorTypes}
 	for name, f := range map[string]*generator.File{"with tasks": gf, "without tasks": only} {
-		got, err := Render(pkg, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var whole bytes.Buffer
-		if err := File(pkg, f).Render(&whole); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, whole.Bytes()) {
-			t.Errorf("%s: Render differs from formatting the whole file:\n%s", name, diffLines(whole.String(), string(got)))
-		}
-		src := string(got)
+		src := string(renderInParts(t, pkg, f))
 		for _, want := range []string{
 			`futuresrt.RegisterSentinel("example.com/p.ErrGone", ErrGone)`,
 			`futuresrt.RegisterSentinel("io.EOF", io.EOF)`,
