@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/futuresgen/futuresgen/internal/errs"
 	"github.com/futuresgen/futuresgen/internal/registry"
 )
 
@@ -165,8 +166,12 @@ var errShapes = map[string]func(ctx context.Context) error{
 		<-ctx.Done()
 		return ctx.Err()
 	},
-	"panic with error":        func(context.Context) error { panic(fmt.Errorf("corrupt index: %w", errNotFound)) },
-	"panic with custom":       func(context.Context) error { panic(&ptrErr{1, "invariant"}) },
+	"panic with error":  func(context.Context) error { panic(fmt.Errorf("corrupt index: %w", errNotFound)) },
+	"panic with custom": func(context.Context) error { panic(&ptrErr{1, "invariant"}) },
+	"runtime sentinel":  func(context.Context) error { return fmt.Errorf("inner pool: %w", ErrCancelled) },
+	"worker lost": func(context.Context) error {
+		return fmt.Errorf("inner pool: %w", &errs.WorkerLost{Msg: "pid 7 killed"})
+	},
 	"named other package":     func(context.Context) error { return fmt.Errorf("decode: %w", hex.ErrLength) },
 	"RegisterError":           func(context.Context) error { return fmt.Errorf("flags: %w", flag.ErrHelp) },
 	"unregistered other":      func(context.Context) error { return fmt.Errorf("parse: %w", csv.ErrQuote) },
@@ -316,6 +321,8 @@ var errRows = []struct {
 	{"panic with error", []probe{message("futuresgen: task panicked: corrupt index: not found"), is(errNotFound, true),
 		panicked("corrupt index: not found; stack has the task: true")}},
 	{"panic with custom", []probe{message("futuresgen: task panicked: invariant (code 1)"), as[*ptrErr]("*runtime.ptrErr invariant (code 1)")}},
+	{"runtime sentinel", []probe{message("inner pool: futuresgen: future cancelled"), is(ErrCancelled, true), is(ErrShutdown, false)}},
+	{"worker lost", []probe{message("inner pool: pid 7 killed"), is(ErrWorkerDied, true), as[*errs.WorkerLost]("*errs.WorkerLost pid 7 killed")}},
 	{"named other package", []probe{message("decode: encoding/hex: odd length hex string"), is(hex.ErrLength, true)}},
 	{"RegisterError", []probe{message("flags: flag: help requested"), is(flag.ErrHelp, true)}},
 	// A sentinel nobody registered crosses as its text: errors.Is cannot
@@ -342,25 +349,25 @@ func TestErrorsKeepTheirIdentity(t *testing.T) {
 	procs := processPool(t, MaxWorkers(2))
 	t.Cleanup(func() { threads.Close() })
 
-	shapes := make([]string, len(errRows))
-	for i, row := range errRows {
+	for _, row := range errRows {
 		if errShapes[row.shape] == nil {
 			t.Fatalf("row %q has no shape", row.shape)
 		}
-		shapes[i] = row.shape
 	}
-	chunked := map[string]error{}
-	i := 0
-	for _, err := range MapTask(ctx, procs, taskErrShape, slices.Values(shapes), ChunkSize(4)) {
-		chunked[shapes[i]] = err
-		i++
+	// chunked returns the error of the first of two calls sent in one
+	// chunk.
+	chunked := func(shape string) error {
+		for _, err := range MapTask(ctx, procs, taskErrShape, slices.Values([]string{shape, shape}), ChunkSize(2)) {
+			return err
+		}
+		return nil
 	}
 	for _, row := range errRows {
 		t.Run(row.shape, func(t *testing.T) {
 			got := map[string]error{
 				"ThreadPool":             SubmitTask(ctx, threads, taskErrShape, row.shape).Err(ctx),
 				"ProcessPool":            SubmitTask(ctx, procs, taskErrShape, row.shape).Err(ctx),
-				"ProcessPool, ChunkSize": chunked[row.shape],
+				"ProcessPool, ChunkSize": chunked(row.shape),
 			}
 			for _, ex := range []string{"ThreadPool", "ProcessPool", "ProcessPool, ChunkSize"} {
 				err := got[ex]

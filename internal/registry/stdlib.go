@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	futureserrs "github.com/futuresgen/futuresgen/internal/errs"
 )
 
 // The standard library's common sentinels and error types keep their
@@ -70,7 +72,24 @@ var StdErrorTypes = []struct {
 	{"syscall.Errno", reflect.TypeFor[syscall.Errno]()},
 }
 
+// runtimeErrors are the runtime's own sentinels, under the names that
+// generated code gives them, and the type behind ErrWorkerDied's details:
+// a task that waits on a future of a pool of its own returns them too.
+var runtimeErrors = []struct {
+	Name string
+	Err  error
+}{
+	{"github.com/futuresgen/futuresgen/runtime.ErrCancelled", futureserrs.Cancelled},
+	{"github.com/futuresgen/futuresgen/runtime.ErrShutdown", futureserrs.Shutdown},
+	{"github.com/futuresgen/futuresgen/runtime.ErrBrokenPool", futureserrs.BrokenPool},
+	{"github.com/futuresgen/futuresgen/runtime.ErrWorkerDied", futureserrs.WorkerDied},
+}
+
 func init() {
+	for _, s := range runtimeErrors {
+		RegisterSentinel(s.Name, s.Err)
+	}
+	RegisterErrorType("*github.com/futuresgen/futuresgen/internal/errs.WorkerLost", reflect.TypeFor[*futureserrs.WorkerLost]())
 	for _, s := range StdSentinels {
 		RegisterSentinel(s.Name, s.Err)
 	}
