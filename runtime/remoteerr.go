@@ -61,7 +61,9 @@ func (e *remoteJoin) Unwrap() []error { return e.wrapped }
 // decodeError rebuilds a task's error from its wire form. A registered
 // sentinel at the top is returned as itself, and a value of a registered
 // error type as that value, so that err == io.EOF and type assertions
-// hold as they do in-process; anything else is a *RemoteError.
+// hold as they do in-process; anything else is a *RemoteError. The nodes
+// are rebuilt from the last to the first, without recursion: a node's
+// children come after it (wire.Error.Check).
 func decodeError(task string, e *wire.Error) error {
 	if e == nil || len(e.Nodes) == 0 {
 		return &RemoteError{Task: task, Message: "futuresgen: a worker reported an error without a message"}
@@ -71,11 +73,11 @@ func decodeError(task string, e *wire.Error) error {
 		p := e.Nodes[i].Parent
 		children[p] = append(children[p], i)
 	}
-	var build func(i int) error
+	built := make([]error, len(e.Nodes))
 	wrapped := func(i int) []error {
 		var out []error
 		for _, k := range children[i] {
-			out = append(out, build(k))
+			out = append(out, built[k])
 		}
 		return out
 	}
@@ -93,7 +95,7 @@ func decodeError(task string, e *wire.Error) error {
 		if n.Type != "" {
 			var cause error
 			if k := children[i]; len(k) == 1 {
-				cause = build(k[0])
+				cause = built[k[0]]
 			}
 			if v, ok := registry.DecodeErrorValue(n.Type, n.Value, cause); ok {
 				if registry.ErrorText(v) != n.Text {
@@ -104,17 +106,19 @@ func decodeError(task string, e *wire.Error) error {
 		}
 		return nil
 	}
-	build = func(i int) error {
-		if err := whole(i); err != nil {
-			return err
+	for i := len(e.Nodes) - 1; i > 0; i-- {
+		if built[i] = whole(i); built[i] != nil {
+			continue
 		}
 		n := e.Nodes[i]
-		if w := wrapped(i); n.Joined || len(w) > 1 {
-			return &remoteJoin{text: n.Text, wrapped: w}
-		} else if len(w) == 1 {
-			return &remoteNode{text: n.Text, wrapped: w[0]}
+		switch w := wrapped(i); {
+		case n.Joined || len(w) > 1:
+			built[i] = &remoteJoin{text: n.Text, wrapped: w}
+		case len(w) == 1:
+			built[i] = &remoteNode{text: n.Text, wrapped: w[0]}
+		default:
+			built[i] = &remoteNode{text: n.Text}
 		}
-		return &remoteNode{text: n.Text}
 	}
 	if err := whole(0); err != nil {
 		if n, ok := err.(*remoteNode); ok {
