@@ -18,13 +18,16 @@ import (
 	futureserrs "github.com/futuresgen/futuresgen/internal/errs"
 )
 
+// NamedError is a sentinel and the name it is registered under.
+type NamedError struct {
+	Name string
+	Err  error
+}
+
 // The standard library's common sentinels and error types keep their
 // identity across a boundary without any registration by the user.
 // StdSentinels lists the sentinels, as the README documents them.
-var StdSentinels = []struct {
-	Name string
-	Err  error
-}{
+var StdSentinels = []NamedError{
 	{"context.Canceled", context.Canceled},
 	{"context.DeadlineExceeded", context.DeadlineExceeded},
 	{"io.EOF", io.EOF},
@@ -75,10 +78,7 @@ var StdErrorTypes = []struct {
 // runtimeErrors are the runtime's own sentinels, under the names that
 // generated code gives them, and the type behind ErrWorkerDied's details:
 // a task that waits on a future of a pool of its own returns them too.
-var runtimeErrors = []struct {
-	Name string
-	Err  error
-}{
+var runtimeErrors = []NamedError{
 	{"github.com/futuresgen/futuresgen/runtime.ErrCancelled", futureserrs.Cancelled},
 	{"github.com/futuresgen/futuresgen/runtime.ErrShutdown", futureserrs.Shutdown},
 	{"github.com/futuresgen/futuresgen/runtime.ErrBrokenPool", futureserrs.BrokenPool},
