@@ -12,13 +12,14 @@ import (
 )
 
 // This file holds the typed wrappers and the dispatch table of the tasks of
-// package main (its functions marked futures:task). Re-run "go generate"
-// after changing a task; "futuresgen -check" tells whether this file is
-// fresh.
+// package main (its functions marked futures:task). It registers the
+// package's errors too, so that they keep their identity across a process
+// boundary. Re-run "go generate" after changing a task; "futuresgen -check"
+// tells whether this file is fresh.
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
-const _ = futuresrt.SupportPackageIsVersion1
+const _ = futuresrt.SupportPackageIsVersion2
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
@@ -32,6 +33,10 @@ func init() {
 	futuresTask_Double = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Double", futuresRun_Double)
 	futuresTask_Hash = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Hash", futuresRun_Hash)
 	futuresTask_Sleep = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Sleep", futuresRun_Sleep)
+
+	// The errors that keep their identity across a process boundary:
+	// errors.Is and errors.As answer on a worker's errors as in-process.
+	futuresrt.RegisterSentinel("context.DeadlineExceeded", context.DeadlineExceeded)
 }
 
 // SubmitDouble runs [Double] on ex and returns its future at once. If ctx

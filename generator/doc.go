@@ -10,4 +10,10 @@
 // declare them, one File each. Tasks in files the current platform does
 // not build are read from one more load per platform that builds them; see
 // Load.
+//
+// Each File also lists the errors its generated init registers, so that
+// they keep their identity across a process boundary: the package's
+// exported sentinels and encodable error types, and the error variables
+// of other packages that its code names, each in the File of the
+// constraint of the file that declares or names it (see errs.go).
 package generator

@@ -42,8 +42,35 @@ type File struct {
 	// Types is the type-checked package on that platform; task types
 	// refer to it.
 	Types *types.Package
-	// Tasks are the file's tasks, sorted by function name.
+	// Tasks are the file's tasks, sorted by function name. A file may
+	// have none and only register errors: those declared (or named) in
+	// files of a constraint under which no task is declared.
 	Tasks []*Task
+	// Sentinels and ErrorTypes are the errors the file registers at init,
+	// so that they keep their identity across a process boundary (see
+	// the runtime's RegisterSentinel and RegisterErrorType): those
+	// declared, or for sentinels of other packages named, in the
+	// package's files with this build constraint. Each is sorted by Name.
+	Sentinels  []Sentinel
+	ErrorTypes []ErrorType
+}
+
+// Sentinel is an exported error variable that a generated file registers:
+// one of the package's own (var ErrX = errors.New(…), or fmt.Errorf
+// without %w), or one of another package that the package's code names
+// (sql.ErrNoRows).
+type Sentinel struct {
+	Name string     // the registered name: "<import path>.<Var>"
+	Var  *types.Var // the package-level variable
+}
+
+// ErrorType is an exported error type of the package, T or *T, whose
+// values gob can encode (a struct's one exported field of type error, its
+// cause, aside): a generated file registers it so that its values cross
+// as values and errors.As finds them.
+type ErrorType struct {
+	Name string     // the registered name: "<import path>.<Type>", or "*<import path>.<Type>"
+	Type types.Type // T or *T
 }
 
 // Task is one //futures:task function.

@@ -21,11 +21,14 @@ import (
 // platform, and its tasks grouped by the build constraint of their files.
 type pkgScan struct {
 	path, name, dir string
-	ignored         []*srcFile        // the Go files that load did not build
-	groups          map[string]*group // by constraint text; "" for files built everywhere
-	views           []*view           // the loads the tasks were read from
-	decls           map[string][]site // package-level names and where they are declared
+	ignored         []*srcFile                 // the Go files that load did not build
+	groups          map[string]*group          // by constraint text; "" for files built everywhere
+	views           []*view                    // the loads the tasks were read from
+	decls           map[string][]site          // package-level names and where they are declared
+	fileX           map[string]constraint.Expr // the constraint of each Go file of the package, by path
+	errRegs         map[string]*errorRegs      // the errors to register, by constraint text
 	errs            []Diagnostic
+	warns           []Diagnostic
 }
 
 // srcFile is a Go file that the first load did not build.
@@ -37,12 +40,13 @@ type srcFile struct {
 
 // group is the tasks of the files with one build constraint.
 type group struct {
-	key   string // the constraint's canonical text
-	expr  constraint.Expr
-	files []string  // the files with that constraint that the first load did not build
-	plat  *platform // where the tasks were type-checked; nil: in the first load
-	view  *view
-	tasks []*Task
+	key      string // the constraint's canonical text
+	expr     constraint.Expr
+	files    []string  // the files with that constraint that the first load did not build
+	mentions bool      // one of files mentions tasks; the others only hold errors
+	plat     *platform // where the tasks were type-checked; nil: in the first load
+	view     *view
+	tasks    []*Task
 }
 
 // view is one load of the package: the first one, or one for another
@@ -54,6 +58,10 @@ type view struct {
 	typeErrs []packages.Error
 	files    map[string]bool // the files read; nil for all of them
 }
+
+// reads reports whether the tasks and errors of the file at path are read
+// from v.
+func (v *view) reads(path string) bool { return v.files == nil || v.files[path] }
 
 // site is where a package-level name is declared, and under which build
 // constraint.
@@ -78,7 +86,8 @@ func (r *run) scan(p *packages.Package) (*pkgScan, error) {
 	if !excluded && (len(p.GoFiles) == 0 || p.Types == nil) {
 		return nil, nil
 	}
-	s := &pkgScan{path: p.PkgPath, name: p.Name, dir: p.Dir, groups: map[string]*group{}, decls: map[string][]site{}}
+	s := &pkgScan{path: p.PkgPath, name: p.Name, dir: p.Dir, groups: map[string]*group{}, decls: map[string][]site{},
+		fileX: map[string]constraint.Expr{}, errRegs: map[string]*errorRegs{}}
 	if s.dir == "" && len(p.GoFiles) > 0 {
 		s.dir = filepath.Dir(p.GoFiles[0])
 	} else if s.dir == "" {
@@ -92,6 +101,9 @@ func (r *run) scan(p *packages.Package) (*pkgScan, error) {
 	s.findIgnored(p)
 	if len(s.groups) > 0 || slices.ContainsFunc(s.ignored, func(f *srcFile) bool { return f.mentions }) {
 		s.parseIgnored(r)
+		if !excluded {
+			s.readErrors(s.views[0])
+		}
 	}
 	s.testFiles()
 	return s, nil
@@ -117,6 +129,7 @@ func (s *pkgScan) readHere(r *run, p *packages.Package, typeErrs []packages.Erro
 			return fmt.Errorf("%s: %v", path, err)
 		}
 		s.declare(f, p.Fset, x)
+		s.fileX[path] = x
 		if tasks := v.l.file(f); len(tasks) > 0 {
 			g := s.group(x)
 			g.view = v
@@ -246,9 +259,11 @@ func (s *pkgScan) parseIgnored(r *run) {
 			continue
 		}
 		s.declare(f, r.fset, x)
-		if sf.mentions {
+		s.fileX[sf.path] = x
+		if sf.mentions || mayHoldErrors(f) {
 			g := s.group(x)
 			g.files = append(g.files, sf.path)
+			g.mentions = g.mentions || sf.mentions
 		}
 	}
 }
@@ -299,7 +314,13 @@ func (s *pkgScan) elsewhere() []*group {
 func (s *pkgScan) readElsewhere(r *run, g *group, p *packages.Package) {
 	note := " (checked for " + g.plat.String() + ")"
 	fail := func(format string, args ...any) {
-		s.errs = append(s.errs, Diagnostic{token.Position{Filename: g.files[0]}, fmt.Sprintf(format, args...) + note})
+		d := Diagnostic{token.Position{Filename: g.files[0]}, fmt.Sprintf(format, args...) + note}
+		if !g.mentions {
+			d.Msg = strings.Replace(d.Msg, "cannot check the tasks of this file", "cannot read the errors of this file; they are not registered", 1)
+			s.warns = append(s.warns, d)
+			return
+		}
+		s.errs = append(s.errs, d)
 	}
 	if p == nil {
 		fail("futuresgen cannot check the tasks of this file: loading its package found nothing")
@@ -334,6 +355,7 @@ func (s *pkgScan) readElsewhere(r *run, g *group, p *packages.Package) {
 				fmt.Sprintf("futuresgen cannot check the tasks of this file: its package, loaded for %s, does not build it", g.plat)})
 		}
 	}
+	s.readErrors(v)
 }
 
 // model builds the package's model from its groups, and checks the names
@@ -343,25 +365,9 @@ func (s *pkgScan) model(r *run) *Package {
 	for name := range s.decls {
 		pkg.Declared[name] = true
 	}
-	used := map[string]bool{}
-	for _, key := range sortedKeys(s.groups) {
-		g := s.groups[key]
-		if len(g.tasks) == 0 {
-			continue
-		}
-		sort.Slice(g.tasks, func(i, j int) bool { return g.tasks[i].Func < g.tasks[j].Func })
-		f := &File{Constraint: g.key, Suffix: fileSuffix(g.expr), Types: g.view.p.Types, Tasks: g.tasks}
-		for base, i := f.Suffix, 2; used[f.Suffix]; i++ {
-			f.Suffix = fmt.Sprintf("%s-%d", base, i) // two constraints that read alike
-		}
-		used[f.Suffix] = true
-		if g.plat != nil {
-			f.Platform = g.plat.String()
-		}
-		pkg.Files = append(pkg.Files, f)
-	}
-	sort.Slice(pkg.Files, func(i, j int) bool { return pkg.Files[i].Suffix < pkg.Files[j].Suffix })
+	pkg.Files = s.files()
 	r.errs = append(r.errs, s.errs...)
+	r.warns = append(r.warns, s.warns...)
 	for _, v := range s.views {
 		r.errs = append(r.errs, v.l.errs...)
 	}

@@ -10,21 +10,24 @@ import (
 
 // dispatch writes the dispatch table: a variable per task, and an init
 // function that registers every task under its stable name with its
-// adapter (see run). Registration is in init, not in the variables'
-// initializers, so that a task that submits itself (or another task that
-// submits it) is not an initialization cycle. Package initialization runs
-// it, in this process and in every worker process.
+// adapter (see run), then the file's errors (see registerErrors).
+// Registration is in init, not in the variables' initializers, so that a
+// task that submits itself (or another task that submits it) is not an
+// initialization cycle. Package initialization runs it, in this process
+// and in every worker process.
 func (w *writer) dispatch(tasks []*generator.Task, split bool) {
-	if split {
-		w.out.Comment(splitMarker)
-	}
-	w.out.Comment("The dispatch table: every task of the package, registered by init under")
-	w.out.Comment("its stable name, so that a worker process finds it by that name.")
-	w.out.Var().DefsFunc(func(g *jen.Group) {
-		for _, t := range tasks {
-			g.Id(t.VarName).Op("*").Qual(RuntimePath, "Task").Types(w.argType(t), w.resultType(t))
+	if len(tasks) > 0 {
+		if split {
+			w.out.Comment(splitMarker)
 		}
-	})
+		w.out.Comment("The dispatch table: every task of the package, registered by init under")
+		w.out.Comment("its stable name, so that a worker process finds it by that name.")
+		w.out.Var().DefsFunc(func(g *jen.Group) {
+			for _, t := range tasks {
+				g.Id(t.VarName).Op("*").Qual(RuntimePath, "Task").Types(w.argType(t), w.resultType(t))
+			}
+		})
+	}
 	if split {
 		w.out.Comment(splitMarker)
 	}
@@ -32,7 +35,30 @@ func (w *writer) dispatch(tasks []*generator.Task, split bool) {
 		for _, t := range tasks {
 			w.register(g, t)
 		}
+		w.registerErrors(g)
 	})
+}
+
+// registerErrors writes the registration of the file's errors: each
+// sentinel under its name, so that the other side of a process boundary
+// returns the same variable, and each error type, so that its values
+// cross as values. They come after the tasks, the sentinels first, each
+// kind sorted by name.
+func (w *writer) registerErrors(g *jen.Group) {
+	if len(w.gf.Sentinels)+len(w.gf.ErrorTypes) == 0 {
+		return
+	}
+	if len(w.gf.Tasks) > 0 {
+		g.Line()
+	}
+	g.Comment("The errors that keep their identity across a process boundary:")
+	g.Comment("errors.Is and errors.As answer on a worker's errors as in-process.")
+	for _, s := range w.gf.Sentinels {
+		g.Qual(RuntimePath, "RegisterSentinel").Call(jen.Lit(s.Name), w.qual(s.Var))
+	}
+	for _, t := range w.gf.ErrorTypes {
+		g.Qual(RuntimePath, "RegisterErrorType").Types(w.typ(t.Type)).Call(jen.Lit(t.Name))
+	}
 }
 
 // register writes the registration of one task.

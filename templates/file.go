@@ -27,7 +27,7 @@ const RuntimePath = "github.com/futuresgen/futuresgen/runtime"
 const Header = generator.Header
 
 // File returns the generated file gf of pkg. gf must have at least one
-// task.
+// task or one error to register.
 func File(pkg *generator.Package, gf *generator.File) *jen.File {
 	f, _ := build(pkg, gf, false)
 	return f
@@ -42,15 +42,23 @@ func build(pkg *generator.Package, gf *generator.File, split bool) (*jen.File, [
 	f := w.f
 	f.HeaderComment(Header + "\n\n" + BuildLine(gf.Constraint))
 
-	about := fmt.Sprintf("This file holds the typed wrappers and the dispatch table of the tasks of package %s (its functions marked futures:task).", pkg.Name)
+	what := "the typed wrappers and the dispatch table of the tasks of package %s (its functions marked futures:task)"
+	if len(gf.Tasks) == 0 {
+		what = "the registration of the errors of package %s"
+	}
+	about := "This file holds " + fmt.Sprintf(what, pkg.Name)
 	if gf.Constraint != "" {
-		about = fmt.Sprintf("This file holds the typed wrappers and the dispatch table of the tasks of package %s (its functions marked futures:task) that are declared in files built only where %q holds, and is built under the same constraint.", pkg.Name, gf.Constraint)
+		about += fmt.Sprintf(" that are declared in files built only where %q holds, and is built under the same constraint", gf.Constraint)
+	}
+	about += "."
+	if len(gf.Sentinels)+len(gf.ErrorTypes) > 0 && len(gf.Tasks) > 0 {
+		about += " It registers the package's errors too, so that they keep their identity across a process boundary."
 	}
 	w.doc(about + " Re-run \"go\u00a0generate\" after changing a task; \"futuresgen\u00a0-check\" tells whether this file is fresh.")
 	f.Line()
 	f.Comment("If this line fails to compile, the futuresgen runtime in go.mod is not the")
 	f.Comment("one this file was generated for: re-run \"go generate\".")
-	f.Const().Id("_").Op("=").Qual(RuntimePath, "SupportPackageIsVersion1")
+	f.Const().Id("_").Op("=").Qual(RuntimePath, "SupportPackageIsVersion2")
 	w.dispatch(gf.Tasks, split)
 
 	// Each task's own declarations, in runs that build concurrently: a
@@ -142,6 +150,9 @@ const tasksPerRun = 16
 // chunks splits tasks into runs of tasksPerRun, or returns them as one
 // run when not split.
 func chunks(tasks []*generator.Task, split bool) [][]*generator.Task {
+	if len(tasks) == 0 {
+		return nil
+	}
 	if !split {
 		return [][]*generator.Task{tasks}
 	}
@@ -224,6 +235,11 @@ func newWriter(pkg *generator.Package, gf *generator.File) *writer {
 	pick("iter", "iter", false)
 	for _, p := range referenced(pkg.PkgPath, gf.Tasks) {
 		pick(p.Path(), p.Name(), false)
+	}
+	for _, s := range gf.Sentinels {
+		if p := s.Var.Pkg(); p.Path() != pkg.PkgPath {
+			pick(p.Path(), p.Name(), false)
+		}
 	}
 	return w
 }

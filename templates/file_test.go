@@ -56,7 +56,7 @@ func A(x int) int { return x }
 	if strings.Index(src, "func SubmitA(") > strings.Index(src, "func SubmitB(") {
 		t.Error("tasks are not in name order")
 	}
-	for _, want := range []string{`futuresrt "github.com/futuresgen/futuresgen/runtime"`, "const _ = futuresrt.SupportPackageIsVersion1", "func init() {"} {
+	for _, want := range []string{`futuresrt "github.com/futuresgen/futuresgen/runtime"`, "const _ = futuresrt.SupportPackageIsVersion2", "func init() {"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("the file lacks %q", want)
 		}
@@ -98,6 +98,13 @@ func TestRenderInPartsIsGofmt(t *testing.T) {
 		}
 	}
 	pkg, gf := load(t, src.String())
+	renderInParts(t, pkg, gf)
+}
+
+// renderInParts renders gf with Render, checks that it gives what
+// formatting the whole file does and that it is gofmt'd, and returns it.
+func renderInParts(t *testing.T, pkg *generator.Package, gf *generator.File) []byte {
+	t.Helper()
 	got, err := Render(pkg, gf)
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +118,51 @@ func TestRenderInPartsIsGofmt(t *testing.T) {
 	}
 	if again, err := format.Source(got); err != nil || !bytes.Equal(again, got) {
 		t.Errorf("Render's output is not gofmt'd (err %v)", err)
+	}
+	return got
+}
+
+// TestRenderErrors checks that the registrations of errors render in
+// parts as whole, in a file with tasks and in one without.
+func TestRenderErrors(t *testing.T) {
+	t.Parallel()
+	pkg, gf := load(t, `package p
+
+import (
+	"errors"
+	"io"
+)
+
+var ErrGone = errors.New("gone")
+
+type CodeError struct{ Code int }
+
+func (e CodeError) Error() string { return "code" }
+
+//futures:task
+func A(x int) error {
+	if x == 0 {
+		return io.EOF
+	}
+	return ErrGone
+}
+`)
+	only := &generator.File{Constraint: "linux", Suffix: "linux", Types: gf.Types, Sentinels: gf.Sentinels, ErrorTypes: gf.ErrorTypes}
+	for name, f := range map[string]*generator.File{"with tasks": gf, "without tasks": only} {
+		src := string(renderInParts(t, pkg, f))
+		for _, want := range []string{
+			`futuresrt.RegisterSentinel("example.com/p.ErrGone", ErrGone)`,
+			`futuresrt.RegisterSentinel("io.EOF", io.EOF)`,
+			`futuresrt.RegisterErrorType[CodeError]("example.com/p.CodeError")`,
+			`futuresrt.RegisterErrorType[*CodeError]("*example.com/p.CodeError")`,
+		} {
+			if !strings.Contains(src, want) {
+				t.Errorf("%s: the file lacks %q:\n%s", name, want, src)
+			}
+		}
+		if hasTasks := strings.Contains(src, "futuresTask_A"); hasTasks != (len(f.Tasks) > 0) {
+			t.Errorf("%s: the file declares the dispatch table: %v; want %v", name, hasTasks, len(f.Tasks) > 0)
+		}
 	}
 }
 

@@ -83,7 +83,7 @@ func TestEndToEnd(t *testing.T) {
 	dir, want := e2eModule(t)
 	gen := filepath.Join(dir, "futures_gen.go")
 
-	if code, _, stderr := tool(t, dir, "-v"); code != 0 || !strings.Contains(stderr, "wrote futures_gen.go (5 tasks)") {
+	if code, _, stderr := tool(t, dir, "-v"); code != 0 || !strings.Contains(stderr, "wrote futures_gen.go (6 tasks, 6 errors)") {
 		t.Fatalf("futuresgen -v: exit %d, stderr:\n%s", code, stderr)
 	}
 	goCmd(t, dir, "vet", "./...")

@@ -102,6 +102,24 @@
 // files this platform builds is not matched by "./..."; name it, or set
 // GOOS.
 //
+// # Errors
+//
+// A task's error keeps its identity across a process boundary, as Python's
+// pickled exceptions keep their class: the generated init registers, with
+// the runtime, the package's exported sentinels (var ErrX =
+// errors.New(…), or fmt.Errorf without %w), its exported error types T
+// (and *T; only *T for a pointer receiver) whose values can be encoded,
+// one exported field of type error (the cause) aside, and the exported
+// error variables of other packages that its code names (sql.ErrNoRows in
+// fmt.Errorf("lookup: %w", sql.ErrNoRows)). So errors.Is and errors.As
+// answer on a worker's error as on a ThreadPool's. Each is registered in
+// the generated file of the build constraint of the file that declares or
+// names it, one of its own when no task is declared under that
+// constraint. A type whose values cannot be encoded, or a generic one, is
+// left out without a word (its values cross as text) unless a task's
+// signature names it. A sentinel the package never names, deep in a
+// library, needs runtime.RegisterError.
+//
 // # Many packages
 //
 // "futuresgen ./..." loads every matched package at once, writes each

@@ -225,19 +225,32 @@ func (p plan) apply() (string, error) {
 	case p.exists && p.have == nil:
 		return "", fmt.Errorf("%s exists and was not written by futuresgen (its first line is not %q); move it or choose another -output", rel, templates.Header)
 	case bytes.Equal(p.want, p.have):
-		return fmt.Sprintf("%s is up to date (%s)", rel, tasks(len(p.gf.Tasks))), nil
+		return fmt.Sprintf("%s is up to date (%s)", rel, contents(p.gf)), nil
 	}
 	if err := writeAtomically(p.path, p.want); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("wrote %s (%s)", rel, tasks(len(p.gf.Tasks))), nil
+	return fmt.Sprintf("wrote %s (%s)", rel, contents(p.gf)), nil
 }
 
-func tasks(n int) string {
-	if n == 1 {
-		return "1 task"
+// contents counts what a generated file registers: "3 tasks", "3 tasks,
+// 2 errors", "1 error".
+func contents(gf *generator.File) string {
+	var parts []string
+	if n := len(gf.Tasks); n > 0 {
+		parts = append(parts, plural(n, "task"))
 	}
-	return fmt.Sprintf("%d tasks", n)
+	if n := len(gf.Sentinels) + len(gf.ErrorTypes); n > 0 {
+		parts = append(parts, plural(n, "error"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // readGenerated returns the file at path if futuresgen wrote it, and

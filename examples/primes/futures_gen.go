@@ -11,13 +11,14 @@ import (
 )
 
 // This file holds the typed wrappers and the dispatch table of the tasks of
-// package main (its functions marked futures:task). Re-run "go generate"
-// after changing a task; "futuresgen -check" tells whether this file is
-// fresh.
+// package main (its functions marked futures:task). It registers the
+// package's errors too, so that they keep their identity across a process
+// boundary. Re-run "go generate" after changing a task; "futuresgen -check"
+// tells whether this file is fresh.
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
-const _ = futuresrt.SupportPackageIsVersion1
+const _ = futuresrt.SupportPackageIsVersion2
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
@@ -29,6 +30,10 @@ var (
 func init() {
 	futuresTask_Explode = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.Explode", futuresRun_Explode)
 	futuresTask_IsPrime = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.IsPrime", futuresRun_IsPrime)
+
+	// The errors that keep their identity across a process boundary:
+	// errors.Is and errors.As answer on a worker's errors as in-process.
+	futuresrt.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrWorkerDied", futuresrt.ErrWorkerDied)
 }
 
 // SubmitExplode runs [Explode] on ex and returns its future at once. If ctx

@@ -1,8 +1,6 @@
 package registry
 
 import (
-	"bytes"
-	"encoding/gob"
 	"fmt"
 	"reflect"
 	"sync"
@@ -37,6 +35,7 @@ type errType struct {
 	// error, or -1. Such a field (a wrapped cause) crosses as the node's
 	// child and is put back on arrival, so the value round-trips.
 	wrapField int
+	codec     valueCodec
 }
 
 var errorType = reflect.TypeFor[error]()
@@ -104,6 +103,11 @@ func RegisterErrorType(name string, t reflect.Type) {
 			}
 		}
 	}
+	st := t
+	if st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	et.codec.streamable = !holdsInterface(st, et.wrapField, map[reflect.Type]bool{})
 	errs.Lock()
 	defer errs.Unlock()
 	if old, ok := errs.types[name]; ok {
@@ -165,7 +169,7 @@ func EncodeError(err error) *wire.Error {
 	for len(queue) > 0 && len(e.Nodes) < maxNodes {
 		it := queue[0]
 		queue = queue[1:]
-		n := wire.ErrNode{Text: truncate(it.err.Error()), Parent: it.parent}
+		n := wire.ErrNode{Text: truncate(ErrorText(it.err)), Parent: it.parent}
 		if name, ok := sentinelName(it.err); ok {
 			n.Sentinel = name
 			e.Nodes = append(e.Nodes, n)
@@ -186,19 +190,7 @@ func EncodeError(err error) *wire.Error {
 				continue
 			}
 		}
-		switch u := it.err.(type) {
-		case interface{ Unwrap() error }:
-			if c := u.Unwrap(); c != nil {
-				children = []error{c}
-			}
-		case interface{ Unwrap() []error }:
-			n.Joined = true
-			for _, c := range u.Unwrap() {
-				if c != nil {
-					children = append(children, c)
-				}
-			}
-		}
+		children, n.Joined = unwrap(it.err)
 		idx := len(e.Nodes)
 		e.Nodes = append(e.Nodes, n)
 		for _, c := range children {
@@ -206,6 +198,43 @@ func EncodeError(err error) *wire.Error {
 		}
 	}
 	return e
+}
+
+// ErrorText returns err.Error(). If Error panics (a nil *T whose method
+// dereferences it, say), it returns what fmt prints for err instead, as a
+// caller printing the error in-process would see: "<nil>", or
+// "%!v(PANIC=Error method: …)". The worker goes on.
+func ErrorText(err error) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = fmt.Sprint(err) // fmt calls Error again and catches the panic
+		}
+	}()
+	return err.Error()
+}
+
+// unwrap returns what err wraps, and whether it came from Unwrap() []error.
+// An Unwrap that panics wraps nothing.
+func unwrap(err error) (children []error, joined bool) {
+	defer func() {
+		if recover() != nil {
+			children = nil
+		}
+	}()
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		if c := u.Unwrap(); c != nil {
+			children = []error{c}
+		}
+	case interface{ Unwrap() []error }:
+		joined = true
+		for _, c := range u.Unwrap() {
+			if c != nil {
+				children = append(children, c)
+			}
+		}
+	}
+	return children, joined
 }
 
 // truncate cuts a text longer than maxText, at a rune boundary.
@@ -221,12 +250,19 @@ func truncate(s string) string {
 }
 
 // encode gob-encodes a value of the type, without its cause (returned
-// apart), and reports whether it could.
+// apart), and reports whether it could. A nil pointer (a nil *T returned
+// as an error) is an empty value: gob never writes an empty encoding.
+// A GobEncode or MarshalBinary that panics does not encode.
 func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
+	defer func() {
+		if recover() != nil {
+			value, cause, ok = nil, nil, false
+		}
+	}()
 	v := reflect.ValueOf(err)
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
-			return nil, nil, false
+			return nil, nil, true
 		}
 		v = v.Elem()
 	}
@@ -240,43 +276,51 @@ func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
 		f.SetZero()
 		v = c
 	}
-	var buf bytes.Buffer
 	if err := wire.CheckAcyclic(v.Interface()); err != nil {
 		return nil, nil, false
 	}
-	if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
+	if value, err = et.codec.encodeValue(v); err != nil {
 		return nil, nil, false
 	}
-	return buf.Bytes(), cause, true
+	return value, cause, true
 }
 
 // DecodeErrorValue decodes the value of a node of the registered error
 // type name, putting cause back as its wrapped error, and reports
 // whether it could.
-func DecodeErrorValue(name string, data []byte, cause error) (error, bool) {
+func DecodeErrorValue(name string, data []byte, cause error) (v error, ok bool) {
+	defer func() {
+		if recover() != nil { // a GobDecode or UnmarshalBinary that panics
+			v, ok = nil, false
+		}
+	}()
 	errs.RLock()
 	et := errs.types[name]
 	errs.RUnlock()
 	if et == nil || et.wrapField < -1 {
 		return nil, false
 	}
+	if len(data) == 0 {
+		if et.t.Kind() != reflect.Pointer {
+			return nil, false
+		}
+		nilPtr, ok := reflect.Zero(et.t).Interface().(error)
+		return nilPtr, ok
+	}
 	st := et.t
 	if st.Kind() == reflect.Pointer {
 		st = st.Elem()
 	}
 	p := reflect.New(st)
-	var r bytes.Reader
-	r.Reset(data)
-	if err := gob.NewDecoder(&r).DecodeValue(p); err != nil {
+	if err := et.codec.decodeValue(data, p); err != nil {
 		return nil, false
 	}
 	if et.wrapField >= 0 && cause != nil {
 		p.Elem().Field(et.wrapField).Set(reflect.ValueOf(cause))
 	}
-	v := p
 	if et.t.Kind() != reflect.Pointer {
-		v = p.Elem()
+		p = p.Elem()
 	}
-	err, ok := v.Interface().(error)
-	return err, ok
+	v, ok = p.Interface().(error)
+	return v, ok
 }

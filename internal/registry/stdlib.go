@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,15 +13,21 @@ import (
 	"reflect"
 	"strconv"
 	"syscall"
+	"time"
+
+	futureserrs "github.com/futuresgen/futuresgen/internal/errs"
 )
+
+// NamedError is a sentinel and the name it is registered under.
+type NamedError struct {
+	Name string
+	Err  error
+}
 
 // The standard library's common sentinels and error types keep their
 // identity across a boundary without any registration by the user.
 // StdSentinels lists the sentinels, as the README documents them.
-var StdSentinels = []struct {
-	Name string
-	Err  error
-}{
+var StdSentinels = []NamedError{
 	{"context.Canceled", context.Canceled},
 	{"context.DeadlineExceeded", context.DeadlineExceeded},
 	{"io.EOF", io.EOF},
@@ -39,11 +46,14 @@ var StdSentinels = []struct {
 	{"os.ErrNoDeadline", os.ErrNoDeadline},
 	{"os/exec.ErrNotFound", exec.ErrNotFound},
 	{"os/exec.ErrWaitDelay", exec.ErrWaitDelay},
+	{"os/exec.ErrDot", exec.ErrDot},
 	{"errors.ErrUnsupported", errors.ErrUnsupported},
 	{"strconv.ErrRange", strconv.ErrRange},
 	{"strconv.ErrSyntax", strconv.ErrSyntax},
 	{"bufio.ErrTooLong", bufio.ErrTooLong},
 	{"bufio.ErrBufferFull", bufio.ErrBufferFull},
+	{"bufio.ErrNegativeCount", bufio.ErrNegativeCount},
+	{"bytes.ErrTooLarge", bytes.ErrTooLarge},
 }
 
 // StdErrorTypes lists the standard library's error types whose values
@@ -59,10 +69,27 @@ var StdErrorTypes = []struct {
 	{"*os/exec.Error", reflect.TypeFor[*exec.Error]()},
 	{"*strconv.NumError", reflect.TypeFor[*strconv.NumError]()},
 	{"*net/url.Error", reflect.TypeFor[*url.Error]()},
+	{"net/url.EscapeError", reflect.TypeFor[url.EscapeError]()},
+	{"net/url.InvalidHostError", reflect.TypeFor[url.InvalidHostError]()},
+	{"*time.ParseError", reflect.TypeFor[*time.ParseError]()},
 	{"syscall.Errno", reflect.TypeFor[syscall.Errno]()},
 }
 
+// runtimeErrors are the runtime's own sentinels, under the names that
+// generated code gives them, and the type behind ErrWorkerDied's details:
+// a task that waits on a future of a pool of its own returns them too.
+var runtimeErrors = []NamedError{
+	{"github.com/futuresgen/futuresgen/runtime.ErrCancelled", futureserrs.Cancelled},
+	{"github.com/futuresgen/futuresgen/runtime.ErrShutdown", futureserrs.Shutdown},
+	{"github.com/futuresgen/futuresgen/runtime.ErrBrokenPool", futureserrs.BrokenPool},
+	{"github.com/futuresgen/futuresgen/runtime.ErrWorkerDied", futureserrs.WorkerDied},
+}
+
 func init() {
+	for _, s := range runtimeErrors {
+		RegisterSentinel(s.Name, s.Err)
+	}
+	RegisterErrorType("*github.com/futuresgen/futuresgen/internal/errs.WorkerLost", reflect.TypeFor[*futureserrs.WorkerLost]())
 	for _, s := range StdSentinels {
 		RegisterSentinel(s.Name, s.Err)
 	}

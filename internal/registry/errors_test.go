@@ -1,0 +1,153 @@
+package registry
+
+import (
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sync"
+	"testing"
+)
+
+type testErr struct {
+	Code int
+	Err  error
+}
+
+func (e *testErr) Error() string { return fmt.Sprintf("code %d: %v", e.Code, e.Err) }
+
+// anyTestErr holds an interface value: it travels as a whole gob stream.
+type anyTestErr struct{ V any }
+
+func (e anyTestErr) Error() string { return fmt.Sprint(e.V) }
+
+func init() {
+	RegisterErrorType("*registry.testErr", reflect.TypeFor[*testErr]())
+	RegisterErrorType("registry.anyTestErr", reflect.TypeFor[anyTestErr]())
+	gob.Register(0)
+}
+
+// roundTrip encodes err's top node as a value and decodes it.
+func roundTrip(t *testing.T, err error) (error, error) {
+	t.Helper()
+	w := EncodeError(err)
+	if w.Nodes[0].Type == "" {
+		t.Fatalf("%v did not travel as a value: %+v", err, w.Nodes[0])
+	}
+	var cause error
+	if len(w.Nodes) > 1 {
+		cause = io.EOF
+	}
+	got, ok := DecodeErrorValue(w.Nodes[0].Type, w.Nodes[0].Value, cause)
+	if !ok {
+		t.Fatalf("%v did not decode", err)
+	}
+	return got, cause
+}
+
+func TestErrorValuesRoundTrip(t *testing.T) {
+	for _, err := range []error{
+		&testErr{Code: 7, Err: io.EOF},
+		&testErr{Code: 0},
+		anyTestErr{V: 42},
+		(*testErr)(nil),
+	} {
+		for range 3 { // the first value of a type carries its description; the later ones reuse it
+			got, _ := roundTrip(t, err)
+			if !reflect.DeepEqual(got, err) {
+				t.Errorf("%#v crossed as %#v", err, got)
+			}
+		}
+	}
+}
+
+func TestErrorValueEncodings(t *testing.T) {
+	value := func(err error) []byte { return EncodeError(err).Nodes[0].Value }
+	if v := value(&testErr{Code: 1}); v[0] != prefixed {
+		t.Errorf("a struct without interfaces is encoded as %d; want prefixed", v[0])
+	}
+	if v := value(anyTestErr{V: 1}); v[0] != wholeStream {
+		t.Errorf("a struct with an interface field is encoded as %d; want a whole stream", v[0])
+	}
+	if v := value((*testErr)(nil)); len(v) != 0 {
+		t.Errorf("a nil *T is encoded as %v; want nothing", v)
+	}
+}
+
+// TestErrorValueFromAnotherProcess decodes values whose prefix this
+// process has not sent: another encoder's, as from another process.
+func TestErrorValueFromAnotherProcess(t *testing.T) {
+	et := errs.types["*registry.testErr"]
+	other := &valueCodec{streamable: true}
+	for i := range 3 {
+		data, err := other.encodeValue(reflect.ValueOf(testErr{Code: i}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := DecodeErrorValue(et.name, data, nil)
+		if te, isTest := got.(*testErr); !ok || !isTest || te.Code != i {
+			t.Errorf("value %d from another encoder decoded as %#v, %v", i, got, ok)
+		}
+	}
+}
+
+func TestMalformedErrorValues(t *testing.T) {
+	good := EncodeError(&testErr{Code: 3}).Nodes[0].Value
+	for name, data := range map[string][]byte{
+		"unknown kind":      {9, 1, 2},
+		"prefix too long":   {prefixed, 200, 1},
+		"cut in the prefix": good[:len(good)/2],
+		"cut in the value":  good[:len(good)-1],
+		"extra bytes":       append(append([]byte(nil), good...), 0),
+	} {
+		if v, ok := DecodeErrorValue("*registry.testErr", data, nil); ok {
+			t.Errorf("%s: decoded as %#v", name, v)
+		}
+	}
+	if v, ok := DecodeErrorValue("*registry.testErr", good, nil); !ok || v.(*testErr).Code != 3 {
+		t.Errorf("after malformed values, a good one decoded as %#v, %v", v, ok)
+	}
+}
+
+func TestErrorValuesConcurrently(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				err := &testErr{Code: g*1000 + i}
+				got, ok := DecodeErrorValue("*registry.testErr", EncodeError(err).Nodes[0].Value, nil)
+				if !ok || got.(*testErr).Code != err.Code {
+					t.Errorf("%v crossed as %v", err, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// panicky's Error and Unwrap panic.
+type panicky struct{}
+
+func (panicky) Error() string { panic("no message") }
+func (panicky) Unwrap() error { panic("no cause") }
+
+func TestEncodeErrorSurvivesPanics(t *testing.T) {
+	w := EncodeError(fmt.Errorf("outer: %w", panicky{}))
+	if len(w.Nodes) != 2 || w.Nodes[1].Text != "%!v(PANIC=Error method: no message)" {
+		t.Errorf("nodes %+v; want the outer error and the panicking one, as fmt prints it", w.Nodes)
+	}
+}
+
+func TestEncodeErrorCutsLargeTrees(t *testing.T) {
+	err := errors.New("root")
+	for i := range 2 * maxNodes {
+		err = fmt.Errorf("wrap %d: %w", i, err)
+	}
+	if w := EncodeError(err); len(w.Nodes) != maxNodes || w.Nodes[0].Text != err.Error() {
+		t.Errorf("%d nodes, message kept: %v; want %d nodes and the message", len(w.Nodes), w.Nodes[0].Text == err.Error(), maxNodes)
+	}
+}
