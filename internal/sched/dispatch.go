@@ -85,10 +85,6 @@ func (w *Worker) sayBye() {
 	w.send(Out{Kind: wire.KindBye})
 }
 
-// longBusy is how long a worker runs a call before it is taken for a slow
-// one: nothing more is sent ahead to it.
-const longBusy = time.Millisecond
-
 // pump hands queued calls to workers that can start them, starts workers
 // while calls wait for one, sends calls ahead to busy workers when no
 // worker will be free sooner, and takes calls sent ahead back for workers
@@ -210,8 +206,8 @@ func (s *Scheduler) spawn() {
 
 // sendAhead sends calls to busy workers when no worker can take them
 // sooner: none is free, none is starting for them, and no more may
-// start. A worker running a call for longer than longBusy gets none: it
-// is busy with a slow task. s.mu is held.
+// start. A worker running a call for longer than Config.SlowAfter gets
+// none: it is busy with a slow task. s.mu is held.
 func (s *Scheduler) sendAhead() {
 	if s.cfg.AheadPerSlot == 0 || s.head == nil {
 		return
@@ -226,7 +222,7 @@ func (s *Scheduler) sendAhead() {
 			if !w.ready || w.retiring || w.gone || w.full || w.ahead >= s.cfg.AheadPerSlot*w.slots {
 				continue
 			}
-			if w.running >= w.slots && now.Sub(w.busySince) > longBusy {
+			if w.running >= w.slots && now.Sub(w.busySince) > s.cfg.SlowAfter {
 				continue
 			}
 			if best == nil || w.load() < best.load() {

@@ -222,6 +222,9 @@ type Config struct {
 	// AheadPerSlot bounds the calls sent ahead to a busy worker, per slot
 	// (0: none).
 	AheadPerSlot int
+	// SlowAfter is how long a worker runs a call before it is taken for a
+	// slow one, which gets nothing sent ahead (default 1ms).
+	SlowAfter time.Duration
 	// Retries reruns a call whose worker was lost after it started, up to
 	// that many times, instead of failing it.
 	Retries int
@@ -285,6 +288,9 @@ type Stats struct {
 func New(cfg Config) *Scheduler {
 	if cfg.RevokeWait == 0 {
 		cfg.RevokeWait = time.Second
+	}
+	if cfg.SlowAfter == 0 {
+		cfg.SlowAfter = time.Millisecond
 	}
 	if cfg.Lost == nil {
 		cfg.Lost = func(cause error) error { return cause }

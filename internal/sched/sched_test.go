@@ -185,8 +185,11 @@ func addWorker(s *Scheduler, name string, slots int) (*Worker, *fakeLink) {
 	return s.AddWorker(l, name, slots), l
 }
 
+// exclusive is a ProcessPool's configuration, with workers that are never
+// taken for slow: what is sent ahead does not depend on how fast the
+// machine runs the test.
 func exclusive() Config {
-	return Config{Exclusive: true, AheadPerSlot: 2, Grace: time.Hour}
+	return Config{Exclusive: true, AheadPerSlot: 2, Grace: time.Hour, SlowAfter: time.Hour}
 }
 
 func checkStats(t *testing.T, s *Scheduler, want Stats) {
@@ -334,8 +337,7 @@ func TestCancelGivesUpOnAWorkerThatDoesNotAnswer(t *testing.T) {
 		t.Error("Cancel = true though the worker never gave the call back")
 	}
 	// The worker gives it back late: it was not cancelled, so it is
-	// queued again (not sent ahead again: the worker's task has run for
-	// longer than a short one would).
+	// queued again, and sent ahead again.
 	want(t, l, "revoke 1")
 	if err := s.Revoked(w, c2.ID()); err != nil {
 		t.Fatal(err)
@@ -343,6 +345,7 @@ func TestCancelGivesUpOnAWorkerThatDoesNotAnswer(t *testing.T) {
 	if f2.state(0) != pending {
 		t.Errorf("a call given back after Cancel gave up is %v; want pending", stateName[f2.state(0)])
 	}
+	want(t, l, "call 2 ahead")
 	checkStats(t, s, Stats{Submitted: 2, Queued: 1, Running: 1})
 }
 
@@ -648,4 +651,19 @@ func TestARefusingWorkerGetsNothingUntilItHasRoom(t *testing.T) {
 	want(t, l) // not sent again at once
 	s.Available(w, 1)
 	want(t, l, "call 1 ahead")
+}
+
+func TestNothingGoesAheadToAWorkerBusyWithASlowTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := exclusive()
+	cfg.SlowAfter = time.Millisecond
+	s := New(cfg)
+	defer finish(s)
+	_, l := addWorker(s, "w", 1)
+	submit(t, s, ctx, 1)
+	time.Sleep(2 * time.Millisecond) // the task has now run for longer than a short one would
+	submit(t, s, ctx, 1)
+	want(t, l, "call 0")
+	checkStats(t, s, Stats{Submitted: 2, Queued: 1, Running: 1})
 }
