@@ -120,6 +120,7 @@ type procLink struct {
 	rclosed  bool // the connection is over
 	kick     *time.Timer
 	msg      wire.Msg // the message being read, reused (the role's holder's)
+	held     bool     // the scheduler holds writes to the worker (the role's holder's)
 }
 
 // Spawn starts a worker process for w in the background and returns its
@@ -483,6 +484,18 @@ func (l *procLink) readOne() bool {
 		l.rmu.Unlock()
 		return false
 	}
+	// A burst of answers frees a burst of calls: send them in one write.
+	burst := l.conn.ReadBuffered()
+	if burst && !l.held {
+		l.held = true
+		p.s.HoldWrites(l.w)
+	}
+	defer func() {
+		if l.held && !l.conn.ReadBuffered() {
+			l.held = false
+			p.s.ReleaseWrites(l.w)
+		}
+	}()
 	var err error
 	switch m.Kind {
 	case wire.KindStarted:

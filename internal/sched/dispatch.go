@@ -27,6 +27,7 @@ type Worker struct {
 	busySince time.Time // when its running calls last went from 0 to 1
 	outbox    []Out
 	writing   bool
+	held      bool // its receiver is handling a burst: write once it is done
 }
 
 // Name returns what the link called the worker once ready ("pid 1234").

@@ -660,6 +660,24 @@ func (s *Scheduler) endContext(c *Call) {
 	}
 }
 
+// HoldWrites defers writing to w until ReleaseWrites: w's receiver, with
+// a burst of answers to handle, sends the calls they free in one write.
+func (s *Scheduler) HoldWrites(w *Worker) {
+	s.mu.Lock()
+	w.held = true
+	s.mu.Unlock()
+}
+
+// ReleaseWrites writes what was sent to w while its writes were held.
+func (s *Scheduler) ReleaseWrites(w *Worker) {
+	s.mu.Lock()
+	w.held = false
+	if len(w.outbox) > 0 {
+		s.dirty = append(s.dirty, w)
+	}
+	s.unlock()
+}
+
 // unlock releases s.mu, then settles what was decided under it and
 // writes what was queued for workers, in the calling goroutine: a submit
 // writes its own call, without waking another goroutine. One goroutine
@@ -673,14 +691,18 @@ func (s *Scheduler) unlock() {
 			out []Out
 		}
 		var todo []batch
+		keep := s.dirty[:0]
 		for _, w := range s.dirty {
-			if len(w.outbox) > 0 && !w.writing && !w.gone {
+			switch {
+			case w.held && len(w.outbox) > 0:
+				keep = append(keep, w) // written at ReleaseWrites
+			case len(w.outbox) > 0 && !w.writing && !w.gone:
 				w.writing = true
 				todo = append(todo, batch{w, w.outbox})
 				w.outbox = nil
 			}
 		}
-		s.dirty = s.dirty[:0]
+		s.dirty = keep
 		s.mu.Unlock()
 		if len(todo) == 0 && len(later) == 0 {
 			return

@@ -113,6 +113,10 @@ func (c *Conn) writeEnvelope(m *Msg, payload []byte) error {
 // Flush sends the messages written so far.
 func (c *Conn) Flush() error { return c.w.Flush() }
 
+// ReadBuffered reports whether bytes already read from the stream wait to
+// be decoded: another message is likely at hand.
+func (c *Conn) ReadBuffered() bool { return c.r.Buffered() > 0 }
+
 // Buffered reports whether written messages wait for Flush.
 func (c *Conn) Buffered() bool { return c.w.Buffered() > 0 }
 

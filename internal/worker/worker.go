@@ -99,6 +99,16 @@ func Serve(ctx context.Context, conn Conn, cfg Config) error {
 	}
 	l := &loop{ctx: ctx, conn: conn, cfg: cfg, byID: map[uint64]*call{}, done: make(chan struct{}), inRun: make([]int, cfg.Slots+2)}
 	l.follow.L = &l.mu
+	l.lenders = make([]*time.Timer, cfg.Slots+2)
+	for g := range l.lenders {
+		l.lenders[g] = time.AfterFunc(time.Hour, func() { l.lend(g) })
+		l.lenders[g].Stop()
+	}
+	defer func() {
+		for _, t := range l.lenders {
+			t.Stop()
+		}
+	}()
 	for g := 1; g <= cfg.Slots+1; g++ {
 		go l.serve(g)
 	}
@@ -125,6 +135,7 @@ type loop struct {
 	follow  sync.Cond // goroutines wait here for the reader role
 	reader  int       // the goroutine holding the reader role, 0: none
 	inRun   []int     // by goroutine: running calls (not reading) when > 0
+	lenders []*time.Timer // by goroutine: lends its reader role once it has run a call for lendAfter
 	running int       // calls running
 	queue   []*call   // calls received that wait for a slot, oldest first
 	byID    map[uint64]*call
@@ -337,7 +348,8 @@ func (l *loop) run(me int, c *call, begun bool) bool {
 	l.mu.Lock()
 	l.inRun[me]++ // a counter: after a Goexit, the goroutine taking over begins before the old one's deferred calls end
 	l.mu.Unlock()
-	lend := time.AfterFunc(lendAfter, func() { l.lend(me) })
+	lend := l.lenders[me]
+	lend.Reset(lendAfter)
 	defer func() {
 		lend.Stop()
 		l.mu.Lock()
