@@ -132,12 +132,12 @@ type loop struct {
 	wmu sync.Mutex // writes to conn and encodes on cfg.Out, in one order
 
 	mu      sync.Mutex
-	follow  sync.Cond // goroutines wait here for the reader role
-	reader  int       // the goroutine holding the reader role, 0: none
-	inRun   []int     // by goroutine: running calls (not reading) when > 0
+	follow  sync.Cond     // goroutines wait here for the reader role
+	reader  int           // the goroutine holding the reader role, 0: none
+	inRun   []int         // by goroutine: running calls (not reading) when > 0
 	lenders []*time.Timer // by goroutine: lends its reader role once it has run a call for lendAfter
-	running int       // calls running
-	queue   []*call   // calls received that wait for a slot, oldest first
+	running int           // calls running
+	queue   []*call       // calls received that wait for a slot, oldest first
 	byID    map[uint64]*call
 	bye     bool
 	done    chan struct{}
