@@ -33,8 +33,11 @@
 //
 // A worker that crashes fails only the task it was running, with
 // ErrWorkerDied; a task that ignores its context past GracePeriod has its
-// worker killed. Choose a ProcessPool for that isolation, a ThreadPool
-// otherwise.
+// worker killed. Workers start as calls wait for them and run one task at
+// a time, so N slow tasks on N workers run side by side; a future is
+// Running only once its task has started in a worker. Choose a ProcessPool
+// for that isolation, a ThreadPool otherwise. The cluster package runs
+// the same tasks on workers on other machines.
 //
 // Contexts: every submit takes a context. If it ends before the task
 // starts, the task never runs and its future fails with ctx.Err(); once the
@@ -44,7 +47,11 @@
 // Errors: a task's error reaches Result unchanged; a panic becomes a
 // *PanicError with the stack; ErrCancelled, ErrShutdown, ErrBrokenPool and
 // ErrWorkerDied say why a future did not run to the end. Test them with
-// errors.Is.
+// errors.Is. From a worker, a task's error keeps its message and its
+// identity: registered sentinels (the task package's, the standard
+// library's common ones, RegisterError's) and values of registered error
+// types arrive as themselves, so errors.Is and errors.As answer as
+// in-process; anything else is a *RemoteError.
 //
 // The package is named runtime, like the standard library's; import it
 // under another name if a file needs both:
