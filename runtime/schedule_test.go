@@ -66,17 +66,10 @@ func (g *gate) open() {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test if it does not
-// within a bound that only a broken pool misses.
+// waitFor waits until cond holds (see eventually).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting until %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, what, cond)
 }
 
 func TestProcessPoolSlowTasksRunSideBySide(t *testing.T) {

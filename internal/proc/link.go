@@ -204,10 +204,7 @@ func (l *procLink) run() {
 	case <-received:
 	case <-time.After(time.Second):
 		l.fromR.Close()
-		l.rmu.Lock()
-		l.rclosed = true // a reader blocked on the pipe sees it closed
-		l.rcond.Broadcast()
-		l.rmu.Unlock()
+		l.closeReading() // a reader blocked on the pipe sees it closed
 		<-received
 	}
 	l.fromR.Close()
@@ -478,10 +475,7 @@ func (l *procLink) readOne() bool {
 		if !errors.Is(err, io.EOF) {
 			l.fault(err)
 		}
-		l.rmu.Lock()
-		l.rclosed = true
-		l.rcond.Broadcast()
-		l.rmu.Unlock()
+		l.closeReading()
 		return false
 	}
 	// A burst of answers frees a burst of calls: send them in one write.
@@ -511,13 +505,18 @@ func (l *procLink) readOne() bool {
 	}
 	if err != nil {
 		l.fault(err)
-		l.rmu.Lock()
-		l.rclosed = true
-		l.rcond.Broadcast()
-		l.rmu.Unlock()
+		l.closeReading()
 		return false
 	}
 	return true
+}
+
+// closeReading marks the connection over for every would-be reader.
+func (l *procLink) closeReading() {
+	l.rmu.Lock()
+	l.rclosed = true
+	l.rcond.Broadcast()
+	l.rmu.Unlock()
 }
 
 // answered counts a call the worker answered or gave back.
