@@ -221,7 +221,7 @@ func TestProcessPoolCtrlC(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the program's task has started", func() bool {
+	eventually(t, "the program's task has started", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "started-sigint"))
 		return err == nil
 	})

@@ -66,12 +66,6 @@ func (g *gate) open() {
 	}
 }
 
-// waitFor waits until cond holds (see eventually).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	eventually(t, what, cond)
-}
-
 func TestProcessPoolSlowTasksRunSideBySide(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -83,7 +77,7 @@ func TestProcessPoolSlowTasksRunSideBySide(t *testing.T) {
 	for _, name := range names {
 		fs = append(fs, SubmitTask(ctx, p, taskGate, g.args(name)))
 	}
-	waitFor(t, "all four tasks have started at once, one per worker", func() bool {
+	eventually(t, "all four tasks have started at once, one per worker", func() bool {
 		for _, name := range names {
 			if !g.started(name) {
 				return false
@@ -116,7 +110,7 @@ func TestProcessPoolShortTasksPassALongOne(t *testing.T) {
 	p := processPool(t, MaxWorkers(2))
 	g := newGate(t)
 	long := SubmitTask(ctx, p, taskGate, g.args("long"))
-	waitFor(t, "the long task has started", func() bool { return g.started("long") })
+	eventually(t, "the long task has started", func() bool { return g.started("long") })
 	var short []*Future[int]
 	for i := range 100 {
 		short = append(short, SubmitTask(ctx, p, taskDouble, i))
@@ -145,7 +139,7 @@ func TestProcessPoolCancelPendingSpareCallsSentAhead(t *testing.T) {
 	p := NewProcessPool(MaxWorkers(1))
 	g := newGate(t)
 	running := SubmitTask(ctx, p, taskGate, g.args("running"))
-	waitFor(t, "the first task has started", func() bool { return g.started("running") })
+	eventually(t, "the first task has started", func() bool { return g.started("running") })
 	var waiting []*Future[int]
 	for i := range 6 {
 		waiting = append(waiting, SubmitTask(ctx, p, taskDouble, i))
@@ -181,7 +175,7 @@ func TestProcessPoolQueueLimitCountsCallsSentAhead(t *testing.T) {
 	p := processPool(t, MaxWorkers(1), QueueLimit(2))
 	g := newGate(t)
 	first := SubmitTask(ctx, p, taskGate, g.args("first"))
-	waitFor(t, "the first task has started", func() bool { return g.started("first") })
+	eventually(t, "the first task has started", func() bool { return g.started("first") })
 	var through atomic.Int32
 	var wg sync.WaitGroup
 	fs := make([]*Future[int], 8)
@@ -193,7 +187,7 @@ func TestProcessPoolQueueLimitCountsCallsSentAhead(t *testing.T) {
 			through.Add(1)
 		}()
 	}
-	waitFor(t, "two submits went through", func() bool { return through.Load() >= 2 })
+	eventually(t, "two submits went through", func() bool { return through.Load() >= 2 })
 	// Give the other six every chance to get through wrongly: each
 	// submit that returns is a call counted as waiting.
 	for range 50 {
@@ -220,7 +214,7 @@ func TestProcessPoolCancelFreesQueueLimitAtOnce(t *testing.T) {
 	p := processPool(t, MaxWorkers(1), QueueLimit(1))
 	g := newGate(t)
 	first := SubmitTask(ctx, p, taskGate, g.args("first"))
-	waitFor(t, "the first task has started", func() bool { return g.started("first") })
+	eventually(t, "the first task has started", func() bool { return g.started("first") })
 	queued := SubmitTask(ctx, p, taskDouble, 1)
 	next := make(chan *Future[int], 1)
 	go func() { next <- SubmitTask(ctx, p, taskDouble, 2) }()
@@ -251,7 +245,7 @@ func TestProcessPoolCancelOfACallSentAhead(t *testing.T) {
 	p := processPool(t, MaxWorkers(1))
 	g := newGate(t)
 	first := SubmitTask(ctx, p, taskGate, g.args("first"))
-	waitFor(t, "the first task has started", func() bool { return g.started("first") })
+	eventually(t, "the first task has started", func() bool { return g.started("first") })
 	second := SubmitTask(ctx, p, taskGate, g.args("second"))
 	if !second.Cancel() {
 		t.Fatalf("Cancel() of a task waiting behind a running one = false; state %v", second.State())
@@ -293,7 +287,7 @@ func TestThreadPoolAsCompletedBodyIsNotABlockedWait(t *testing.T) {
 	// the submit wakes it. It may run other only if outer still counts
 	// as blocked: then two tasks would run at once with MaxWorkers(1).
 	other := Submit(ctx, p, value(2))
-	waitFor(t, "the spare worker left, or the other task started", func() bool {
+	eventually(t, "the spare worker left, or the other task started", func() bool {
 		return p.Stats().Workers == 1 || other.State() != Pending
 	})
 	if st := other.State(); st != Pending {
