@@ -42,11 +42,17 @@ func (e *engine) defaultBuffer() int {
 
 // engineOf returns ex's engine, or panics with a message naming what the
 // caller tried (op) and what is wrong with ex.
-func engineOf(ex Executor, op string) *engine {
+func engineOf(ex Executor, op string) (e *engine) {
 	if ex == nil {
 		panic(fmt.Sprintf("futuresgen: %s: nil Executor", op))
 	}
-	e := ex.engine()
+	defer func() {
+		if r := recover(); r != nil {
+			// A type embedding an Executor that is nil.
+			panic(fmt.Sprintf("futuresgen: %s: the %T holds a nil Executor (%v)", op, ex, r))
+		}
+	}()
+	e = ex.engine()
 	if e == nil || (e.local == nil && e.remote == nil) {
 		panic(fmt.Sprintf("futuresgen: %s: the %T is not initialized; create executors with NewThreadPool, NewProcessPool or cluster.NewExecutor", op, ex))
 	}

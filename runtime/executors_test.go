@@ -3,7 +3,9 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -145,4 +147,32 @@ func countRead(read *atomicInt) func(func(int) bool) {
 			}
 		}
 	}
+}
+
+// wrapped is a user's type around an Executor, as a program might add
+// logging or metrics: generated code reaches the executor inside.
+type wrapped struct{ Executor }
+
+func TestAWrappedExecutorRunsTasks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, ex := range executors(t) {
+		w := wrapped{ex}
+		if v, err := SubmitTask(ctx, w, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+			t.Errorf("%s wrapped: Result() = %v, %v; want 42, nil", name, v, err)
+		}
+		n := 0
+		for v, err := range MapTask(ctx, w, taskDouble, slices.Values([]int{1, 2, 3})) {
+			n++
+			if v != 2*n || err != nil {
+				t.Errorf("%s wrapped: item %d = %v, %v", name, n, v, err)
+			}
+		}
+	}
+	defer func() {
+		if r := fmt.Sprint(recover()); !strings.Contains(r, "nil Executor") {
+			t.Errorf("a wrapper around a nil Executor: panic %q; want one saying nil Executor", r)
+		}
+	}()
+	SubmitTask(ctx, wrapped{}, taskDouble, 1)
 }
