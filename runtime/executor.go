@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Executor runs tasks: a ThreadPool in this process, a ProcessPool in
@@ -48,6 +49,9 @@ func engineOf(ex Executor, op string) (e *engine) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
+			if msg, ok := r.(string); ok && strings.HasPrefix(msg, "futuresgen: ") {
+				panic(msg) // a nil pool: it said so
+			}
 			// A type embedding an Executor that is nil.
 			panic(fmt.Sprintf("futuresgen: %s: the %T holds a nil Executor (%v)", op, ex, r))
 		}
