@@ -415,11 +415,15 @@ func (l *procLink) receive() {
 // leaving the role to a waiter that comes at once.
 const helpWindow = 50 * time.Microsecond
 
-// release gives up the reader role.
+// release gives up the reader role, waking the receiver only if there is
+// something to read: waking it for nothing costs a goroutine switch per
+// round trip, which Help is there to save.
 func (l *procLink) release() {
 	l.rmu.Lock()
 	l.reading = false
-	l.rcond.Broadcast()
+	if l.inflight > 0 || l.exited || l.rclosed {
+		l.rcond.Broadcast()
+	}
 	l.rmu.Unlock()
 }
 
@@ -451,6 +455,7 @@ func (l *procLink) Help(done func() bool) {
 		return
 	}
 	l.reading = true
+	l.kick.Stop() // this goroutine reads: the receiver need not wake
 	l.rmu.Unlock()
 	defer l.release()
 	for !done() {

@@ -349,7 +349,6 @@ func (l *loop) run(me int, c *call, begun bool) bool {
 	l.inRun[me]++ // a counter: after a Goexit, the goroutine taking over begins before the old one's deferred calls end
 	l.mu.Unlock()
 	lend := l.lenders[me]
-	lend.Reset(lendAfter)
 	defer func() {
 		lend.Stop()
 		l.mu.Lock()
@@ -360,7 +359,13 @@ func (l *loop) run(me int, c *call, begun bool) bool {
 		return false
 	}
 	for c != nil {
-		if !l.runOne(me, c) {
+		// Lend the reader role only while a task runs long: not while
+		// this goroutine writes an answer, which a short call is done
+		// with before anything else could be read.
+		lend.Reset(lendAfter)
+		returned := l.runOne(me, c)
+		lend.Stop()
+		if !returned {
 			return false // Goexit: another goroutine answers and goes on
 		}
 		next, ok := l.answer(c)
