@@ -348,7 +348,12 @@ func (l *loop) run(me int, c *call, begun bool) bool {
 	l.mu.Lock()
 	l.inRun[me]++ // a counter: after a Goexit, the goroutine taking over begins before the old one's deferred calls end
 	l.mu.Unlock()
+	// The reader role is lent after lendAfter whether the task runs long
+	// or its answer takes long to write: if the executor's end of the
+	// connection is full too, someone must read it, or both ends wait
+	// for each other.
 	lend := l.lenders[me]
+	lend.Reset(lendAfter)
 	defer func() {
 		lend.Stop()
 		l.mu.Lock()
@@ -359,13 +364,7 @@ func (l *loop) run(me int, c *call, begun bool) bool {
 		return false
 	}
 	for c != nil {
-		// Lend the reader role only while a task runs long: not while
-		// this goroutine writes an answer, which a short call is done
-		// with before anything else could be read.
-		lend.Reset(lendAfter)
-		returned := l.runOne(me, c)
-		lend.Stop()
-		if !returned {
+		if !l.runOne(me, c) {
 			return false // Goexit: another goroutine answers and goes on
 		}
 		next, ok := l.answer(c)
