@@ -3,11 +3,13 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,15 @@ var gates = struct {
 	sync.Mutex
 	m map[string]chan struct{}
 }{m: map[string]chan struct{}{}}
+
+// run numbers gate names, so that a test run again (-count) gets gates of
+// its own.
+var run atomic.Int64
+
+// gateName returns a gate name of this run of the test.
+func gateName(t *testing.T, name string) string {
+	return fmt.Sprintf("%s/%d/%s", t.Name(), run.Add(1), name)
+}
 
 func gate(name string) chan struct{} {
 	gates.Lock()
@@ -174,25 +185,28 @@ func TestACallIsAnswered(t *testing.T) {
 }
 
 func TestACallSentAheadSaysWhenItStarts(t *testing.T) {
+	gahead1 := gateName(t, "ahead1")
 	t.Parallel()
 	e := start(t, 1)
-	e.call(1, "wait", "ahead-1", false)
+	e.call(1, "wait", gahead1, false)
 	e.call(2, "echo", "second", true)
-	close(gate("ahead-1"))
-	e.result(1, "ahead-1")
+	close(gate(gahead1))
+	e.result(1, gahead1)
 	e.expect(wire.KindStarted, 2)
 	e.result(2, "second")
 }
 
 func TestARevokedCallNeverRuns(t *testing.T) {
+	grevoke1 := gateName(t, "revoke1")
+	grevoke2 := gateName(t, "revoke2")
 	t.Parallel()
 	e := start(t, 1)
-	e.call(1, "wait", "revoke-1", false)
-	e.call(2, "wait", "revoke-2", true)
+	e.call(1, "wait", grevoke1, false)
+	e.call(2, "wait", grevoke2, true)
 	e.send(&wire.Msg{Kind: wire.KindRevoke, ID: 2})
 	e.expect(wire.KindRevoked, 2)
-	close(gate("revoke-1"))
-	e.result(1, "revoke-1")
+	close(gate(grevoke1))
+	e.result(1, grevoke1)
 	// Nothing else comes for call 2: the next answer is call 3's.
 	e.call(3, "echo", "third", false)
 	e.result(3, "third")
@@ -210,24 +224,26 @@ func TestACancelEndsARunningCallsContext(t *testing.T) {
 }
 
 func TestACancelDropsACallNotStarted(t *testing.T) {
+	gdrop1 := gateName(t, "drop1")
 	t.Parallel()
 	e := start(t, 1)
-	e.call(1, "wait", "drop-1", false)
+	e.call(1, "wait", gdrop1, false)
 	e.call(2, "echo", "x", true)
 	e.send(&wire.Msg{Kind: wire.KindCancel, ID: 2})
 	e.expect(wire.KindRevoked, 2)
-	close(gate("drop-1"))
-	e.result(1, "drop-1")
+	close(gate(gdrop1))
+	e.result(1, gdrop1)
 }
 
 func TestTwoSlotsRunTwoCallsAtOnce(t *testing.T) {
+	gslots1 := gateName(t, "slots1")
 	t.Parallel()
 	e := start(t, 2)
-	e.call(1, "wait", "slots-1", false)
+	e.call(1, "wait", gslots1, false)
 	e.call(2, "echo", "while one waits", false)
 	e.result(2, "while one waits")
-	close(gate("slots-1"))
-	e.result(1, "slots-1")
+	close(gate(gslots1))
+	e.result(1, gslots1)
 }
 
 func TestTheWorkerRefusesLocalAndUnknownTasks(t *testing.T) {
@@ -253,17 +269,18 @@ func TestAGoexitFailsOneCallAndTheWorkerGoesOn(t *testing.T) {
 }
 
 func TestByeEndsServeOnceTheWorkIsDone(t *testing.T) {
+	gbye1 := gateName(t, "bye1")
 	t.Parallel()
 	e := start(t, 1)
-	e.call(1, "wait", "bye-1", false)
+	e.call(1, "wait", gbye1, false)
 	e.send(&wire.Msg{Kind: wire.KindBye})
 	select {
 	case err := <-e.done:
 		t.Fatalf("Serve returned %v with a call running", err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	close(gate("bye-1"))
-	e.result(1, "bye-1")
+	close(gate(gbye1))
+	e.result(1, gbye1)
 	if err := <-e.done; !errors.Is(err, ErrBye) {
 		t.Errorf("Serve() = %v; want ErrBye", err)
 	}
