@@ -32,6 +32,7 @@ type Task[A, R any] struct {
 	// What crosses a process boundary: whether the values carry data
 	// (struct{} does not, and is not encoded), and the stream keys.
 	argsEmpty, resultEmpty bool
+	argsCycle, resultCycle bool // the values may refer to themselves: check before gob recurses
 	keys                   streamKeys
 }
 
@@ -89,6 +90,8 @@ func RegisterTask[A, R any](name string, fn func(context.Context, A) (R, error),
 		labels:      taskLabels(name),
 		argsEmpty:   empty[A](),
 		resultEmpty: empty[R](),
+		argsCycle:   mayCycle[A](),
+		resultCycle: mayCycle[R](),
 		keys:        keysOf(name),
 	}
 	at, rt := reflect.TypeFor[A](), reflect.TypeFor[R]()

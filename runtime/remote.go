@@ -77,7 +77,7 @@ func (rc *remoteCall[A, R]) Encode(s *wire.Streams, max int) ([]byte, uint32, er
 	if rc.t.argsEmpty {
 		return nil, 0, nil
 	}
-	b, gen, err := encodeValue(s, rc.t.keys.args, rc.arg, max)
+	b, gen, err := encodeValue(s, rc.t.keys.args, rc.arg, max, rc.t.argsCycle)
 	if err != nil {
 		return nil, 0, cannotCross(rc.t.name, "arguments", reflect.TypeFor[A](), err)
 	}
@@ -192,7 +192,7 @@ func (rb *remoteBatch[A, R]) Encode(s *wire.Streams, max int) ([]byte, uint32, e
 	for k, i := range rb.frozen {
 		in[k] = rb.args[i]
 	}
-	b, gen, err := encodeValue(s, rb.t.keys.batchArgs, in, max)
+	b, gen, err := encodeValue(s, rb.t.keys.batchArgs, in, max, rb.t.argsCycle)
 	if err != nil {
 		return nil, 0, cannotCross(rb.t.name, "arguments", reflect.TypeFor[A](), err)
 	}

@@ -46,15 +46,25 @@ func stack() string {
 }
 
 // encodeValue encodes v on key, turning a panic in a type's own encoding
-// method into an error.
-func encodeValue[T any](s *wire.Streams, key string, v T, max int) (out []byte, gen uint32, err error) {
+// method into an error. check says T may hold a cycle: look first.
+func encodeValue[T any](s *wire.Streams, key string, v T, max int, check bool) (out []byte, gen uint32, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("encoding panicked: %v", p)
 		}
 	}()
-	return s.Encode(key, &box[T]{v}, max)
+	b := &box[T]{v}
+	if check {
+		if err := wire.CheckAcyclic(b); err != nil {
+			return nil, 0, err
+		}
+	}
+	return s.Encode(key, b, max)
 }
+
+// mayCycle reports whether a value of T can refer to itself (see
+// wire.MayCycle).
+func mayCycle[T any]() bool { return wire.MayCycle(reflect.TypeFor[T]()) }
 
 // decodeValue decodes a value of key, turning a panic in a type's own
 // decoding method into an error.
@@ -172,7 +182,7 @@ func (c *workerCall[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
 	if c.t.resultEmpty {
 		return
 	}
-	payload, gen, err := encodeValue(s, c.t.keys.result, c.out.r, max)
+	payload, gen, err := encodeValue(s, c.t.keys.result, c.out.r, max, c.t.resultCycle)
 	if err != nil {
 		m.Kind = wire.KindError
 		m.Err = registry.EncodeError(cannotCross(c.t.name, "result", reflect.TypeFor[R](), err))
@@ -243,7 +253,7 @@ func (b *workerBatch[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
 	if b.t.resultEmpty {
 		return
 	}
-	payload, gen, err := encodeValue(s, b.t.keys.batchResult, rs, max)
+	payload, gen, err := encodeValue(s, b.t.keys.batchResult, rs, max, b.t.resultCycle)
 	if err != nil {
 		// Find the items that do not encode, fail them alone, and encode
 		// the others (a new stream generation: the failed encode ended
@@ -252,13 +262,13 @@ func (b *workerBatch[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
 			if failed[i] {
 				continue
 			}
-			if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rs[i], max); ierr != nil {
+			if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rs[i], max, b.t.resultCycle); ierr != nil {
 				m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(cannotCross(b.t.name, "result", reflect.TypeFor[R](), ierr))})
 				var zero R
 				rs[i], failed[i] = zero, true
 			}
 		}
-		payload, gen, err = encodeValue(s, b.t.keys.batchResult, rs, max)
+		payload, gen, err = encodeValue(s, b.t.keys.batchResult, rs, max, b.t.resultCycle)
 		if err != nil {
 			// Each item encodes alone but not all together: too large.
 			m.Failures = m.Failures[:0]

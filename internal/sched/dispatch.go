@@ -113,7 +113,7 @@ func (s *Scheduler) room() bool { return s.cfg.MaxCalls == 0 || s.held < s.cfg.M
 // freeWorker returns the free worker holding the fewest calls, or nil.
 func (s *Scheduler) freeWorker() *Worker {
 	var best *Worker
-	for w := range s.workers {
+	for _, w := range s.workers {
 		if w.free() && (best == nil || w.load() < best.load()) {
 			best = w
 		}
@@ -198,7 +198,7 @@ func (s *Scheduler) spawn() {
 	}
 	for need := s.queued - s.starting; need > 0 && len(s.workers) < s.cfg.MaxWorkers; need-- {
 		w := &Worker{s: s, slots: 1}
-		s.workers[w] = struct{}{}
+		s.workers = append(s.workers, w)
 		s.starting++
 		s.stats.WorkerStarts++
 		w.link = s.cfg.Spawn(w)
@@ -216,15 +216,20 @@ func (s *Scheduler) sendAhead() {
 	if s.cfg.Spawn != nil && len(s.workers) < s.cfg.MaxWorkers && !s.shutdown && s.broken == nil {
 		return // another worker can start
 	}
-	now := time.Now()
+	var now time.Time // read once, when a busy worker needs it
 	for s.queued > s.starting && s.room() {
 		var best *Worker
-		for w := range s.workers {
+		for _, w := range s.workers {
 			if !w.ready || w.retiring || w.gone || w.full || w.ahead >= s.cfg.AheadPerSlot*w.slots {
 				continue
 			}
-			if w.running >= w.slots && now.Sub(w.busySince) > s.cfg.SlowAfter {
-				continue
+			if w.running >= w.slots {
+				if now.IsZero() {
+					now = time.Now()
+				}
+				if now.Sub(w.busySince) > s.cfg.SlowAfter {
+					continue
+				}
 			}
 			if best == nil || w.load() < best.load() {
 				best = w
@@ -247,14 +252,14 @@ func (s *Scheduler) steal() {
 		return
 	}
 	free := 0
-	for w := range s.workers {
+	for _, w := range s.workers {
 		if w.free() {
 			free += w.slots - w.load()
 		}
 	}
 	for free > s.stealing {
 		var victim *Call
-		for w := range s.workers {
+		for _, w := range s.workers {
 			// Only a worker whose slots are all busy makes calls wait.
 			if w.gone || w.ahead == 0 || w.running < w.slots {
 				continue
@@ -284,12 +289,12 @@ func (s *Scheduler) checkIdle() {
 	if !s.shutdown || s.head != nil {
 		return
 	}
-	for w := range s.workers {
+	for _, w := range s.workers {
 		if len(w.calls) > 0 {
 			return
 		}
 	}
-	for w := range s.workers {
+	for _, w := range s.workers {
 		w.retiring = true
 		if w.ready {
 			w.sayBye()

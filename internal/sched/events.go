@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/futuresgen/futuresgen/internal/wire"
 )
@@ -34,7 +35,7 @@ func (s *Scheduler) Ready(w *Worker, name string, slots int) {
 func (s *Scheduler) AddWorker(link Link, name string, slots int) *Worker {
 	w := &Worker{s: s, link: link, name: name, slots: max(slots, 1), ready: true}
 	s.mu.Lock()
-	s.workers[w] = struct{}{}
+	s.workers = append(s.workers, w)
 	if s.shutdown {
 		w.retiring = true
 	}
@@ -230,7 +231,7 @@ func (s *Scheduler) Gone(w *Worker, cause error) {
 	}
 	w.gone = true
 	w.outbox = nil
-	delete(s.workers, w)
+	s.workers = slices.DeleteFunc(s.workers, func(x *Worker) bool { return x == w })
 	if !w.ready {
 		s.starting--
 		if !w.retiring && !s.shutdown {

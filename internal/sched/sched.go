@@ -253,11 +253,11 @@ type Scheduler struct {
 
 	mu            sync.Mutex
 	head, tail    *Call
-	queued        int // calls in the queue
-	workers       map[*Worker]struct{}
-	starting      int // workers spawned that are not ready
-	stealing      int // revokes asked for free workers, not answered
-	held          int // calls on workers: sent or running
+	queued        int       // calls in the queue
+	workers       []*Worker // in the order they came
+	starting      int       // workers spawned that are not ready
+	stealing      int       // revokes asked for free workers, not answered
+	held          int       // calls on workers: sent or running
 	nextID        uint64
 	shutdown      bool
 	cancelPending bool
@@ -296,10 +296,9 @@ func New(cfg Config) *Scheduler {
 		cfg.Lost = func(cause error) error { return cause }
 	}
 	s := &Scheduler{
-		cfg:     cfg,
-		done:    make(chan struct{}),
-		shut:    make(chan struct{}),
-		workers: map[*Worker]struct{}{},
+		cfg:  cfg,
+		done: make(chan struct{}),
+		shut: make(chan struct{}),
 	}
 	if cfg.QueueLimit > 0 {
 		s.slots = make(chan struct{}, cfg.QueueLimit)
@@ -441,7 +440,7 @@ func (s *Scheduler) Shutdown(cancelPending bool) {
 			}
 			c = next
 		}
-		for w := range s.workers {
+		for _, w := range s.workers {
 			// Revokes first: a worker reads them before the cancels that
 			// end its running calls, so it starts none of the calls
 			// queued behind them.
@@ -476,7 +475,7 @@ func (s *Scheduler) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Workers = len(s.workers)
-	for w := range s.workers {
+	for _, w := range s.workers {
 		if w.ready {
 			st.Slots += w.slots
 		}
@@ -489,7 +488,7 @@ func (s *Scheduler) Stats() Stats {
 func (s *Scheduler) Workers(fn func(w *Worker)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for w := range s.workers {
+	for _, w := range s.workers {
 		fn(w)
 	}
 }

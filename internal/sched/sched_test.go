@@ -205,7 +205,7 @@ func finish(s *Scheduler) {
 	s.Shutdown(false)
 	s.mu.Lock()
 	var ws []*Worker
-	for w := range s.workers {
+	for _, w := range s.workers {
 		ws = append(ws, w)
 	}
 	s.mu.Unlock()

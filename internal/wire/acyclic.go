@@ -53,6 +53,10 @@ func encodesItself(t reflect.Type) bool {
 	return false
 }
 
+// MayCycle reports whether a value of type t can refer to itself: whether
+// t contains itself through pointers, slices, maps or interfaces.
+func MayCycle(t reflect.Type) bool { return typeMayCycle(t) }
+
 func typeMayCycle(t reflect.Type) bool {
 	if v, ok := mayCycle.Load(t); ok {
 		return v.(bool)

@@ -59,12 +59,10 @@ func NewSelfContainedStreams() *Streams {
 // Encode encodes v on the stream key and returns its bytes, which stay
 // valid until the next Encode on the same key, and the stream's
 // generation. A payload over max bytes (if max > 0) is refused with an
-// error wrapping ErrTooLarge. A value whose type may hold a cycle is
-// checked first: gob would recurse for ever on it.
+// error wrapping ErrTooLarge. Encode does not look for cycles, on which
+// gob would recurse for ever: a caller whose type may hold one (MayCycle)
+// calls CheckAcyclic first.
 func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
-	if err := CheckAcyclic(v); err != nil {
-		return nil, 0, err
-	}
 	if s.selfContained {
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(v); err != nil {
