@@ -396,6 +396,8 @@ func TestMisuseSaysWhatWentWrong(t *testing.T) {
 		{"Result of a zero Future", func() { new(Future[int]).Result(ctx) }, "zero Future"},
 		{"Cancel of a zero Future", func() { new(Future[int]).Cancel() }, "zero Future"},
 		{"Shutdown of a zero ProcessPool", func() { (&ProcessPool{}).Close() }, "NewProcessPool"},
+		{"Shutdown of a zero ThreadPool", func() { (&ThreadPool{}).Close() }, "NewThreadPool"},
+		{"Stats of a zero ThreadPool", func() { (&ThreadPool{}).Stats() }, "NewThreadPool"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -373,6 +373,7 @@ func (p *ThreadPool) shutdownDone() bool {
 // later Shutdown or Close waits for it again. Otherwise it returns nil,
 // also when called a second time.
 func (p *ThreadPool) Shutdown(ctx context.Context, opts ...ShutdownOption) error {
+	p.check("Shutdown")
 	var sc shutdownConfig
 	for _, o := range opts {
 		o(&sc)
@@ -419,6 +420,7 @@ type ThreadPoolStats struct {
 
 // Stats returns a snapshot of p's counters, taken at one instant.
 func (p *ThreadPool) Stats() ThreadPoolStats {
+	p.check("Stats")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
