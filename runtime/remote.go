@@ -125,7 +125,9 @@ type remoteBatch[A, R any] struct {
 	fs     []Future[R]
 	t      *Task[A, R]
 	args   []A
-	frozen []int // the items that travel, by index
+	frozen []int         // the items that go to the worker, by index
+	sent   []int         // of those, the ones whose arguments travel
+	bad    map[int]error // the others: their arguments do not encode
 	call   sched.Call
 }
 
@@ -180,34 +182,74 @@ func (rb *remoteBatch[A, R]) SettleCancelled() {
 
 func (rb *remoteBatch[A, R]) Fail(err error) {
 	for i := range rb.fs {
+		if e, ok := rb.bad[i]; ok {
+			failFuture(&rb.fs[i], e)
+			continue
+		}
 		failFuture(&rb.fs[i], err)
 	}
 }
 
+// Encode encodes the arguments of the frozen items. An input whose
+// arguments do not encode fails alone (at the answer, with its own
+// error); the others travel.
 func (rb *remoteBatch[A, R]) Encode(s *wire.Streams, max int) ([]byte, uint32, error) {
+	rb.sent, rb.bad = rb.frozen, nil
 	if rb.t.argsEmpty {
 		return nil, 0, nil // the count travels in the message
 	}
-	in := make([]A, len(rb.frozen))
-	for k, i := range rb.frozen {
-		in[k] = rb.args[i]
+	b, gen, err := rb.encode(s, max)
+	if err == nil {
+		return b, gen, nil
 	}
-	b, gen, err := encodeValue(s, rb.t.keys.batchArgs, in, max, rb.t.argsCycle)
-	if err != nil {
+	// Find the inputs that do not encode alone.
+	rb.sent = nil
+	for _, i := range rb.frozen {
+		if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rb.args[i], max, rb.t.argsCycle); ierr != nil {
+			if rb.bad == nil {
+				rb.bad = map[int]error{}
+			}
+			rb.bad[i] = cannotCross(rb.t.name, "arguments", reflect.TypeFor[A](), ierr)
+			continue
+		}
+		rb.sent = append(rb.sent, i)
+	}
+	switch {
+	case len(rb.bad) == 0: // each encodes, not all together: too large
+		rb.sent = rb.frozen
+		return nil, 0, cannotCross(rb.t.name, "arguments", reflect.TypeFor[A](), err)
+	case len(rb.sent) == 0:
+		return nil, 0, rb.bad[rb.frozen[0]]
+	}
+	if b, gen, err = rb.encode(s, max); err != nil {
 		return nil, 0, cannotCross(rb.t.name, "arguments", reflect.TypeFor[A](), err)
 	}
 	return b, gen, nil
 }
 
+// encode encodes the arguments of the items sent.
+func (rb *remoteBatch[A, R]) encode(s *wire.Streams, max int) ([]byte, uint32, error) {
+	in := make([]A, len(rb.sent))
+	for k, i := range rb.sent {
+		in[k] = rb.args[i]
+	}
+	return encodeValue(s, rb.t.keys.batchArgs, in, max, rb.t.argsCycle)
+}
+
 func (rb *remoteBatch[A, R]) Deliver(s *wire.Streams, m *wire.Msg) (int, error) {
 	ctx := rb.call.Ctx
 	var zero R
+	// Inputs whose arguments did not encode never went.
+	for i, err := range rb.bad {
+		rb.fs[i].c.claim()
+		rb.fs[i].finish(zero, err)
+	}
 	finishAll := func(err error) int {
-		for _, i := range rb.frozen {
+		for _, i := range rb.sent {
 			rb.fs[i].c.claim()
 			rb.fs[i].finish(zero, err)
 		}
-		return len(rb.frozen)
+		return len(rb.sent) + len(rb.bad)
 	}
 	switch m.Kind {
 	case wire.KindError, wire.KindPanic: // the chunk as a whole
@@ -217,7 +259,7 @@ func (rb *remoteBatch[A, R]) Deliver(s *wire.Streams, m *wire.Msg) (int, error) 
 		err := fmt.Errorf("%w: a %v answers chunk %d of %s", wire.ErrProtocol, m.Kind, m.ID, rb.t.name)
 		return finishAll(err), err
 	}
-	n := len(rb.frozen)
+	n := len(rb.sent)
 	var rs []R
 	if rb.t.resultEmpty {
 		rs = make([]R, n)
@@ -238,7 +280,7 @@ func (rb *remoteBatch[A, R]) Deliver(s *wire.Streams, m *wire.Msg) (int, error) 
 			failed[f.Index] = failureErr(ctx, rb.t.name, f)
 		}
 	}
-	for k, i := range rb.frozen {
+	for k, i := range rb.sent {
 		f := &rb.fs[i]
 		f.c.claim()
 		if err, ok := failed[k]; ok {
@@ -247,7 +289,7 @@ func (rb *remoteBatch[A, R]) Deliver(s *wire.Streams, m *wire.Msg) (int, error) 
 			f.finish(rs[k], nil)
 		}
 	}
-	return len(failed), nil
+	return len(failed) + len(rb.bad), nil
 }
 
 // failureErr turns a failure a worker reported into the error a future

@@ -185,15 +185,20 @@ func (s *Scheduler) start(c *Call) {
 		s.stealing--
 	}
 	c.revoking = notRevoking
-	if c.ctxEnded {
-		s.endContext(c) // the cancel was sent; the grace period starts now
+	if c.ctxEnded || s.cancelPending {
+		// The cancel was sent (the grace period starts now), or the
+		// call started as a CancelPending shutdown revoked it: its
+		// context ends as those of the calls running then did.
+		s.endContext(c)
 	}
 }
 
 // spawn starts workers while more calls wait than the starting workers
 // will take. s.mu is held.
 func (s *Scheduler) spawn() {
-	if s.cfg.Spawn == nil || s.shutdown || s.broken != nil {
+	// After Shutdown too: the calls queued still run, on new workers if
+	// theirs retired (MaxTasksPerWorker) or died.
+	if s.cfg.Spawn == nil || s.broken != nil {
 		return
 	}
 	for need := s.queued - s.starting; need > 0 && len(s.workers) < s.cfg.MaxWorkers; need-- {
@@ -213,7 +218,7 @@ func (s *Scheduler) sendAhead() {
 	if s.cfg.AheadPerSlot == 0 || s.head == nil {
 		return
 	}
-	if s.cfg.Spawn != nil && len(s.workers) < s.cfg.MaxWorkers && !s.shutdown && s.broken == nil {
+	if s.cfg.Spawn != nil && len(s.workers) < s.cfg.MaxWorkers && s.broken == nil {
 		return // another worker can start
 	}
 	var now time.Time // read once, when a busy worker needs it

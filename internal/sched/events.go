@@ -234,7 +234,7 @@ func (s *Scheduler) Gone(w *Worker, cause error) {
 	s.workers = slices.DeleteFunc(s.workers, func(x *Worker) bool { return x == w })
 	if !w.ready {
 		s.starting--
-		if !w.retiring && !s.shutdown {
+		if !w.retiring { // not let go at an idle shutdown: it failed to start
 			s.startFailures++
 		}
 	}

@@ -325,7 +325,7 @@ func (s *Scheduler) Submit(c *Call, refuse error) {
 				s.Reject(c, c.Ctx.Err())
 				return
 			case <-s.shut:
-				s.Reject(c, refuse)
+				s.Reject(c, s.refusal(refuse))
 				return
 			}
 		}
@@ -333,13 +333,9 @@ func (s *Scheduler) Submit(c *Call, refuse error) {
 	}
 	s.mu.Lock()
 	if s.shutdown || s.broken != nil {
-		err := s.broken
-		if err == nil {
-			err = refuse
-		}
 		s.releaseSlot(c)
 		s.mu.Unlock()
-		s.Reject(c, err)
+		s.Reject(c, s.refusal(refuse))
 		return
 	}
 	c.s = s
@@ -354,6 +350,17 @@ func (s *Scheduler) Submit(c *Call, refuse error) {
 	}
 	s.pump()
 	s.unlock()
+}
+
+// refusal is the error of a submit the scheduler does not take: the
+// error that broke it, or refuse (the executor's ErrShutdown).
+func (s *Scheduler) refusal(refuse error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken != nil {
+		return s.broken
+	}
+	return refuse
 }
 
 // Reject fails c, which was never queued, with err.
@@ -623,13 +630,9 @@ func (s *Scheduler) ctxEnded(c *Call) {
 	defer s.unlock()
 	switch c.state {
 	case Queued:
-		if c.claimed {
-			s.remove(c)
-			s.fail(c, c.Ctx.Err())
-			return
-		}
 		s.remove(c)
 		s.fail(c, c.Ctx.Err())
+		s.pump() // a shut-down scheduler may be idle now
 	case Sent, Running:
 		s.endContext(c)
 	}
