@@ -48,7 +48,9 @@ import (
 // that one future, with an error naming the task and the type, and the
 // worker goes on: a nil pointer in a slice, a value that refers to itself
 // (gob would recurse for ever), a type whose own encoding method fails, or
-// a value over the 256 MiB payload limit. A task's error keeps its message
+// a value over the 256 MiB payload limit. gob flattens pointers and leaves
+// out zero values: a pointer to a zero value arrives as nil, and an empty
+// slice or map as nil. A task's error keeps its message
 // and, for registered sentinels and error types, its identity (see
 // RemoteError). Tasks may print: workers share the parent's standard
 // output and error, and a write error there (a full disk) never kills a
