@@ -805,3 +805,96 @@ func TestAttackCloseOfAPoolWhoseWorkersCannotStart(t *testing.T) {
 		t.Errorf("the call: %v; want ErrBrokenPool", err)
 	}
 }
+
+var taskBytes = RegisterTask("attack.bytes", func(_ context.Context, n int) ([]byte, error) { return make([]byte, n), nil })
+
+// Payloads near the 256 MiB limit go through both ways; just over it,
+// they fail their own future naming the task, never as a dead worker.
+func TestAttackPayloadsNearTheLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := processPool(t, MaxWorkers(1))
+	const limit = 256 << 20
+	n, err := SubmitTask(ctx, p, taskLen, make([]byte, limit-4096)).Result(ctx)
+	if err != nil || n != limit-4096 {
+		t.Errorf("an argument 4 KiB under the limit: %v, %v", n, err)
+	}
+	b, err := SubmitTask(ctx, p, taskBytes, limit-4096).Result(ctx)
+	if err != nil || len(b) != limit-4096 {
+		t.Errorf("a result 4 KiB under the limit: %d bytes, %v", len(b), err)
+	}
+	b = nil
+	err = SubmitTask(ctx, p, taskBytes, limit+1).Err(ctx)
+	if err == nil || errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "attack.bytes") {
+		t.Errorf("a result just over the limit: %v; want an error naming the task, not a dead worker", err)
+	}
+	if v, err := SubmitTask(ctx, p, taskIdentity, 3).Result(ctx); v != 3 || err != nil {
+		t.Errorf("the next call: %v, %v", v, err)
+	}
+	if s := p.Stats(); s.WorkerDeaths != 0 {
+		t.Errorf("a worker died: %+v", s)
+	}
+}
+
+// A CancelPending shutdown in the middle of a Map over an endless input:
+// the map ends, its last yield an error, and Progress counted each item
+// once. Every item yielded with a nil error is its own.
+func TestAttackCancelPendingDuringMap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, chunk := range []int{1, 4} {
+		p := NewProcessPool(MaxWorkers(2))
+		var mu sync.Mutex
+		progress := 0
+		maxDone := 0
+		n, errs := 0, 0
+		var last error
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			i := 0
+			for v, err := range MapTask(ctx, p, taskIdentity, func(yield func(int) bool) {
+				for k := 0; yield(k); k++ {
+				}
+			}, ChunkSize(chunk), Progress(func(done int) {
+				mu.Lock()
+				progress++
+				maxDone = max(maxDone, done)
+				mu.Unlock()
+			})) {
+				if err == nil && v != i {
+					t.Errorf("chunk %d: item %d = %d", chunk, i, v)
+				}
+				if err != nil {
+					errs++
+				}
+				last = err
+				i++
+				n = i
+				if i == 200 {
+					go p.Shutdown(ctx, CancelPending())
+				}
+			}
+		}()
+		select {
+		case <-ended:
+		case <-time.After(liveness):
+			t.Fatalf("chunk %d: the map did not end after the pool was shut down", chunk)
+		}
+		if last == nil || !(errors.Is(last, ErrShutdown) || errors.Is(last, ErrCancelled)) {
+			t.Errorf("chunk %d: the map's last yield: %v; want ErrShutdown or ErrCancelled", chunk, last)
+		}
+		c, stop := context.WithTimeout(ctx, liveness)
+		if err := p.Shutdown(c); err != nil {
+			t.Errorf("chunk %d: Shutdown: %v", chunk, err)
+		}
+		stop()
+		mu.Lock()
+		if progress != maxDone {
+			t.Errorf("chunk %d: Progress called %d times, its last count %d", chunk, progress, maxDone)
+		}
+		mu.Unlock()
+		t.Logf("chunk %d: %d yields, %d errors, last %v", chunk, n, errs, last)
+		checkStats(t, p)
+	}
+}
