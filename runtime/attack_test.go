@@ -683,8 +683,19 @@ func TestAttackShutdownWhileWorkersStart(t *testing.T) {
 				}
 			}
 			checkStats(t, p)
+			// DEFECT stale-worker-pids (minor, seen under -race): Shutdown
+			// returns once the scheduler heard every worker gone, before
+			// proc's link goroutine drops the process from the pool's
+			// list, so WorkerPIDs ("the workers alive now") can still name
+			// a worker that has exited.
 			if pids := p.WorkerPIDs(); len(pids) != 0 {
-				t.Errorf("workers %v left after Shutdown", pids)
+				alive := 0
+				for _, pid := range pids {
+					if syscall.Kill(pid, 0) == nil {
+						alive++
+					}
+				}
+				t.Errorf("DEFECT stale-worker-pids: WorkerPIDs() = %v after Shutdown returned (%d of them alive)", pids, alive)
 			}
 		}
 	}
