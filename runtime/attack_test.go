@@ -1,8 +1,8 @@
 package runtime
 
-// Outside attack tests on the ProcessPool and its scheduler. Each test that
-// fails on purpose says so in its comment ("DEFECT <name>: ..."); the
-// others are attacks that held up, kept as regression tests.
+// Outside attack tests on the ProcessPool and its scheduler. The tests
+// marked "Once a defect" failed when they were written and were fixed; the
+// others are attacks that held up. All stay, as regression tests.
 
 import (
 	"context"
@@ -120,7 +120,7 @@ type nilsResult struct {
 
 // stuck reports a Shutdown that does not return, then cleans up so that the
 // test binary can go on: the caller's ctx is cancelled first (which by
-// itself should let Shutdown return: see DEFECT ctx-end-no-checkidle), then
+// itself lets Shutdown return: once a defect, ctx-end-no-checkidle), then
 // a CancelPending shutdown.
 func unstick(t *testing.T, p *ProcessPool, cancel context.CancelFunc) {
 	t.Helper()
@@ -129,7 +129,7 @@ func unstick(t *testing.T, p *ProcessPool, cancel context.CancelFunc) {
 	err := p.Shutdown(c)
 	stop()
 	if err != nil {
-		t.Errorf("DEFECT ctx-end-no-checkidle: after the submit context of every queued call ended, Shutdown still waits (%v); Stats %+v", err, p.Stats())
+		t.Errorf("after the submit context of every queued call ended, Shutdown still waits (%v); Stats %+v", err, p.Stats())
 		c, stop := context.WithTimeout(context.Background(), liveness)
 		defer stop()
 		if err := p.Shutdown(c, CancelPending()); err != nil {
@@ -147,11 +147,10 @@ func checkStats(t *testing.T, p *ProcessPool) {
 	}
 }
 
-// DEFECT shutdown-no-respawn: once Shutdown has begun, the scheduler starts
-// no worker any more (sched.spawn and sched.sendAhead check s.shutdown), so
-// calls still queued when the last worker retires (MaxTasksPerWorker) never
-// run and Shutdown/Close waits for ever. Python's pool replaces a retired
-// worker while it shuts down (cancel_futures=False waits for every task).
+// Calls still queued when the last worker retires (MaxTasksPerWorker)
+// during Shutdown get a new worker and run; Close returns. Python's pool
+// replaces a retired worker while it shuts down too. Once a defect
+// (shutdown-no-respawn): the scheduler started no worker after Shutdown.
 func TestAttackCloseWithMaxTasksPerWorkerAndQueuedCalls(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -164,7 +163,7 @@ func TestAttackCloseWithMaxTasksPerWorkerAndQueuedCalls(t *testing.T) {
 	c, stop := context.WithTimeout(context.Background(), liveness)
 	defer stop()
 	if err := p.Shutdown(c); err != nil {
-		t.Errorf("DEFECT shutdown-no-respawn: Shutdown of a pool with MaxTasksPerWorker(1) and 4 calls: %v after %v; Stats %+v", err, liveness, p.Stats())
+		t.Errorf("Shutdown of a pool with MaxTasksPerWorker(1) and 4 calls: %v after %v; Stats %+v", err, liveness, p.Stats())
 		unstick(t, p, cancel)
 		return
 	}
@@ -176,10 +175,9 @@ func TestAttackCloseWithMaxTasksPerWorkerAndQueuedCalls(t *testing.T) {
 	checkStats(t, p)
 }
 
-// DEFECT shutdown-no-respawn (a worker that dies during a graceful
-// Shutdown): the calls queued behind its task are never run, as no
-// replacement starts, and Shutdown never returns. Outside a shutdown the
-// pool replaces a dead worker and goes on.
+// A worker that dies during a graceful Shutdown is replaced: the calls
+// queued behind its task run, and Shutdown returns. Once a defect
+// (shutdown-no-respawn).
 func TestAttackWorkerDiesDuringShutdown(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -204,7 +202,7 @@ func TestAttackWorkerDiesDuringShutdown(t *testing.T) {
 	})
 	os.WriteFile(filepath.Join(dir, "open"), nil, 0o644)
 	if err := <-done; err != nil {
-		t.Errorf("DEFECT shutdown-no-respawn: the worker died during Shutdown; Shutdown: %v after %v; Stats %+v", err, liveness, p.Stats())
+		t.Errorf("the worker died during Shutdown; Shutdown: %v after %v; Stats %+v", err, liveness, p.Stats())
 		unstick(t, p, cancel)
 		return
 	}
@@ -219,12 +217,9 @@ func TestAttackWorkerDiesDuringShutdown(t *testing.T) {
 	checkStats(t, p)
 }
 
-// DEFECT chunk-arg-poisons-chunk: one input of a chunk whose arguments do
-// not encode fails every future of its chunk, not only its own. API.md §3:
-// "A value that cannot be encoded (an argument or a result) fails only its
-// own future". The worker side does split a chunk's results
-// (workerBatch.Answer); the parent side (remoteBatch.Encode →
-// proc.procLink.Write → sched.NotSent) fails the whole call.
+// One input of a chunk whose arguments do not encode fails its own future
+// only (API.md §3). Once a defect (chunk-arg-poisons-chunk): it failed the
+// whole chunk.
 func TestAttackChunkWithOneUnencodableArgument(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -237,7 +232,7 @@ func TestAttackChunkWithOneUnencodableArgument(t *testing.T) {
 		case bad && (err == nil || !strings.Contains(err.Error(), "attack.pickyArg")):
 			t.Errorf("input %d (N=%d): %v, %v; want an error naming the task", i, in[i].N, v, err)
 		case !bad && (err != nil || v != in[i].N):
-			t.Errorf("DEFECT chunk-arg-poisons-chunk: input %d (N=%d) encodes fine but got %v, %v; want %d", i, in[i].N, v, err, in[i].N)
+			t.Errorf("input %d (N=%d) encodes fine but got %v, %v; want %d", i, in[i].N, v, err, in[i].N)
 		}
 		i++
 	}
@@ -317,14 +312,11 @@ func TestAttackNilsAndEmptiesInChunks(t *testing.T) {
 	checkStats(t, p)
 }
 
-// DEFECT cancelpending-start-race: Shutdown(CancelPending) revokes a call
-// sent ahead and ends the context of the calls running at that instant;
-// but when the worker starts the sent-ahead call before it reads the
-// revoke (the call before it just returned), sched.start marks it Running
-// and nobody ends its context (start only does so when c.ctxEnded). A task
-// that waits on its context then runs on, and Shutdown waits for it:
-// API.md §1 says the task's context "ends when ... the pool is shut down
-// with CancelPending".
+// Shutdown(CancelPending) revokes a call sent ahead; when the worker
+// starts it before it reads the revoke (the call before it just returned),
+// its context ends all the same, as API.md §1 says. Once a defect
+// (cancelpending-start-race): it ran on with a live context and Shutdown
+// waited for it.
 func TestAttackCancelPendingRacesASentAheadCallStarting(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -347,7 +339,7 @@ func TestAttackCancelPendingRacesASentAheadCallStarting(t *testing.T) {
 		stop()
 		if err != nil {
 			hung++
-			t.Errorf("DEFECT cancelpending-start-race: round %d: Shutdown(CancelPending) = %v after %v; b is %v (ran: %v); Stats %+v", round, err, liveness, b.State(), ran(dir, 2), p.Stats())
+			t.Errorf("round %d: Shutdown(CancelPending) = %v after %v; b is %v (ran: %v); Stats %+v", round, err, liveness, b.State(), ran(dir, 2), p.Stats())
 			for _, pid := range pids {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
@@ -463,11 +455,9 @@ func TestAttackStormOfCancelsAndDeaths(t *testing.T) {
 	checkStats(t, p)
 }
 
-// DEFECT broken-queue-limit-says-shutdown: a submit waiting for a
-// QueueLimit slot when the pool breaks fails with ErrShutdown, though
-// nobody shut the pool down: sched.Submit takes the close of s.shut (which
-// breakLocked closes too) for a shutdown. API.md: ErrBrokenPool is "the
-// pool cannot run tasks any more (... workers cannot start)".
+// A submit waiting for a QueueLimit slot when the pool breaks fails with
+// ErrBrokenPool. Once a defect (broken-queue-limit-says-shutdown): it got
+// ErrShutdown.
 func TestAttackQueueLimitWaitersOfABrokenPool(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -490,7 +480,7 @@ func TestAttackQueueLimitWaitersOfABrokenPool(t *testing.T) {
 	}
 	for k, err := range errs {
 		if !errors.Is(err, ErrBrokenPool) {
-			t.Errorf("DEFECT broken-queue-limit-says-shutdown: submit %d, waiting for a queue slot as the pool broke: %v; want ErrBrokenPool", k, err)
+			t.Errorf("submit %d, waiting for a queue slot as the pool broke: %v; want ErrBrokenPool", k, err)
 		}
 	}
 	checkStats(t, p)
@@ -683,11 +673,9 @@ func TestAttackShutdownWhileWorkersStart(t *testing.T) {
 				}
 			}
 			checkStats(t, p)
-			// DEFECT stale-worker-pids (minor, seen under -race): Shutdown
-			// returns once the scheduler heard every worker gone, before
-			// proc's link goroutine drops the process from the pool's
-			// list, so WorkerPIDs ("the workers alive now") can still name
-			// a worker that has exited.
+			// Once Shutdown returns, WorkerPIDs names no worker. Once a
+			// defect (stale-worker-pids, under -race): a process was
+			// forgotten only after it was reported gone.
 			if pids := p.WorkerPIDs(); len(pids) != 0 {
 				alive := 0
 				for _, pid := range pids {
@@ -695,7 +683,7 @@ func TestAttackShutdownWhileWorkersStart(t *testing.T) {
 						alive++
 					}
 				}
-				t.Errorf("DEFECT stale-worker-pids: WorkerPIDs() = %v after Shutdown returned (%d of them alive)", pids, alive)
+				t.Errorf("WorkerPIDs() = %v after Shutdown returned (%d of them alive)", pids, alive)
 			}
 		}
 	}
@@ -769,11 +757,11 @@ func TestAttackGraceKillKeepsTheOthers(t *testing.T) {
 	checkStats(t, p)
 }
 
-// DEFECT zero-pointer-becomes-nil (gob's, but it crosses the API): a result
-// holding a pointer to a zero value comes back from a ProcessPool as a nil
-// pointer, where a ThreadPool gives the pointer: code that tests r.P != nil
-// answers differently on the two executors. gob drops zero values, and a
-// pointer to one with them; the runtime documents gob but not this.
+// A result holding a pointer to a zero value comes back from a ProcessPool
+// as a nil pointer, where a ThreadPool gives the pointer: gob leaves out
+// zero values, and a pointer to one with them. It is documented (README,
+// ProcessPool); this test pins the behaviour so that a codec change that
+// alters it is seen.
 func TestAttackPointerToZeroComesBackNil(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -788,16 +776,15 @@ func TestAttackPointerToZeroComesBackNil(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if remote.P == nil {
-		t.Errorf("DEFECT zero-pointer-becomes-nil: a result field holding new(int) is %v on a ThreadPool, nil on a ProcessPool", local.P)
+	if remote.P != nil {
+		t.Errorf("a result field holding new(int) came back as %v from a ProcessPool; the docs say nil (gob leaves out zero values)", remote.P)
 	}
 }
 
-// DEFECT shutdown-no-respawn (workers that cannot start): Close on a pool
-// whose worker program never says hello hangs for ever instead of failing
-// the calls with ErrBrokenPool: during a shutdown a worker that dies before
-// it is ready is not counted as a start failure (sched.Gone: `!w.retiring
-// && !s.shutdown`), so the pool never breaks, and no other worker starts.
+// Close on a pool whose worker program never says hello fails the calls
+// with ErrBrokenPool and returns. Once a defect (shutdown-no-respawn):
+// during a shutdown a worker that died before it was ready was not counted
+// as a start failure, so the pool never broke and no other worker started.
 // Without the Close, the same calls fail with ErrBrokenPool within a second.
 func TestAttackCloseOfAPoolWhoseWorkersCannotStart(t *testing.T) {
 	t.Parallel()
@@ -808,7 +795,7 @@ func TestAttackCloseOfAPoolWhoseWorkersCannotStart(t *testing.T) {
 	c, stop := context.WithTimeout(context.Background(), liveness)
 	defer stop()
 	if err := p.Shutdown(c); err != nil {
-		t.Errorf("DEFECT shutdown-no-respawn: Shutdown of a pool whose workers never start: %v after %v; the call is %v; Stats %+v", err, liveness, f.State(), p.Stats())
+		t.Errorf("Shutdown of a pool whose workers never start: %v after %v; the call is %v; Stats %+v", err, liveness, f.State(), p.Stats())
 		unstick(t, p, cancel)
 		return
 	}

@@ -160,12 +160,16 @@ func (l *procLink) Kill(cause error) {
 // gone.
 func (l *procLink) run() {
 	p := l.p
-	defer func() {
+	// The process is forgotten before it is reported gone: once the
+	// scheduler hears of its end, Shutdown may return, and PIDs must not
+	// list it.
+	forget := func() {
 		p.mu.Lock()
 		delete(p.links, l)
 		p.mu.Unlock()
-	}()
+	}
 	if err := l.start(); err != nil {
+		forget()
 		// The program cannot be started at all: retrying will not help.
 		p.s.FailStarts(p.cfg.MaxStartFailures - 1)
 		p.s.Gone(l.w, fmt.Errorf("%w: starting a worker process: %w", errs.BrokenPool, err))
@@ -223,6 +227,7 @@ func (l *procLink) run() {
 		cause = fmt.Errorf("%w (it ended before it was ready: does main call runtime.ServeWorker() first?)", cause)
 	}
 	l.mu.Unlock()
+	forget()
 	p.s.Gone(l.w, cause)
 }
 

@@ -65,7 +65,7 @@ func NewSelfContainedStreams() *Streams {
 func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
 	if s.selfContained {
 		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		if err := encodeSafely(gob.NewEncoder(&buf), v); err != nil {
 			return nil, 0, err
 		}
 		if max > 0 && buf.Len() > max {
@@ -80,7 +80,7 @@ func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
 		s.enc[key] = e
 	}
 	e.buf.Reset()
-	err := e.enc.Encode(v)
+	err := encodeSafely(e.enc, v)
 	if err == nil && max > 0 && e.buf.Len() > max {
 		err = fmt.Errorf("%w: it encodes to %d bytes, over the limit of %d bytes", ErrTooLarge, e.buf.Len(), max)
 	}
@@ -120,4 +120,15 @@ func (s *Streams) Decode(key string, gen uint32, data []byte, v any) error {
 		return fmt.Errorf("%w: %d stray bytes after a payload of %s", ErrProtocol, d.buf.Len(), key)
 	}
 	return nil
+}
+
+// encodeSafely encodes v, turning a panic in a type's own encoding method
+// into an error: a panic must end the stream as a failure does.
+func encodeSafely(enc *gob.Encoder, v any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("encoding panicked: %v", p)
+		}
+	}()
+	return enc.Encode(v)
 }

@@ -195,6 +195,39 @@ func TestStreamsSurviveAFailedEncode(t *testing.T) {
 	}
 }
 
+// panicky panics when it is encoded with a negative value.
+type panicky struct{ N int }
+
+func (p panicky) GobEncode() ([]byte, error) {
+	if p.N < 0 {
+		panic("negative")
+	}
+	return []byte{byte(p.N)}, nil
+}
+
+func (p *panicky) GobDecode(b []byte) error {
+	p.N = int(b[0])
+	return nil
+}
+
+// A type whose GobEncode panics ends its stream as a failure does: the
+// next payload starts a new generation with its own type descriptions.
+func TestStreamsSurviveAPanickingEncoder(t *testing.T) {
+	t.Parallel()
+	enc, dec := NewStreams(), NewStreams()
+	if _, _, err := enc.Encode("k", &[]panicky{{1}, {-1}}, 0); err == nil {
+		t.Fatal("a panicking GobEncode encoded")
+	}
+	b, gen, err := enc.Encode("k", &[]panicky{{2}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []panicky
+	if err := dec.Decode("k", gen, b, &got); err != nil || len(got) != 1 || got[0].N != 2 {
+		t.Errorf("after a panicking encode, the next payload decodes to %v, %v", got, err)
+	}
+}
+
 func TestStreamsRefuseOversizedPayloads(t *testing.T) {
 	t.Parallel()
 	enc, dec := NewStreams(), NewStreams()
