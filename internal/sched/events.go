@@ -33,7 +33,15 @@ func (s *Scheduler) Ready(w *Worker, name string, slots int) {
 // AddWorker adds a worker that joined by itself (a cluster worker), ready
 // now, and returns it.
 func (s *Scheduler) AddWorker(link Link, name string, slots int) *Worker {
-	w := &Worker{s: s, link: link, name: name, slots: max(slots, 1), ready: true}
+	return s.Join(name, slots, func(*Worker) Link { return link })
+}
+
+// Join is AddWorker for a link that needs to know its worker (to report
+// NotSent or Started for it): newLink is given the worker before the
+// scheduler writes to the link, which it may do before Join returns.
+func (s *Scheduler) Join(name string, slots int, newLink func(*Worker) Link) *Worker {
+	w := &Worker{s: s, name: name, slots: max(slots, 1), ready: true}
+	w.link = newLink(w)
 	s.mu.Lock()
 	s.workers = append(s.workers, w)
 	if s.shutdown {

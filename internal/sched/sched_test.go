@@ -667,3 +667,34 @@ func TestNothingGoesAheadToAWorkerBusyWithASlowTask(t *testing.T) {
 	want(t, l, "call 0")
 	checkStats(t, s, Stats{Submitted: 2, Queued: 1, Running: 1})
 }
+
+// knowingLink is a link that was given its worker, as a network link that
+// reports events for it is.
+type knowingLink struct {
+	fakeLink
+	w *Worker
+}
+
+func (l *knowingLink) Write(out []Out) {
+	if l.w == nil {
+		panic("Write before the link knew its worker")
+	}
+	l.fakeLink.Write(out)
+}
+
+func TestJoinGivesTheLinkItsWorkerBeforeWritingToIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(Config{})
+	defer finish(s)
+	submit(t, s, ctx, 1) // queued: the worker gets it as it joins
+	var l *knowingLink
+	w := s.Join("w", 1, func(w *Worker) Link {
+		l = &knowingLink{fakeLink: fakeLink{name: "w"}, w: w}
+		return l
+	})
+	if l.w != w {
+		t.Errorf("the link was given %p; Join returned %p", l.w, w)
+	}
+	want(t, &l.fakeLink, "call 0 ahead")
+}
