@@ -1,0 +1,362 @@
+package cluster
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/futuresgen/futuresgen/cluster/internal/blob"
+	"github.com/futuresgen/futuresgen/internal/registry"
+	"github.com/futuresgen/futuresgen/internal/wire"
+)
+
+// The protocol between drivers and workers, on core NATS (no JetStream).
+//
+// Subjects, under the namespace ns:
+//
+//	ns.announce            a worker that starts says so, to every driver
+//	ns.drivers             every driver's heartbeat, to every worker; a worker
+//	                       with no session with that driver announces itself
+//	                       to it in reply
+//	ns.w.<session>.call    calls, to one worker session
+//	ns.w.<session>.ctl     cancels, revokes, joins, byes, refusals: a
+//	                       subscription of their own, so that they never
+//	                       wait behind calls
+//	ns.w.<session>.table   a request for the worker's dispatch table
+//	ns.d.<driver>          everything a worker says to a driver: started,
+//	                       revoked, answers, heartbeats, announcements, leave.
+//	                       One subscription, so they are read in the order
+//	                       the worker sent them.
+//	ns.blob.<id>.<nuid>    values over max_payload (package blob)
+//
+// Every message carries its fields in NATS headers; a call's arguments or
+// an answer's results are the body, after an optional gob-encoded detail
+// (an error tree, a panic's stack, a batch's failures).
+//
+// Fencing: a driver numbers each link it opens to a worker session (the
+// link ID, increasing per driver), and every message of that link carries
+// it both ways. A driver takes a message only from the session and link
+// it has open; a worker takes a call only on the newest link of its
+// driver, and a newer link ends the calls of older ones. Call IDs are the
+// scheduler's, new for every dispatch (a retry is a new call). So an
+// answer that comes late, or twice (NATS's reconnect buffer replays what
+// was published while it reconnected), is never taken for another.
+
+// Message kinds (header K).
+const (
+	kCall     = "call"
+	kBatch    = "batch"
+	kCancel   = "cancel"
+	kRevoke   = "revoke"
+	kJoin     = "join"
+	kBye      = "bye"
+	kRefused  = "refused"
+	kStarted  = "started"
+	kRevoked  = "revoked"
+	kAnswer   = "answer"
+	kBeat     = "beat"
+	kAnnounce = "announce"
+	kDriver   = "driver"
+	kLeave    = "leave"
+)
+
+// Header names: short, since every message carries several.
+const (
+	hKind    = "K"
+	hDriver  = "D" // the driver's ID
+	hReply   = "R" // the driver's inbox
+	hWorker  = "W" // the worker's session
+	hLink    = "L"
+	hID      = "I"
+	hTask    = "T"
+	hCount   = "N" // a batch's inputs
+	hTimeout = "O" // nanoseconds the call's context had left when sent
+	hMax     = "M" // the largest result the driver takes
+	hWire    = "P" // an answer's wire.Kind
+	hFree    = "F" // free slots
+	hSlots   = "C"
+	hSeen    = "S" // the worker received every call of this link below this ID
+	hHeld    = "H" // the calls of this link the worker holds, comma-separated
+	hFull    = "U" // a revoke for want of a free slot
+	hBlob    = "B" // the body is offered in chunks: "subject size chunk"
+	hDetail  = "X" // the body starts with that many bytes of gob-encoded detail
+	hName    = "A"
+	hVersion = "V"
+	hDigest  = "G"
+	hReason  = "E"
+)
+
+// protocolVersion is this package's protocol, apart from wire.Version.
+const protocolVersion = 1
+
+// versionText is what announcements carry in hVersion.
+var versionText = fmt.Sprintf("%d.%d", wire.Version, protocolVersion)
+
+func subjAnnounce(ns string) string              { return ns + ".announce" }
+func subjDrivers(ns string) string               { return ns + ".drivers" }
+func subjWorker(ns, session, what string) string { return ns + ".w." + session + "." + what }
+func subjDriverInbox(ns, id string) string       { return ns + ".d." + id }
+func subjBlob(ns, id string) string              { return ns + ".blob." + id }
+
+// headerRoom is what a message leaves of max_payload for its subject and
+// headers: a body larger than max_payload minus this travels in chunks.
+const headerRoom = 8 << 10
+
+// frame is one message, parsed.
+type frame struct {
+	kind    string
+	driver  string
+	reply   string
+	worker  string
+	link    uint64
+	id      uint64
+	task    string
+	count   int
+	timeout int64
+	max     int
+	wire    wire.Kind
+	free    int
+	slots   int
+	seen    uint64
+	held    []uint64
+	full    bool
+	ref     *blob.Ref
+	name    string
+	version string
+	digest  string
+	reason  string
+	detail  *detail
+	body    []byte
+}
+
+// detail is what an answer carries besides its results.
+type detail struct {
+	Err      *wire.Error
+	Text     string
+	Stack    string
+	Failures []wire.Failure
+}
+
+// msg encodes f as a message to subject.
+func (f *frame) msg(subject string) (*nats.Msg, error) {
+	m := nats.NewMsg(subject)
+	h := m.Header
+	h.Set(hKind, f.kind)
+	set := func(k, v string) {
+		if v != "" {
+			h.Set(k, v)
+		}
+	}
+	setU := func(k string, v uint64) {
+		if v != 0 {
+			h.Set(k, strconv.FormatUint(v, 10))
+		}
+	}
+	setI := func(k string, v int64) {
+		if v != 0 {
+			h.Set(k, strconv.FormatInt(v, 10))
+		}
+	}
+	set(hDriver, f.driver)
+	set(hReply, f.reply)
+	set(hWorker, f.worker)
+	setU(hLink, f.link)
+	setU(hID, f.id)
+	set(hTask, f.task)
+	setI(hCount, int64(f.count))
+	setI(hTimeout, f.timeout)
+	setI(hMax, int64(f.max))
+	setI(hWire, int64(f.wire))
+	setI(hSlots, int64(f.slots))
+	setU(hSeen, f.seen)
+	set(hName, f.name)
+	set(hVersion, f.version)
+	set(hDigest, f.digest)
+	set(hReason, f.reason)
+	if f.kind == kBeat || f.kind == kAnnounce {
+		h.Set(hFree, strconv.Itoa(f.free))
+	}
+	if len(f.held) > 0 {
+		b := make([]byte, 0, 8*len(f.held))
+		for i, id := range f.held {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, id, 10)
+		}
+		h.Set(hHeld, string(b))
+	}
+	if f.full {
+		h.Set(hFull, "1")
+	}
+	if f.ref != nil {
+		h.Set(hBlob, fmt.Sprintf("%s %d %d", f.ref.Subject, f.ref.Size, f.ref.Chunk))
+	}
+	m.Data = f.body
+	if f.detail != nil {
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(f.detail); err != nil {
+			return nil, fmt.Errorf("cluster: encoding a %s message: %w", f.kind, err)
+		}
+		h.Set(hDetail, strconv.Itoa(buf.Len()))
+		buf.Write(f.body)
+		m.Data = buf.Bytes()
+	}
+	return m, nil
+}
+
+// parse decodes a message. Its body is valid as long as m's data is.
+func parse(m *nats.Msg) (*frame, error) {
+	h := m.Header
+	f := &frame{
+		kind:    h.Get(hKind),
+		driver:  h.Get(hDriver),
+		reply:   h.Get(hReply),
+		worker:  h.Get(hWorker),
+		task:    h.Get(hTask),
+		name:    h.Get(hName),
+		version: h.Get(hVersion),
+		digest:  h.Get(hDigest),
+		reason:  h.Get(hReason),
+		full:    h.Get(hFull) == "1",
+		body:    m.Data,
+	}
+	if f.kind == "" {
+		return nil, fmt.Errorf("%w: a message on %s without a kind", wire.ErrProtocol, m.Subject)
+	}
+	var err error
+	u := func(k string) uint64 {
+		s := h.Get(k)
+		if s == "" || err != nil {
+			return 0
+		}
+		var v uint64
+		v, err = strconv.ParseUint(s, 10, 64)
+		return v
+	}
+	i := func(k string) int64 {
+		s := h.Get(k)
+		if s == "" || err != nil {
+			return 0
+		}
+		var v int64
+		v, err = strconv.ParseInt(s, 10, 64)
+		return v
+	}
+	f.link = u(hLink)
+	f.id = u(hID)
+	f.seen = u(hSeen)
+	f.count = int(i(hCount))
+	f.timeout = i(hTimeout)
+	f.max = int(i(hMax))
+	f.wire = wire.Kind(i(hWire))
+	f.free = int(i(hFree))
+	f.slots = int(i(hSlots))
+	if held := h.Get(hHeld); held != "" && err == nil {
+		for s := range strings.SplitSeq(held, ",") {
+			var id uint64
+			if id, err = strconv.ParseUint(s, 10, 64); err != nil {
+				break
+			}
+			f.held = append(f.held, id)
+		}
+	}
+	if ref := h.Get(hBlob); ref != "" && err == nil {
+		var r blob.Ref
+		if _, err = fmt.Sscanf(ref, "%s %d %d", &r.Subject, &r.Size, &r.Chunk); err == nil {
+			f.ref = &r
+		}
+	}
+	if n := i(hDetail); n != 0 && err == nil {
+		if n < 0 || n > int64(len(m.Data)) {
+			return nil, fmt.Errorf("%w: a %s message claims %d bytes of detail in %d", wire.ErrProtocol, f.kind, n, len(m.Data))
+		}
+		f.detail = &detail{}
+		if derr := gob.NewDecoder(bytes.NewReader(m.Data[:n])).Decode(f.detail); derr != nil {
+			return nil, fmt.Errorf("%w: the detail of a %s message does not decode: %v", wire.ErrProtocol, f.kind, derr)
+		}
+		if cerr := f.detail.Err.Check(); cerr != nil {
+			return nil, cerr
+		}
+		for _, fl := range f.detail.Failures {
+			if cerr := fl.Err.Check(); cerr != nil {
+				return nil, cerr
+			}
+		}
+		f.body = m.Data[n:]
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: a %s message on %s: %v", wire.ErrProtocol, f.kind, m.Subject, err)
+	}
+	return f, nil
+}
+
+// answerMsg turns an answer frame back into the wire message the
+// scheduler delivers.
+func (f *frame) answerMsg(payload []byte) *wire.Msg {
+	m := &wire.Msg{Kind: f.wire, ID: f.id, Count: f.count, Payload: payload}
+	if d := f.detail; d != nil {
+		m.Err, m.Text, m.Stack, m.Failures = d.Err, d.Text, d.Stack, d.Failures
+	}
+	return m
+}
+
+// answerFrame is the frame of a worker's answer m.
+func answerFrame(m *wire.Msg) *frame {
+	f := &frame{kind: kAnswer, id: m.ID, wire: m.Kind, count: m.Count, body: m.Payload}
+	if m.Err != nil || m.Text != "" || m.Stack != "" || len(m.Failures) > 0 {
+		f.detail = &detail{Err: m.Err, Text: m.Text, Stack: m.Stack, Failures: m.Failures}
+	}
+	return f
+}
+
+// tableDigest names this process's dispatch table: two processes whose
+// digests are equal register the same tasks with the same types.
+func tableDigest(table []wire.TaskSig) string {
+	h := sha256.New()
+	for _, t := range table {
+		fmt.Fprintf(h, "%s\x00%s\x00", t.Name, t.Signature)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// encodeTable and decodeTable carry a dispatch table in a reply.
+func encodeTable(table []wire.TaskSig) []byte {
+	var buf bytes.Buffer
+	gob.NewEncoder(&buf).Encode(table) // a slice of strings always encodes
+	return buf.Bytes()
+}
+
+func decodeTable(b []byte) ([]wire.TaskSig, error) {
+	var t []wire.TaskSig
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&t); err != nil {
+		return nil, fmt.Errorf("%w: a dispatch table that does not decode: %v", wire.ErrProtocol, err)
+	}
+	return t, nil
+}
+
+// compareWorker says why a worker that announced version and digest may
+// not join this driver, fetching its table to name the difference, or
+// returns nil.
+func compareWorker(version, digest string, mine []wire.TaskSig, fetch func() ([]wire.TaskSig, error)) error {
+	if version != versionText {
+		return fmt.Errorf("the worker speaks protocol %s, this process %s: build both from the same futuresgen", version, versionText)
+	}
+	if digest == tableDigest(mine) {
+		return nil
+	}
+	theirs, err := fetch()
+	if err != nil {
+		return fmt.Errorf("the worker's dispatch table differs from this process's, and fetching it failed: %w", err)
+	}
+	if err := registry.CompareTables(mine, theirs); err != nil {
+		return err
+	}
+	return fmt.Errorf("the worker's dispatch table differs from this process's (digest %s, here %s)", digest, tableDigest(mine))
+}
