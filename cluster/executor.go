@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ import (
 // listener was awake to hear (see quiet): a process stalled for a second
 // (a loaded machine; the race detector copying 64 MiB) does not take its
 // own deafness for its peer's death.
-var (
+const (
 	beatInterval = 250 * time.Millisecond
 	lostAfter    = 4 * time.Second
 	driverLost   = 15 * time.Second
@@ -64,6 +65,7 @@ type executorConfig struct {
 	maxWorkers int
 	queueLimit int
 	retries    int
+	lostAfter  time.Duration
 }
 
 // rtExecutor lets Executor embed the runtime's executor without an
@@ -155,7 +157,7 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	if nc == nil {
 		panic("cluster: NewExecutor(nil)")
 	}
-	cfg := executorConfig{common: defaultCommon()}
+	cfg := executorConfig{common: defaultCommon(), lostAfter: lostAfter}
 	for _, o := range opts {
 		o.applyExecutor(&cfg)
 	}
@@ -201,6 +203,9 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	if err != nil {
 		d.unsubscribe()
 		return nil, fmt.Errorf("cluster: NewExecutor: %w", err)
+	}
+	if onNewDriver != nil {
+		onNewDriver(d)
 	}
 	d.beat()
 	go d.tick()
@@ -349,13 +354,13 @@ func (d *driver) tick() {
 		d.mu.Lock()
 		var silent []*link
 		for _, l := range d.links {
-			if l.silence(delta) > lostAfter {
+			if l.silence(delta) > d.cfg.lostAfter {
 				silent = append(silent, l)
 			}
 		}
 		d.mu.Unlock()
 		for _, l := range silent {
-			l.lose(&errs.WorkerLost{Msg: fmt.Sprintf("%v: cluster worker %s: no word from it for %v", errs.WorkerDied, l.name, lostAfter)})
+			l.lose(&errs.WorkerLost{Msg: fmt.Sprintf("%v: cluster worker %s: no word from it for %v", errs.WorkerDied, l.name, d.cfg.lostAfter)})
 		}
 		if n, err := d.inboxSub.Dropped(); err == nil && n > d.dropped {
 			d.log.Warn("futuresgen cluster: the driver dropped messages from workers (slow consumer); the calls they concerned are found by heartbeats",
@@ -382,6 +387,9 @@ func (d *driver) receive(m *nats.Msg) {
 	d.mu.Lock()
 	l := d.links[f.worker]
 	d.mu.Unlock()
+	if f.kind == kLeave || f.kind == kAnswer || f.kind == kStarted {
+		dbgf("driver %s got %s from %s link %d id %d; link open %v", d.id, f.kind, f.worker, f.link, f.id, l != nil)
+	}
 	if l == nil || l.lid != f.link {
 		if f.kind == kBeat {
 			d.staleBeat(l, f)
@@ -469,7 +477,7 @@ func (d *driver) accept(session, name string, slots, free int) {
 	_, rejoin := d.known[session]
 	d.known[session] = known{name: name, slots: slots}
 	d.nextLink++
-	l := newLink(d, session, name, d.nextLink)
+	l := newLink(d, session, name, slots, d.nextLink)
 	d.links[session] = l
 	d.mu.Unlock()
 	if rejoin {
@@ -521,4 +529,14 @@ func (d *driver) forget(l *link) {
 		delete(d.links, l.session)
 	}
 	d.mu.Unlock()
+}
+
+var onNewDriver func(*driver)
+
+var dbgOn = os.Getenv("FUTURESGEN_DBG") != ""
+
+func dbgf(format string, args ...any) {
+	if dbgOn {
+		fmt.Fprintf(os.Stderr, "DBG %s "+format+"\n", append([]any{time.Now().Format("05.000")}, args...)...)
+	}
 }

@@ -22,6 +22,7 @@ type link struct {
 	d        *driver
 	session  string
 	name     string
+	slots    int
 	lid      uint64
 	w        *sched.Worker // set by sched.Join before any write; read with worker()
 	callSubj string
@@ -37,20 +38,18 @@ type link struct {
 // sent is a call as its link sees it.
 type sent struct {
 	task     string
-	answered bool   // an answer came; its results are being fetched
-	unseen   int    // heartbeats since it was sent that do not show it received
-	release  func() // ends the offer of its arguments, if they travel in chunks
+	ctx      context.Context // its submit context
+	answered bool            // an answer came; its results are being fetched
+	unseen   int             // heartbeats since it was sent that do not show it received
+	release  func()          // ends the offer of its arguments, if they travel in chunks
 }
 
-// lostBeats is how many heartbeats may come that do not show a call
-// received before the call counts as lost on the way.
-var lostBeats = int(lostAfter / beatInterval)
-
-func newLink(d *driver, session, name string, lid uint64) *link {
+func newLink(d *driver, session, name string, slots int, lid uint64) *link {
 	return &link{
 		d:        d,
 		session:  session,
 		name:     name,
+		slots:    slots,
 		lid:      lid,
 		callSubj: subjWorker(d.cfg.ns, session, "call"),
 		ctlSubj:  subjWorker(d.cfg.ns, session, "ctl"),
@@ -84,15 +83,18 @@ func (l *link) Write(out []sched.Out) {
 		case wire.KindCall:
 			l.send(o)
 		case wire.KindCancel, wire.KindRevoke:
-			kind := kCancel
+			f := l.frame(kCancel, o.ID)
 			if o.Kind == wire.KindRevoke {
-				kind = kRevoke
+				f.kind = kRevoke
+			} else if l.deadlinePassed(o.ID) {
+				f.reason = reasonDeadline
 			}
-			if err := l.d.publish(l.ctlSubj, l.frame(kind, o.ID)); err != nil {
+			if err := l.d.publish(l.ctlSubj, f); err != nil {
 				go l.lose(l.sendFailed(err))
 				return
 			}
 		case wire.KindBye:
+			dbgf("driver %s bye to %s", l.d.id, l.session)
 			l.d.publish(l.ctlSubj, l.frame(kBye, 0))
 			l.d.forget(l)
 			l.lose(errLetGo)
@@ -117,7 +119,7 @@ func (l *link) send(o sched.Out) {
 	if dl, ok := c.Ctx.Deadline(); ok {
 		f.timeout = int64(max(time.Until(dl), 1))
 	}
-	s := &sent{task: c.Task}
+	s := &sent{task: c.Task, ctx: c.Ctx}
 	if len(payload) > l.d.inline {
 		ref, release, err := blob.Offer(l.d.nc, subjBlob(l.d.cfg.ns, l.d.id), payload, nil)
 		if err != nil {
@@ -138,6 +140,17 @@ func (l *link) send(o sched.Out) {
 	if err := l.d.publish(l.callSubj, f); err != nil {
 		go l.lose(l.sendFailed(err))
 	}
+}
+
+// deadlinePassed reports whether call id is cancelled because its
+// deadline passed: the worker then lets the deadline it was sent (as time
+// remaining) end the task's context, so that the task sees
+// context.DeadlineExceeded, as it would in-process.
+func (l *link) deadlinePassed(id uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.calls[id]
+	return s != nil && s.ctx.Err() == context.DeadlineExceeded
 }
 
 func (l *link) sendFailed(err error) error {
@@ -282,7 +295,8 @@ func (l *link) deliver(m *wire.Msg) {
 // this link it holds. A call it received (its ID is below the one it
 // says it saw up to) but does not hold, and whose answer never came, had its answer
 // lost on the way; a call it never received for lostAfter was lost on
-// the way there (lostBeats heartbeats came that do not show it). Either way the link's messages cannot be trusted: the
+// the way there (heartbeats for as long as a silent worker is given came
+// that do not show it). Either way the link's messages cannot be trusted: the
 // worker is given up on (its calls run elsewhere or fail) and joins
 // again on a new link.
 func (l *link) beat(f *frame) {
@@ -301,14 +315,18 @@ func (l *link) beat(f *frame) {
 		case id >= f.seen:
 			// Counted in heartbeats, not time: a driver that stalled reads
 			// a few at once that the worker sent before the call came.
-			if s.unseen++; s.unseen > lostBeats {
+			if s.unseen++; s.unseen > int(l.d.cfg.lostAfter/beatInterval) {
 				lostThere = append(lostThere, id)
 			}
 		}
 	}
 	l.mu.Unlock()
 	if len(lostBack)+len(lostThere) > 0 {
+		dbgf("driver %s: link %d to %s: beat seen %d held %v; lost back %v there %v", l.d.id, l.lid, l.session, f.seen, f.held, lostBack, lostThere)
 		l.lose(&errs.WorkerLost{Msg: fmt.Sprintf("%v: cluster worker %s: messages were lost between it and this driver (the answers of calls %v, calls %v on link %d)",
 			errs.WorkerDied, l.name, lostBack, lostThere, l.lid)})
+		// It is alive (it just said so): a new link, on which it drops
+		// what it still runs for the old one.
+		l.d.accept(l.session, l.name, l.slots, f.free)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
+	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/runtime"
 )
 
@@ -86,6 +87,15 @@ var (
 	taskBytes = runtime.RegisterTask("test.bytes", func(_ context.Context, n int) ([]byte, error) { return pattern(n), nil })
 	taskLocal = runtime.RegisterTask("test.local", func(_ context.Context, ch chan int) (struct{}, error) { return struct{}{}, nil }, runtime.Local())
 	taskGate  = runtime.RegisterTask("test.gate", runGate)
+	// taskStubborn says it started, as a gated task does, then ignores its
+	// context for good.
+	taskStubborn = runtime.RegisterTask("test.stubborn", func(_ context.Context, g gateArgs) (int, error) {
+		if _, err := markStarted(g); err != nil {
+			return 0, err
+		}
+		time.Sleep(time.Hour)
+		return 0, nil
+	})
 	taskCount = runtime.RegisterTask("test.count", runCount)
 )
 
@@ -122,9 +132,20 @@ type gateArgs struct {
 	Dir, Name string
 }
 
-func runGate(ctx context.Context, g gateArgs) (where, error) {
+// markStarted says that the gated task g started, and where.
+func markStarted(g gateArgs) (where, error) {
 	here := where{PID: os.Getpid(), PPID: os.Getppid(), Host: os.Getenv("FUTURESGEN_TEST_HOST")}
-	if err := os.WriteFile(filepath.Join(g.Dir, "started-"+g.Name), []byte(strconv.Itoa(here.PPID)), 0o644); err != nil {
+	// Written whole, then renamed: a test never reads it half written.
+	tmp := filepath.Join(g.Dir, "tmp-"+g.Name+strconv.Itoa(here.PID))
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(here.PPID)), 0o644); err != nil {
+		return where{}, err
+	}
+	return here, os.Rename(tmp, filepath.Join(g.Dir, "started-"+g.Name))
+}
+
+func runGate(ctx context.Context, g gateArgs) (where, error) {
+	here, err := markStarted(g)
+	if err != nil {
 		return where{}, err
 	}
 	tick := time.NewTicker(time.Millisecond)
@@ -224,6 +245,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
+			dumpDrivers()
 			t.Fatalf("gave up waiting until %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -247,7 +269,10 @@ func startLocal(t *testing.T, opts ...LocalOption) *Local {
 func closeLocal(t testing.TB, l *Local) {
 	l.mu.Lock()
 	procs := l.procs
+	_ = l.drivers
 	l.mu.Unlock()
+	dbg := time.AfterFunc(20*time.Second, dumpDrivers)
+	defer dbg.Stop()
 	if err := l.Close(); err != nil {
 		t.Errorf("Close() = %v", err)
 	}
@@ -293,6 +318,8 @@ func newDriver(t *testing.T, l *Local, opts ...Option) *Executor {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		dbg := time.AfterFunc(20*time.Second, dumpDrivers)
+		defer dbg.Stop()
 		if err := ex.Close(); err != nil {
 			t.Errorf("Close() = %v", err)
 		}
@@ -318,5 +345,39 @@ func count(n int) func(func(int) bool) {
 				return
 			}
 		}
+	}
+}
+
+var dbgDrivers struct {
+	sync.Mutex
+	all []*driver
+}
+
+func init() {
+	onNewDriver = func(d *driver) {
+		dbgDrivers.Lock()
+		dbgDrivers.all = append(dbgDrivers.all, d)
+		dbgDrivers.Unlock()
+	}
+}
+
+func dumpDrivers() {
+	dbgDrivers.Lock()
+	defer dbgDrivers.Unlock()
+	for i, d := range dbgDrivers.all {
+		select {
+		case <-d.stop:
+			continue
+		default:
+		}
+		fmt.Fprintf(os.Stderr, "DBG driver %d %s: %+v\n", i, d.id, d.s.Stats())
+		d.s.Workers(func(w *sched.Worker) { fmt.Fprintf(os.Stderr, "DBG   worker %s\n", w.Name()) })
+		d.mu.Lock()
+		for s, lk := range d.links {
+			lk.mu.Lock()
+			fmt.Fprintf(os.Stderr, "DBG   link %s %d lost=%v calls=%v\n", s, lk.lid, lk.lost, lk.calls)
+			lk.mu.Unlock()
+		}
+		d.mu.Unlock()
 	}
 }

@@ -92,6 +92,10 @@ const (
 	hReason  = "E"
 )
 
+// reasonDeadline is the reason of a cancel for a call whose deadline
+// passed.
+const reasonDeadline = "deadline"
+
 // protocolVersion is this package's protocol, apart from wire.Version.
 const protocolVersion = 1
 

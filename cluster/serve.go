@@ -84,6 +84,7 @@ func Serve(ctx context.Context, nc *nats.Conn, opts ...ServeOption) error {
 		free:    cfg.slots,
 		drivers: map[string]*session{},
 		idle:    make(chan struct{}),
+		byes:    make(chan struct{}, 1),
 		closed:  make(chan struct{}),
 		stop:    make(chan struct{}),
 		tickEnd: make(chan struct{}),
@@ -147,6 +148,7 @@ type server struct {
 	drivers  map[string]*session // by driver ID
 	draining bool
 	idle     chan struct{} // closed once draining and no call runs
+	byes     chan struct{} // a driver said bye
 }
 
 // session is what a worker knows of one driver: the newest link it
@@ -304,6 +306,10 @@ func (w *server) onCall(m *nats.Msg) {
 	defer w.mu.Unlock()
 	d := w.sessionLocked(f)
 	if d == nil {
+		dd := w.drivers[f.driver]
+		if dd != nil {
+			dbgf("worker %s dropped call %d link %d of %s: session lid %d dropped %v", w.session, f.id, f.link, f.driver, dd.lid, dd.dropped)
+		}
 		return
 	}
 	d.seen = max(d.seen, f.id+1)
@@ -332,6 +338,18 @@ func (w *server) onCall(m *nats.Msg) {
 	w.calls.Add(1)
 	w.publishLocked(d, &frame{kind: kStarted, id: f.id})
 	go w.runCall(c)
+}
+
+// end ends c's context, for the reason the driver gave. For a deadline
+// that passed, the deadline c was sent (as time remaining, so a little
+// later than the driver's) ends it, with context.DeadlineExceeded as the
+// task would see in-process; should that be far off, a cancel does.
+func (c *wcall) end(reason string) {
+	if _, ok := c.ctx.Deadline(); ok && reason == reasonDeadline {
+		time.AfterFunc(time.Second, c.cancel)
+		return
+	}
+	c.cancel()
 }
 
 func errorAnswer(id uint64, err error) *wire.Msg {
@@ -469,7 +487,7 @@ func (w *server) onCtl(m *nats.Msg) {
 	case kCancel:
 		if d := w.drivers[f.driver]; d != nil && d.lid == f.link && !d.dropped {
 			if c := d.held[f.id]; c != nil {
-				c.cancel()
+				c.end(f.reason)
 			}
 		}
 	case kRevoke:
@@ -482,6 +500,10 @@ func (w *server) onCtl(m *nats.Msg) {
 	case kBye:
 		if d := w.drivers[f.driver]; d != nil && d.lid == f.link {
 			offers = w.dropLocked(d)
+			select {
+			case w.byes <- struct{}{}:
+			default:
+			}
 		}
 	case kRefused:
 		d := w.drivers[f.driver]
@@ -547,6 +569,15 @@ func (w *server) tick() {
 		last = now
 		var offers []*offer
 		w.mu.Lock()
+		if dbgOn && now.Second()%3 == 0 && now.Nanosecond() < int(beatInterval) {
+			for _, d := range w.drivers {
+				var ids []uint64
+				for id := range d.held {
+					ids = append(ids, id)
+				}
+				dbgf("worker %s (%s): free %d running %d draining %v; driver %s lid %d seen %d held %v dropped %v", w.session, w.cfg.name, w.free, w.running, w.draining, d.id, d.lid, d.seen, ids, d.dropped)
+			}
+		}
 		for _, d := range w.drivers {
 			switch {
 			case d.dropped || d.refused:
@@ -562,8 +593,14 @@ func (w *server) tick() {
 	}
 }
 
-// drain stops taking calls, waits for those running, and tells drivers
-// the worker left.
+// byeWait bounds how long a worker that drains waits for a driver's bye.
+const byeWait = 3 * time.Second
+
+// drain stops taking calls, tells the drivers the worker is leaving, and
+// waits for the calls it runs. Then it waits for each driver's bye (sent
+// once the driver holds no call here), refusing what comes meanwhile: a
+// call a driver sent before it read the leave goes back to its queue
+// instead of into a worker that is gone.
 func (w *server) drain() {
 	w.mu.Lock()
 	w.draining = true
@@ -579,6 +616,30 @@ func (w *server) drain() {
 	select {
 	case <-w.idle:
 	case <-w.closed:
+		return
 	}
 	w.nc.FlushTimeout(5 * time.Second)
+	timeout := time.NewTimer(byeWait)
+	defer timeout.Stop()
+	for {
+		w.mu.Lock()
+		waiting := 0
+		for _, d := range w.drivers {
+			if !d.dropped && !d.refused {
+				waiting++
+			}
+		}
+		w.mu.Unlock()
+		if waiting == 0 {
+			return
+		}
+		select {
+		case <-w.byes:
+		case <-timeout.C:
+			w.log.Debug("futuresgen cluster: drivers did not say bye", "drivers", waiting)
+			return
+		case <-w.closed:
+			return
+		}
+	}
 }
