@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,7 +81,7 @@ type rtExecutor = runtime.Executor
 // worker while another is free, and several executors (drivers) can share
 // one set of workers. A future is Pending until a worker says it started
 // the task, then Running. When a worker is lost — its process killed, its
-// host down, its link cut: no heartbeat for 2 seconds — its started
+// host down, its link cut: no heartbeat for 4 seconds — its started
 // calls fail with runtime.ErrWorkerDied (or run again elsewhere under
 // Retries), and nothing it had not started is lost.
 //
@@ -203,9 +202,6 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	if err != nil {
 		d.unsubscribe()
 		return nil, fmt.Errorf("cluster: NewExecutor: %w", err)
-	}
-	if onNewDriver != nil {
-		onNewDriver(d)
 	}
 	d.beat()
 	go d.tick()
@@ -387,9 +383,6 @@ func (d *driver) receive(m *nats.Msg) {
 	d.mu.Lock()
 	l := d.links[f.worker]
 	d.mu.Unlock()
-	if f.kind == kLeave || f.kind == kAnswer || f.kind == kStarted {
-		dbgf("driver %s got %s from %s link %d id %d; link open %v", d.id, f.kind, f.worker, f.link, f.id, l != nil)
-	}
 	if l == nil || l.lid != f.link {
 		if f.kind == kBeat {
 			d.staleBeat(l, f)
@@ -529,14 +522,4 @@ func (d *driver) forget(l *link) {
 		delete(d.links, l.session)
 	}
 	d.mu.Unlock()
-}
-
-var onNewDriver func(*driver)
-
-var dbgOn = os.Getenv("FUTURESGEN_DBG") != ""
-
-func dbgf(format string, args ...any) {
-	if dbgOn {
-		fmt.Fprintf(os.Stderr, "DBG %s "+format+"\n", append([]any{time.Now().Format("05.000")}, args...)...)
-	}
 }

@@ -94,7 +94,6 @@ func (l *link) Write(out []sched.Out) {
 				return
 			}
 		case wire.KindBye:
-			dbgf("driver %s bye to %s", l.d.id, l.session)
 			l.d.publish(l.ctlSubj, l.frame(kBye, 0))
 			l.d.forget(l)
 			l.lose(errLetGo)
@@ -322,7 +321,6 @@ func (l *link) beat(f *frame) {
 	}
 	l.mu.Unlock()
 	if len(lostBack)+len(lostThere) > 0 {
-		dbgf("driver %s: link %d to %s: beat seen %d held %v; lost back %v there %v", l.d.id, l.lid, l.session, f.seen, f.held, lostBack, lostThere)
 		l.lose(&errs.WorkerLost{Msg: fmt.Sprintf("%v: cluster worker %s: messages were lost between it and this driver (the answers of calls %v, calls %v on link %d)",
 			errs.WorkerDied, l.name, lostBack, lostThere, l.lid)})
 		// It is alive (it just said so): a new link, on which it drops

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,7 +18,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
-	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/runtime"
 )
 
@@ -137,7 +137,7 @@ func markStarted(g gateArgs) (where, error) {
 	here := where{PID: os.Getpid(), PPID: os.Getppid(), Host: os.Getenv("FUTURESGEN_TEST_HOST")}
 	// Written whole, then renamed: a test never reads it half written.
 	tmp := filepath.Join(g.Dir, "tmp-"+g.Name+strconv.Itoa(here.PID))
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(here.PPID)), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(here.PPID)+" "+here.Host), 0o644); err != nil {
 		return where{}, err
 	}
 	return here, os.Rename(tmp, filepath.Join(g.Dir, "started-"+g.Name))
@@ -188,13 +188,22 @@ func (g *gate) started(name string) bool {
 // name, once it started.
 func (g *gate) worker(name string) int {
 	g.t.Helper()
+	pid, _ := g.where(name)
+	return pid
+}
+
+// where returns the pid of the worker process running the gated task
+// name, and its test host, once it started.
+func (g *gate) where(name string) (pid int, host string) {
+	g.t.Helper()
 	waitFor(g.t, "task "+name+" has started", func() bool { return g.started(name) })
 	b, err := os.ReadFile(filepath.Join(g.dir, "started-"+name))
-	pid, _ := strconv.Atoi(string(b))
+	text, host, _ := strings.Cut(string(b), " ")
+	pid, _ = strconv.Atoi(text)
 	if err != nil || pid == 0 {
 		g.t.Fatalf("reading the worker of task %s: %q, %v", name, b, err)
 	}
-	return pid
+	return pid, host
 }
 
 // open lets every gated task return.
@@ -245,7 +254,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			dumpDrivers()
 			t.Fatalf("gave up waiting until %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -269,10 +277,7 @@ func startLocal(t *testing.T, opts ...LocalOption) *Local {
 func closeLocal(t testing.TB, l *Local) {
 	l.mu.Lock()
 	procs := l.procs
-	_ = l.drivers
 	l.mu.Unlock()
-	dbg := time.AfterFunc(20*time.Second, dumpDrivers)
-	defer dbg.Stop()
 	if err := l.Close(); err != nil {
 		t.Errorf("Close() = %v", err)
 	}
@@ -318,8 +323,6 @@ func newDriver(t *testing.T, l *Local, opts ...Option) *Executor {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		dbg := time.AfterFunc(20*time.Second, dumpDrivers)
-		defer dbg.Stop()
 		if err := ex.Close(); err != nil {
 			t.Errorf("Close() = %v", err)
 		}
@@ -345,39 +348,5 @@ func count(n int) func(func(int) bool) {
 				return
 			}
 		}
-	}
-}
-
-var dbgDrivers struct {
-	sync.Mutex
-	all []*driver
-}
-
-func init() {
-	onNewDriver = func(d *driver) {
-		dbgDrivers.Lock()
-		dbgDrivers.all = append(dbgDrivers.all, d)
-		dbgDrivers.Unlock()
-	}
-}
-
-func dumpDrivers() {
-	dbgDrivers.Lock()
-	defer dbgDrivers.Unlock()
-	for i, d := range dbgDrivers.all {
-		select {
-		case <-d.stop:
-			continue
-		default:
-		}
-		fmt.Fprintf(os.Stderr, "DBG driver %d %s: %+v\n", i, d.id, d.s.Stats())
-		d.s.Workers(func(w *sched.Worker) { fmt.Fprintf(os.Stderr, "DBG   worker %s\n", w.Name()) })
-		d.mu.Lock()
-		for s, lk := range d.links {
-			lk.mu.Lock()
-			fmt.Fprintf(os.Stderr, "DBG   link %s %d lost=%v calls=%v\n", s, lk.lid, lk.lost, lk.calls)
-			lk.mu.Unlock()
-		}
-		d.mu.Unlock()
 	}
 }

@@ -104,8 +104,6 @@ func TestScheduling(t *testing.T) {
 		for i := range 6 {
 			waiting = append(waiting, runtime.SubmitTask(ctx, ex, taskDouble, i))
 		}
-		dbg := time.AfterFunc(20*time.Second, dumpDrivers)
-		defer dbg.Stop()
 		if err := ex.Shutdown(ctx, runtime.CancelPending()); err != nil {
 			t.Fatal(err)
 		}

@@ -306,10 +306,6 @@ func (w *server) onCall(m *nats.Msg) {
 	defer w.mu.Unlock()
 	d := w.sessionLocked(f)
 	if d == nil {
-		dd := w.drivers[f.driver]
-		if dd != nil {
-			dbgf("worker %s dropped call %d link %d of %s: session lid %d dropped %v", w.session, f.id, f.link, f.driver, dd.lid, dd.dropped)
-		}
 		return
 	}
 	d.seen = max(d.seen, f.id+1)
@@ -569,15 +565,6 @@ func (w *server) tick() {
 		last = now
 		var offers []*offer
 		w.mu.Lock()
-		if dbgOn && now.Second()%3 == 0 && now.Nanosecond() < int(beatInterval) {
-			for _, d := range w.drivers {
-				var ids []uint64
-				for id := range d.held {
-					ids = append(ids, id)
-				}
-				dbgf("worker %s (%s): free %d running %d draining %v; driver %s lid %d seen %d held %v dropped %v", w.session, w.cfg.name, w.free, w.running, w.draining, d.id, d.lid, d.seen, ids, d.dropped)
-			}
-		}
 		for _, d := range w.drivers {
 			switch {
 			case d.dropped || d.refused:

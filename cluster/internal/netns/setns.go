@@ -14,27 +14,43 @@ import (
 // wherever they are used afterwards; so a listener or connection made in
 // fn can be served from any goroutine of this process.
 //
-// The thread is never returned to the Go scheduler: it ends with fn's
-// goroutine. fn must not start processes (their parent thread dies with
-// it) and must not rely on goroutines it starts being in h.
+// The thread goes back to this process's own namespace when fn returns,
+// and only then to the Go scheduler. It must not die instead: a child
+// process started with Pdeathsig is killed when the thread that forked it
+// exits, and any thread may have forked one (Command's processes, a
+// server child). If the thread cannot go back, it is left locked and ends
+// with fn's goroutine, so no other goroutine ever runs in h by accident.
+// fn must not start processes and must not rely on goroutines it starts
+// being in h.
 func (h *Host) Do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// No UnlockOSThread: the thread exits with this goroutine, so no
-		// other goroutine ever runs in h's namespace by accident.
+		home, err := unix.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("netns: opening this thread's namespace: %w", err)
+			return
+		}
+		defer unix.Close(home)
 		fd, err := unix.Open("/run/netns/"+h.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("netns: opening namespace %s: %w", h.Name, err)
 			return
 		}
 		err = unix.Setns(fd, unix.CLONE_NEWNET)
 		unix.Close(fd)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("netns: joining namespace %s: %w", h.Name, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
