@@ -1,24 +1,41 @@
 module github.com/futuresgen/futuresgen/examples
 
-go 1.24.0
+go 1.26.0
 
 require (
 	github.com/futuresgen/futuresgen v0.0.0
 	github.com/schollz/progressbar/v3 v3.18.0
-	golang.org/x/term v0.39.0
+	golang.org/x/term v0.47.0
+)
+
+require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
+	github.com/nats-io/nats.go v1.55.0 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )
 
 require (
 	github.com/dave/jennifer v1.7.1 // indirect
+	github.com/futuresgen/futuresgen/cluster v0.0.0
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	golang.org/x/mod v0.33.0 // indirect
 	golang.org/x/sync v0.19.0 // indirect
-	golang.org/x/sys v0.41.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/tools v0.42.0 // indirect
 )
 
 replace github.com/futuresgen/futuresgen => ../
 
 tool github.com/futuresgen/futuresgen/cmd/futuresgen
+
+replace github.com/futuresgen/futuresgen/cluster => ../cluster
