@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/gob"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -295,10 +296,33 @@ func parse(m *nats.Msg) (*frame, error) {
 		}
 		f.body = m.Data[n:]
 	}
+	if err == nil {
+		err = f.check()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: a %s message on %s: %v", wire.ErrProtocol, f.kind, m.Subject, err)
 	}
 	return f, nil
+}
+
+// check rejects numbers no peer sends: counts below zero, a batch of no
+// inputs, a chunked value of a negative size.
+func (f *frame) check() error {
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{{"count", int64(f.count)}, {"timeout", f.timeout}, {"max", int64(f.max)}, {"free", int64(f.free)}, {"slots", int64(f.slots)}} {
+		if n.v < 0 {
+			return fmt.Errorf("%s %d is negative", n.name, n.v)
+		}
+	}
+	if f.kind == kBatch && f.count == 0 {
+		return errors.New("a batch of no inputs")
+	}
+	if f.ref != nil && (f.ref.Size < 0 || f.ref.Chunk <= 0) {
+		return fmt.Errorf("a chunked value of %d bytes in chunks of %d", f.ref.Size, f.ref.Chunk)
+	}
+	return nil
 }
 
 // answerMsg turns an answer frame back into the wire message the
