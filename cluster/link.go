@@ -263,8 +263,10 @@ func (l *link) answer(f *frame) {
 	}
 	if f.ref == nil {
 		l.deliver(f.answerMsg(f.body))
+		l.free(f)
 		return
 	}
+	l.free(f)
 	l.mu.Lock()
 	s.answered = true // not lost, whatever a heartbeat says meanwhile
 	l.mu.Unlock()
@@ -282,6 +284,14 @@ func (l *link) answer(f *frame) {
 		}
 		l.deliver(m)
 	}()
+}
+
+// free passes on the free slots an answer says its worker has, once the
+// answer's own slot is counted free here too.
+func (l *link) free(f *frame) {
+	if f.freeSet {
+		l.d.s.Available(l.worker(), f.free)
+	}
 }
 
 func (l *link) deliver(m *wire.Msg) {

@@ -127,6 +127,7 @@ type frame struct {
 	max     int
 	wire    wire.Kind
 	free    int
+	freeSet bool // free was said (beats and announcements always say it; answers do)
 	slots   int
 	seen    uint64
 	held    []uint64
@@ -184,7 +185,7 @@ func (f *frame) msg(subject string) (*nats.Msg, error) {
 	set(hVersion, f.version)
 	set(hDigest, f.digest)
 	set(hReason, f.reason)
-	if f.kind == kBeat || f.kind == kAnnounce {
+	if f.kind == kBeat || f.kind == kAnnounce || f.freeSet {
 		h.Set(hFree, strconv.Itoa(f.free))
 	}
 	if len(f.held) > 0 {
@@ -262,6 +263,7 @@ func parse(m *nats.Msg) (*frame, error) {
 	f.max = int(i(hMax))
 	f.wire = wire.Kind(i(hWire))
 	f.free = int(i(hFree))
+	f.freeSet = h.Get(hFree) != ""
 	f.slots = int(i(hSlots))
 	if held := h.Get(hHeld); held != "" && err == nil {
 		for s := range strings.SplitSeq(held, ",") {

@@ -132,7 +132,7 @@ func fakeCluster(t *testing.T, opts ...Option) (*Executor, *nats.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	opts = append(opts, option{exec: func(c *executorConfig) { c.lostAfter = time.Second }})
+	opts = append([]Option{option{exec: func(c *executorConfig) { c.lostAfter = time.Second }}}, opts...)
 	ex, err := NewExecutor(nc, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -258,5 +258,40 @@ func TestARefusalForAFullWorkerRequeuesTheCall(t *testing.T) {
 	w.result(c2, c2.link, c2.id, 42)
 	if v, err := f.Result(ctx); v != 42 || err != nil {
 		t.Errorf("Result() = %v, %v; want 42", v, err)
+	}
+}
+
+// TestAnAnswerSaysTheSlotIsFree: a heartbeat sent while the worker ran
+// the call says it has no free slot; the answer that follows frees it.
+// Once a defect: the driver believed the heartbeat until the next one, a
+// quarter of a second later, and left the worker idle meanwhile (4 tasks
+// of 500 ms on 4 workers took 0.7 s).
+func TestAnAnswerSaysTheSlotIsFree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// The fake sends no heartbeats of its own: the driver must not give up
+	// on it while the test waits.
+	ex, nc := fakeCluster(t, option{exec: func(c *executorConfig) { c.lostAfter = time.Minute }})
+	w := newFakeWorker(t, nc)
+	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	g := runtime.SubmitTask(ctx, ex, taskDouble, 5)
+	c := w.call()
+	w.started(c)
+	w.say(c, c.link, &frame{kind: kBeat, free: 0, seen: c.id + 1, held: []uint64{c.id}})
+	var buf bytes.Buffer
+	gob.NewEncoder(&buf).Encode(struct{ V int }{42})
+	w.say(c, c.link, &frame{kind: kAnswer, id: c.id, wire: wire.KindResult, body: buf.Bytes(), free: 1, freeSet: true})
+	if v, err := f.Result(ctx); v != 42 || err != nil {
+		t.Fatalf("Result() = %v, %v; want 42", v, err)
+	}
+	select {
+	case c2 := <-w.calls:
+		w.started(c2)
+		w.result(c2, c2.link, c2.id, 10)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker's slot was free after its answer, and the queued call was not sent")
+	}
+	if v, err := g.Result(ctx); v != 10 || err != nil {
+		t.Errorf("the queued call: %v, %v; want 10", v, err)
 	}
 }

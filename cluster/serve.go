@@ -400,6 +400,9 @@ func (w *server) runCall(c *wcall) {
 		}
 	}
 	w.mu.Lock()
+	// The slot is free before the answer goes: the answer says so.
+	w.free++
+	w.running--
 	live := d.held[c.f.id] == c
 	if live {
 		delete(d.held, c.f.id)
@@ -408,8 +411,6 @@ func (w *server) runCall(c *wcall) {
 		}
 		w.answerFrameLocked(d, c.lid, f)
 	}
-	w.free++
-	w.running--
 	w.roomLocked()
 	if w.draining && w.running == 0 {
 		w.idleLocked()
@@ -428,6 +429,9 @@ func (w *server) answerLocked(d *session, lid uint64, m *wire.Msg) {
 
 func (w *server) answerFrameLocked(d *session, lid uint64, f *frame) {
 	f.link = lid
+	// A heartbeat sent while the call ran said its slot was taken; the
+	// driver believes the latest word.
+	f.free, f.freeSet = w.freeLocked(), true
 	w.publishLocked(d, f)
 }
 
