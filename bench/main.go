@@ -67,7 +67,7 @@ type result struct {
 var results []result
 
 func main() {
-	runtime.ServeWorker() // the ProcessPool's and the cluster's workers are this binary
+	runtime.ServeWorker()                  // the ProcessPool's and the cluster's workers are this binary
 	slog.SetLogLoggerLevel(slog.LevelWarn) // workers joining are news in a program, not in a benchmark
 	flag.Parse()
 	if os.Getenv("FUTURESGEN_BENCH_ECHO") != "" {
