@@ -78,6 +78,11 @@ func clusterPerTask(nTrivial, nSerial, nSHA int) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
+	if selected("cluster-one-at-a-time") {
+		ns, allocs := measure(nSerial, natsRoundTrips)
+		record(result{system: "raw-nats", workload: "cluster-one-at-a-time", ns: ns, allocs: allocs, floor: true,
+			extra: fmt.Sprintf("tasks=%d", nSerial)})
+	}
 	for _, sys := range clusterSystems {
 		if !selected("cluster-trivial") && !selected("cluster-one-at-a-time") && !selected("cluster-sha256-64KiB") {
 			return

@@ -42,8 +42,8 @@ def sleep_ms(ms):
     return ms
 
 
-def emit(system, workload, ns, **extra):
-    line = f"{system} {workload} {ns:.0f} -1.00"
+def emit(system, workload, ns_per_task, **extra):
+    line = f"{system} {workload} {ns_per_task:.0f} -1.00"
     for k, v in extra.items():
         line += f" {k}={v}"
     print(line, flush=True)

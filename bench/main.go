@@ -74,6 +74,10 @@ func main() {
 		echo()
 		return
 	}
+	if url := os.Getenv(natsEchoEnv); url != "" {
+		natsEcho(url)
+		return
+	}
 	scale := 1
 	if *quick {
 		scale = 10
