@@ -4,6 +4,7 @@
 //
 //	cd bench && go run .          # the full run, a few minutes
 //	cd bench && go run . -quick   # smaller counts, under a minute
+//	cd bench && go run . -only cluster -repeat 3   # the cluster rows, with Dask
 //
 // It prints one line per measurement,
 //
@@ -15,8 +16,10 @@
 // codecs.go).
 // Python's concurrent.futures runs when python3 is on the PATH. The
 // cluster-* rows (cluster.go) compare the cluster executor on StartLocal
-// with Dask distributed's LocalCluster, which runs when /usr/bin/python3
-// can import distributed (apt-get install -y python3-distributed).
+// (2 workers of one slot; 4 for cluster-4x500ms) with Dask distributed's
+// LocalCluster of as many one-thread workers (dask.go, dask_bench.py),
+// which runs when /usr/bin/python3 can import distributed (apt-get install
+// -y python3-distributed) unless -skip-python or -skip-dask.
 package main
 
 import (
