@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,13 +27,17 @@ var daskScript []byte
 // the python3 first on the PATH may be another one that does not.
 const daskPython = "/usr/bin/python3"
 
-// daskResults runs dask_bench.py (with -quick when quick) and returns its
-// measurements as results: system dask-localcluster…, allocs -1. When
-// Dask cannot be imported it returns no results and a note saying why
-// (install with apt-get install -y python3-distributed); err is for a run
-// that started and failed. The run is bounded: 2 minutes with quick, 15
-// without.
-func daskResults(quick bool) (rs []result, note string, err error) {
+// daskWorkloads are the workloads dask_bench.py measures.
+var daskWorkloads = []string{"cluster-trivial", "cluster-one-at-a-time", "cluster-sha256-64KiB", "cluster-start", "cluster-4x500ms"}
+
+// daskResults runs dask_bench.py (with -quick when quick, repeat runs of
+// each measurement, and only the daskWorkloads that selected lets run)
+// and returns its measurements as results: system dask-localcluster…,
+// allocs -1. When Dask cannot be imported it returns no results and a
+// note saying why (install with apt-get install -y python3-distributed);
+// err is for a run that started and failed. The run is bounded: 2 minutes
+// with quick, 15 without.
+func daskResults(quick bool, repeat int, selected func(string) bool) (rs []result, note string, err error) {
 	if out, err := exec.Command(daskPython, "-c", "import distributed").CombinedOutput(); err != nil {
 		return nil, fmt.Sprintf("dask: skipped, %s cannot import distributed (apt-get install -y python3-distributed): %s",
 			daskPython, strings.TrimSpace(lastLine(out))), nil
@@ -46,7 +51,13 @@ func daskResults(quick bool) (rs []result, note string, err error) {
 	if err := os.WriteFile(script, daskScript, 0o644); err != nil {
 		return nil, "", fmt.Errorf("dask: %w", err)
 	}
-	limit, args := 15*time.Minute, []string{script}
+	var workloads []string
+	for _, w := range daskWorkloads {
+		if selected(w) {
+			workloads = append(workloads, w)
+		}
+	}
+	limit, args := 15*time.Minute, []string{script, "-repeat", strconv.Itoa(max(repeat, 1)), "-only", strings.Join(workloads, ",")}
 	if quick {
 		limit, args = 2*time.Minute, append(args, "-quick")
 	}
@@ -72,7 +83,8 @@ func daskResults(quick bool) (rs []result, note string, err error) {
 }
 
 // parseDask reads the script's lines, "system workload ns allocs
-// [key=value …]"; lines starting with # are comments.
+// [key=value …]"; lines starting with # are comments. A line with
+// floor=1 is a floor, not a peer.
 func parseDask(out []byte) ([]result, error) {
 	var rs []result
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -90,7 +102,8 @@ func parseDask(out []byte) ([]result, error) {
 		if err := errors.Join(err1, err2); err != nil {
 			return rs, fmt.Errorf("dask: line %q: %w", line, err)
 		}
-		rs = append(rs, result{system: f[0], workload: f[1], ns: ns, allocs: allocs, extra: strings.Join(f[4:], " ")})
+		rs = append(rs, result{system: f[0], workload: f[1], ns: ns, allocs: allocs, extra: strings.Join(f[4:], " "),
+			floor: slices.Contains(f[4:], "floor=1")})
 	}
 	return rs, sc.Err()
 }

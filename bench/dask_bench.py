@@ -2,13 +2,16 @@
 
 Run with Debian's Python, which sees python3-distributed:
 
-    /usr/bin/python3 bench/dask_bench.py [-quick] [-repeat N]
+    /usr/bin/python3 bench/dask_bench.py [-quick] [-repeat N] [-only W,W...]
 
-It prints one line per measurement, as bench's other rows:
+It prints one line per measurement, as bench's other rows, under the
+names of bench's cluster-* workloads (-only runs just the ones named):
 
     system workload ns_per_task allocs_per_task [key=value ...]
 
-allocs_per_task is -1 (not measured, as for Python's concurrent.futures).
+allocs_per_task is -1 (not measured, as for Python's concurrent.futures);
+floor=1 marks a floor (Dask on threads in one process), not a peer.
+cluster-4x500ms is the wall time of all 4 tasks, not a time per task.
 Each number is the fastest of -repeat runs on one cluster, after a
 warm-up. Every cluster listens on 127.0.0.1 only, with no dashboard, and
 keeps its files in a temporary directory removed at the end. -quick keeps
@@ -39,8 +42,8 @@ def sleep_ms(ms):
     return ms
 
 
-def emit(system, workload, ns, **extra):
-    line = f"{system} {workload} {ns:.0f} -1.00"
+def emit(system, workload, ns_per_task, **extra):
+    line = f"{system} {workload} {ns_per_task:.0f} -1.00"
     for k, v in extra.items():
         line += f" {k}={v}"
     print(line, flush=True)
@@ -74,7 +77,7 @@ def timed(f):
     return run
 
 
-def per_task(system, client, n_trivial, n_serial, n_sha, repeat):
+def per_task(system, client, n_trivial, n_serial, n_sha, repeat, want, **extra):
     # pure=False everywhere: otherwise Dask gives equal calls one key and
     # runs them once.
     for f in client.map(double, range(16), pure=False):
@@ -94,10 +97,12 @@ def per_task(system, client, n_trivial, n_serial, n_sha, repeat):
         fs = [client.submit(digest, data, pure=False) for _ in range(n)]
         client.gather(fs)
 
-    emit(system, "process-trivial", best(repeat, timed(trivial), n_trivial), tasks=n_trivial)
-    emit(system, "process-one-at-a-time", best(repeat, timed(serial), n_serial), tasks=n_serial)
-    if n_sha:
-        emit(system, "process-sha256-64KiB", best(repeat, timed(sha), n_sha), tasks=n_sha)
+    if want("cluster-trivial"):
+        emit(system, "cluster-trivial", best(repeat, timed(trivial), n_trivial), tasks=n_trivial, **extra)
+    if want("cluster-one-at-a-time"):
+        emit(system, "cluster-one-at-a-time", best(repeat, timed(serial), n_serial), tasks=n_serial, **extra)
+    if n_sha and want("cluster-sha256-64KiB"):
+        emit(system, "cluster-sha256-64KiB", best(repeat, timed(sha), n_sha), tasks=n_sha, **extra)
 
 
 def start_up(system, processes, n_workers, threads, runs):
@@ -112,51 +117,58 @@ def start_up(system, processes, n_workers, threads, runs):
         client.close()
         cluster.close()
         best_ns = el if best_ns is None else min(best_ns, el)
-    emit(system, "process-start", best_ns, workers=n_workers, runs=runs)
+    emit(system, "cluster-start", best_ns, workers=n_workers, runs=runs)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-quick", action="store_true", help="small counts, under ~30 s")
     ap.add_argument("-repeat", type=int, default=0, help="runs of each measurement (default 3, 1 with -quick)")
+    ap.add_argument("-only", default="", help="comma-separated workloads to run (default all)")
     args = ap.parse_args()
+    only = [w for w in args.only.split(",") if w]
+
+    def want(workload):
+        return not only or workload in only
+
     repeat = args.repeat or (1 if args.quick else 3)
     scale = 10 if args.quick else 1
 
     with tempfile.TemporaryDirectory(prefix="futuresgen-dask-") as tmp:
         dask.config.set({"temporary-directory": tmp, "distributed.worker.daemon": True})
 
-        # The peer of futuresgen's ProcessPool rows: 2 worker processes of
-        # one thread each.
+        # The peer of futuresgen's cluster rows (StartLocal with 2 workers
+        # of one slot each): 2 worker processes of one thread each.
         sysname = "dask-localcluster"
-        with new_cluster(True, 2, 1) as cluster, Client(cluster) as client:
-            # Fewer tasks than bench's Python rows: at Dask's milliseconds per
-            # task, these counts already take minutes.
-            per_task(sysname, client, 10_000 // scale, 1_000 // scale, 1_000 // scale, repeat)
+        per_task_rows = ("cluster-trivial", "cluster-one-at-a-time", "cluster-sha256-64KiB")
+        if any(want(w) for w in per_task_rows):
+            with new_cluster(True, 2, 1) as cluster, Client(cluster) as client:
+                # Fewer tasks than bench's Python rows: at Dask's milliseconds
+                # per task, these counts already take minutes.
+                per_task(sysname, client, 10_000 // scale, 1_000 // scale, 1_000 // scale, repeat, want, workers=2)
 
-            # 4 tasks of 500 ms need 4 workers to run side by side; with 2,
-            # they take two rounds.
-            fs = [client.submit(sleep_ms, 500, pure=False) for _ in range(4)]
-            t = time.perf_counter_ns()
-            wait(fs)
-            el = time.perf_counter_ns() - t
-            emit(sysname, "sleep-500ms-x4", el / 4, tasks=4, workers=2, wall_ms=f"{el / 1e6:.0f}")
-
-        with new_cluster(True, 4, 1) as cluster, Client(cluster) as client:
-            for f in client.map(double, range(16), pure=False):
-                f.result()
-            t = time.perf_counter_ns()
-            fs = [client.submit(sleep_ms, 500, pure=False) for _ in range(4)]
-            wait(fs)
-            el = time.perf_counter_ns() - t
-            emit(sysname + "-4w", "sleep-500ms-x4", el / 4, tasks=4, workers=4, wall_ms=f"{el / 1e6:.0f}")
+        if want("cluster-4x500ms"):
+            # 4 tasks of 500 ms need 4 workers to run side by side.
+            with new_cluster(True, 4, 1) as cluster, Client(cluster) as client:
+                for f in client.map(double, range(16), pure=False):
+                    f.result()
+                best_ns = None
+                for _ in range(repeat):
+                    t = time.perf_counter_ns()
+                    fs = [client.submit(sleep_ms, 500, pure=False) for _ in range(4)]
+                    wait(fs)
+                    el = time.perf_counter_ns() - t
+                    best_ns = el if best_ns is None else min(best_ns, el)
+                emit(sysname, "cluster-4x500ms", best_ns, tasks=4, workers=4, ns="wall-time-of-all-4")
 
         # Dask's scheduler and workers in this process, on threads: its
         # floor without any process boundary.
-        with new_cluster(False, 1, 4) as cluster, Client(cluster) as client:
-            per_task(sysname + "-threads", client, 10_000 // scale, 1_000 // scale, 0, repeat)
+        if any(want(w) for w in per_task_rows[:2]):
+            with new_cluster(False, 1, 4) as cluster, Client(cluster) as client:
+                per_task(sysname + "-threads", client, 10_000 // scale, 1_000 // scale, 0, repeat, want, floor=1)
 
-        start_up(sysname, True, 2, 1, 1 if args.quick else 3)
+        if want("cluster-start"):
+            start_up(sysname, True, 2, 1, repeat if args.repeat else (1 if args.quick else 3))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 //
 //	cd bench && go run .          # the full run, a few minutes
 //	cd bench && go run . -quick   # smaller counts, under a minute
+//	cd bench && go run . -only cluster -repeat 3   # the cluster rows, with Dask
 //
 // It prints one line per measurement,
 //
@@ -13,7 +14,12 @@
 // workload. Go pools run with 4 goroutines, process pools with 2 workers.
 // The codec-* rows compare encodings for the ProcessPool's wire (see
 // codecs.go).
-// Python's concurrent.futures runs when python3 is on the PATH.
+// Python's concurrent.futures runs when python3 is on the PATH. The
+// cluster-* rows (cluster.go) compare the cluster executor on StartLocal
+// (2 workers of one slot; 4 for cluster-4x500ms) with Dask distributed's
+// LocalCluster of as many one-thread workers (dask.go, dask_bench.py),
+// which runs when /usr/bin/python3 can import distributed (apt-get install
+// -y python3-distributed) unless -skip-python or -skip-dask.
 package main
 
 import (
@@ -21,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +53,8 @@ const (
 
 var (
 	quick      = flag.Bool("quick", false, "run smaller counts (under a minute)")
-	skipPython = flag.Bool("skip-python", false, "do not run Python's concurrent.futures")
+	skipPython = flag.Bool("skip-python", false, "do not run Python: neither concurrent.futures nor Dask")
+	skipDask   = flag.Bool("skip-dask", false, "do not run Dask distributed")
 	repeats    = flag.Int("repeat", 3, "runs of each measurement; the fastest counts")
 	only       = flag.String("only", "", "run only the workloads whose names start with one of these comma-separated prefixes")
 )
@@ -62,10 +70,15 @@ type result struct {
 var results []result
 
 func main() {
-	runtime.ServeWorker() // the ProcessPool's workers are this binary
+	runtime.ServeWorker()                  // the ProcessPool's and the cluster's workers are this binary
+	slog.SetLogLoggerLevel(slog.LevelWarn) // workers joining are news in a program, not in a benchmark
 	flag.Parse()
 	if os.Getenv("FUTURESGEN_BENCH_ECHO") != "" {
 		echo()
+		return
+	}
+	if url := os.Getenv(natsEchoEnv); url != "" {
+		natsEcho(url)
 		return
 	}
 	scale := 1
@@ -84,7 +97,11 @@ func main() {
 	run("process-start", func() { processStart(n(20)) })
 	run("process-4x500ms", processSlow)
 	run("codec", func() { compareCodecs(n(200_000)) })
+	clusterPerTask(n(20_000), n(5_000), n(2_000))
+	run("cluster-start", func() { clusterStart(n(10)) })
+	run("cluster-4x500ms", clusterSlow)
 	python(n)
+	daskRows()
 	table(os.Stdout)
 }
 
@@ -478,6 +495,31 @@ func python(n func(int) int) {
 			workload = "process-start"
 		}
 		record(result{system: w.system, workload: workload, ns: ns, allocs: -1, extra: fmt.Sprintf("tasks=%d", w.n)})
+	}
+}
+
+// daskRows runs Dask distributed on the workloads it has (dask.go).
+func daskRows() {
+	switch {
+	case *skipPython:
+		fmt.Println("# dask: skipped (-skip-python)")
+		return
+	case *skipDask:
+		fmt.Println("# dask: skipped (-skip-dask)")
+		return
+	}
+	if !slices.ContainsFunc(daskWorkloads, selected) {
+		return
+	}
+	rs, note, err := daskResults(*quick, *repeats, selected)
+	if note != "" {
+		fmt.Println("# " + note)
+	}
+	for _, r := range rs {
+		record(r)
+	}
+	if err != nil {
+		fmt.Printf("# %v\n", err)
 	}
 }
 
