@@ -367,7 +367,7 @@ func TestAttackMapChunkSizeAndEarlyBreak(t *testing.T) {
 		g.open()
 	}()
 	n := 0
-	for _, err := range runtime.MapTask(ctx, ex, attackCtxGate, args, runtime.Buffer(2)) {
+	for _, err := range runtime.MapTask(ctx, ex, taskGate, args, runtime.Buffer(2)) {
 		_ = err
 		n++
 		break
@@ -648,7 +648,9 @@ func TestAttackStatsConsistency(t *testing.T) {
 	}
 	pend[1].Cancel()
 	pend[3].Cancel()
-	runtime.SubmitTask(expired(), ex, taskDouble, 9)
+	exp := runtime.SubmitTask(expired(), ex, taskDouble, 9)
+	<-exp.Done()
+	t.Logf("a submit with an ended ctx: state %v, err %v", exp.State(), exp.Err(ctx))
 	g.open()
 	a.Result(ctx)
 	runtime.SubmitTask(ctx, ex, taskFail, "x").Err(ctx)
@@ -660,8 +662,9 @@ func TestAttackStatsConsistency(t *testing.T) {
 	if s.Submitted != 19 {
 		t.Errorf("Stats() = %+v; want 19 submitted", s)
 	}
-	if s.Completed != 1+3+5 || s.Failed != 2+5 || s.Cancelled != 2+1 {
-		t.Errorf("Stats() = %+v; want 9 completed, 7 failed, 3 cancelled (two by Cancel, one by its ended ctx)", s)
+	// The submit with an ended ctx is Finished with ctx.Err(): a failure.
+	if exp.State() != runtime.Finished || s.Completed != 1+3+5 || s.Failed != 1+2+5 || s.Cancelled != 2 {
+		t.Errorf("Stats() = %+v; want 9 completed, 8 failed (one by its ended ctx), 2 cancelled", s)
 	}
 }
 
@@ -726,10 +729,17 @@ func TestAttackNamespaceIsolation(t *testing.T) {
 	}
 }
 
-// DEFECT (suspected; see the test's messages): a driver whose NATS
-// connection closes while its tasks run or wait. DESIGN.md: users'
-// "most common complaints are silent hangs"; API.md §2: "nothing is lost
-// and nothing hangs". The futures must end, and Shutdown must not hang.
+// DEFECT: a driver whose NATS connection closes (nc.Close(), or the
+// client giving up reconnecting) while it has tasks: the running task
+// fails after the 4 s of silence (ErrWorkerDied), but a task still
+// queued in the driver stays Pending for ever, a new submit is accepted
+// and stays Pending for ever, and Shutdown never returns (Close hangs the
+// program). API.md §2: "nothing is lost and nothing hangs"; DESIGN.md:
+// users' most common complaint is silent hangs. Serve notices a closed
+// connection (server.tick checks nc.IsClosed and returns
+// ErrConnectionClosed); the driver has no such check: driver.tick only
+// loses the silent links, and the scheduler keeps the queued calls
+// waiting for a worker that can never join a closed connection.
 func TestAttackDriverConnectionCloses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -752,20 +762,26 @@ func TestAttackDriverConnectionCloses(t *testing.T) {
 	g.worker("a")
 	b := runtime.SubmitTask(ctx, ex, taskGate, g.args("b")) // waits in the driver
 	nc.Close()
-	bounded(t, "running task after the driver's connection closed", a, 20*time.Second)
-	if err := a.Err(ctx); err == nil {
-		t.Errorf("a running task of a driver whose connection closed succeeded?")
+	within := func(what string, f *runtime.Future[where], d time.Duration) {
+		t.Helper()
+		select {
+		case <-f.Done():
+			if err := f.Err(ctx); err == nil {
+				t.Errorf("%s: succeeded after the driver's connection closed", what)
+			} else {
+				t.Logf("%s: %v", what, err)
+			}
+		case <-time.After(d):
+			t.Errorf("%s: did not end within %v of the driver's connection closing (state %v)", what, d, f.State())
+		}
 	}
-	bounded(t, "queued task after the driver's connection closed", b, 5*time.Second)
-	if err := b.Err(ctx); err == nil {
-		t.Errorf("a queued task of a driver whose connection closed succeeded?")
-	}
-	c := runtime.SubmitTask(ctx, ex, taskDouble, 1)
-	bounded(t, "a submit after the driver's connection closed", c, 10*time.Second)
-	sctx, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+	within("the running task", a, 20*time.Second)
+	within("the queued task", b, 5*time.Second)
+	within("a submit after the close", runtime.SubmitTask(ctx, ex, taskGate, g.args("c")), 5*time.Second)
+	sctx, cancel2 := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel2()
 	if err := ex.Shutdown(sctx); err != nil {
-		t.Errorf("Shutdown of a driver whose connection closed = %v; want it to end", err)
+		t.Errorf("Shutdown of a driver whose connection closed = %v; want it to end (the user's Close hangs for ever)", err)
 	}
 }
 
