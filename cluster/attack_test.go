@@ -61,7 +61,23 @@ var (
 	attackErrUnreg = runtime.RegisterTask("attack.errunreg", func(_ context.Context, code int) (int, error) {
 		return 0, fmt.Errorf("wrapped: %w", &attackUnregistered{Code: code})
 	})
-	// attackSleepGate says it started (as a gated task does), then waits
+	// attackExitWhenOpen says it started, waits for its gate, then exits
+	// the process it runs in.
+	attackExitWhenOpen = runtime.RegisterTask("attack.exitwhenopen", func(ctx context.Context, g gateArgs) (int, error) {
+		if _, err := runGate(ctx, g); err != nil {
+			return 0, err
+		}
+		os.Exit(3)
+		return 0, nil
+	})
+	// attackMarkExit records the pid it ran in under Dir, then exits the
+	// process at once.
+	attackMarkExit = runtime.RegisterTask("attack.markexit", func(_ context.Context, dir string) (int, error) {
+		os.WriteFile(filepath.Join(dir, "ran-"+strconv.Itoa(os.Getpid())), nil, 0o644)
+		os.Exit(3)
+		return 0, nil
+	})
+	// attackCtxGate says it started (as a gated task does), then waits
 	// for its context to end and reports it.
 	attackCtxGate = runtime.RegisterTask("attack.ctxgate", func(ctx context.Context, g gateArgs) (int, error) {
 		if _, err := markStarted(g); err != nil {
@@ -285,6 +301,26 @@ func TestAttackSecondShutdownWithEndedCtxReturnsNil(t *testing.T) {
 	}
 	if bad > 0 {
 		t.Errorf("%d of 64 second Shutdowns with an ended ctx returned an error; want nil every time", bad)
+	}
+}
+
+func TestAttackShutdownCancelPendingStubbornTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ex := newDriver(t, sharedLocal(t)) // GracePeriod 200ms
+	g := newGate(t)
+	f := runtime.SubmitTask(ctx, ex, taskStubborn, g.args("s"))
+	g.worker("s")
+	runningSoon(t, f)
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := ex.Shutdown(sctx, runtime.CancelPending()); err != nil {
+		t.Errorf("Shutdown(CancelPending) with a task that ignores its ctx = %v; want nil after the grace period", err)
+	}
+	if err := f.Err(ctx); err == nil {
+		t.Errorf("a stubborn task stopped by Shutdown(CancelPending) succeeded")
+	} else {
+		t.Logf("stubborn task: %v", err)
 	}
 }
 
@@ -536,6 +572,20 @@ func TestAttackMaxPayloadOption(t *testing.T) {
 		if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
 			t.Errorf("map with one result over the limit: %v; want only the second to fail", errs)
 		}
+		errs = nil
+		for _, err := range runtime.MapTask(ctx, ex, taskBytes, slices.Values([]int{1, limit + 1, 2}), runtime.ChunkSize(3)) {
+			errs = append(errs, err)
+		}
+		if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+			t.Errorf("map in one chunk with one result over the limit: %v; want only the second to fail", errs)
+		}
+		errs = nil
+		for _, err := range runtime.MapTask(ctx, ex, taskHash, slices.Values([][]byte{pattern(10), pattern(limit + 1), pattern(20)}), runtime.ChunkSize(3)) {
+			errs = append(errs, err)
+		}
+		if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+			t.Errorf("map in one chunk with one argument over the limit: %v; want only the second to fail", errs)
+		}
 		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 2).Result(ctx); v != 4 || err != nil {
 			t.Errorf("after: %v, %v", v, err)
 		}
@@ -609,18 +659,31 @@ func TestAttackGoexit(t *testing.T) {
 	}
 }
 
+// A worker that exits (os.Exit) in the middle of a task that it has
+// reported started: the future fails with ErrWorkerDied, the other
+// worker goes on.
 func TestAttackInProcessWorkerExitsMidTask(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	l := startLocal(t, Workers(2), InProcess())
 	ex := newDriver(t, l)
-	f := runtime.SubmitTask(ctx, ex, taskExit, 3)
+	g := newGate(t)
+	f := runtime.SubmitTask(ctx, ex, attackExitWhenOpen, g.args("a"))
+	g.worker("a")
+	runningSoon(t, f)
+	g.open()
 	bounded(t, "os.Exit in an in-process worker", f, 20*time.Second)
 	if err := f.Err(ctx); !errors.Is(err, runtime.ErrWorkerDied) {
 		t.Errorf("Err() = %v; want ErrWorkerDied", err)
 	}
 	for i := range 5 {
-		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, i).Result(ctx); v != 2*i || err != nil {
+		f := runtime.SubmitTask(ctx, ex, taskDouble, i)
+		select {
+		case <-f.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatalf("task %d after the worker exited: still %v after 20s; Stats() = %+v", i, f.State(), ex.Stats())
+		}
+		if v, err := f.Result(ctx); v != 2*i || err != nil {
 			t.Errorf("after the worker exited: %v, %v", v, err)
 		}
 	}
@@ -628,6 +691,51 @@ func TestAttackInProcessWorkerExitsMidTask(t *testing.T) {
 	if s.Lost != 1 || s.Workers != 1 || s.Failed != 1 || s.Completed != 5 {
 		t.Errorf("Stats() = %+v; want 1 lost, 1 worker left, 1 failed, 5 completed", s)
 	}
+}
+
+// DEFECT: an InProcess worker that exits (os.Exit, a fatal error, an
+// OOM kill) right as its task begins: the task runs again on the other
+// worker although Retries is 0, which exits too, and the future then
+// stays Pending for ever with no worker left (Local.Close, which waits
+// for it, hangs). API.md §4 / README: "A worker lost: its calls that had
+// not started run elsewhere; started ones fail with ErrWorkerDied … or
+// run again elsewhere under Retries"; DESIGN.md names "duplicate … execution
+// when workers die" as a complaint to answer. The task had started; the
+// driver just never heard so. Cause (serve.go, onCall): the worker
+// publishes kStarted into the NATS client's buffer and starts the task
+// at once; a process that dies before the client's flusher writes the
+// buffer never says it started, so the driver counts the call as not
+// started and sends it elsewhere. A Flush of kStarted before running an
+// in-process task (or before the first task of a call) would close it.
+// Seen in every one of 3 runs on this machine (sometimes the future then
+// stays Pending with Lost 2, Workers 0).
+func TestAttackInProcessWorkerExitsAtOnceRunsOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := startLocal(t, Workers(2), InProcess())
+	ex := newDriver(t, l)
+	dir := t.TempDir()
+	f := runtime.SubmitTask(ctx, ex, attackMarkExit, dir)
+	select {
+	case <-f.Done():
+		if err := f.Err(ctx); !errors.Is(err, runtime.ErrWorkerDied) {
+			t.Errorf("Err() = %v; want ErrWorkerDied", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("the task of a worker that exited did not end within 20s: %v, Stats() = %+v", f.State(), ex.Stats())
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		var pids []string
+		for _, e := range ents {
+			pids = append(pids, e.Name())
+		}
+		t.Errorf("the task ran %d times (%v) with Retries(0); want once", len(ents), pids)
+	}
+	// Let the test's cleanup end: cancel what is still queued.
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	ex.Shutdown(sctx, runtime.CancelPending())
 }
 
 func TestAttackStatsConsistency(t *testing.T) {
