@@ -573,13 +573,6 @@ func TestAttackMaxPayloadOption(t *testing.T) {
 			t.Errorf("map with one result over the limit: %v; want only the second to fail", errs)
 		}
 		errs = nil
-		for _, err := range runtime.MapTask(ctx, ex, taskBytes, slices.Values([]int{1, limit + 1, 2}), runtime.ChunkSize(3)) {
-			errs = append(errs, err)
-		}
-		if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
-			t.Errorf("map in one chunk with one result over the limit: %v; want only the second to fail", errs)
-		}
-		errs = nil
 		for _, err := range runtime.MapTask(ctx, ex, taskHash, slices.Values([][]byte{pattern(10), pattern(limit + 1), pattern(20)}), runtime.ChunkSize(3)) {
 			errs = append(errs, err)
 		}
@@ -603,6 +596,48 @@ func TestAttackMaxPayloadOption(t *testing.T) {
 			t.Errorf("after: %v, %v", v, err)
 		}
 	})
+}
+
+// DEFECT: in a Map with ChunkSize, one result over MaxPayload fails
+// every input of its chunk, each with "the result of task test.bytes
+// ([]uint8) … encodes to 65615 bytes, over the limit of 65536" although
+// their own results are a few bytes. MaxPayload's doc: "A larger one
+// fails its own future … nothing else is affected"; API.md §3: "A value
+// too large for the transport fails the same way [only its own
+// future]"; Stats: "Each input of a chunk counts as a future". The same
+// happens without MaxPayload when a chunk's results add up to over
+// 64 MiB (e.g. ChunkSize(4) of 20 MiB results). Arguments are checked per
+// input (the argument case below passes). Cause (serve.go, runCall):
+// the worker compares the whole batch answer's payload with the limit
+// and replaces it by one error answer for the call, instead of failing
+// the inputs whose own results are over it (and splitting the rest).
+func TestAttackMaxPayloadChunkedResults(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const limit = 64 << 10
+	ex := newDriver(t, sharedLocal(t), MaxPayload(limit))
+	var errs []error
+	for _, err := range runtime.MapTask(ctx, ex, taskBytes, slices.Values([]int{1, limit + 1, 2}), runtime.ChunkSize(3)) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Errorf("map in one chunk with one result over the limit: %v; want only the second to fail", errs)
+	}
+	// Each result alone is under the limit; together they are over it.
+	errs = nil
+	for _, err := range runtime.MapTask(ctx, ex, taskBytes, slices.Values([]int{limit / 2, limit / 2, limit / 2}), runtime.ChunkSize(3)) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 3 || errs[0] != nil || errs[1] != nil || errs[2] != nil {
+		t.Errorf("map in one chunk of three results each under the limit: %v; want all to succeed", errs)
+	}
+	errs = nil
+	for _, err := range runtime.MapTask(ctx, ex, taskHash, slices.Values([][]byte{pattern(10), pattern(limit + 1), pattern(20)}), runtime.ChunkSize(3)) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Errorf("map in one chunk with one argument over the limit: %v; want only the second to fail", errs)
+	}
 }
 
 func TestAttackErrorTypes(t *testing.T) {
