@@ -345,16 +345,49 @@ func TestAttackCtxCancelReachesTask(t *testing.T) {
 			if err := f.Err(ctx); !errors.Is(err, context.Canceled) {
 				t.Errorf("Err() = %v; want the task's error wrapping context.Canceled", err)
 			}
-			// Deadline: time remaining reaches the task.
-			dctx, cancel2 := context.WithTimeout(ctx, 300*time.Millisecond)
-			defer cancel2()
-			f2 := runtime.SubmitTask(dctx, ex, attackCtxGate, g.args("b"))
-			bounded(t, "deadline", f2, 20*time.Second)
-			if err := f2.Err(ctx); !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("Err() = %v; want DeadlineExceeded", err)
-			}
 			if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 3).Result(ctx); v != 6 || err != nil {
 				t.Errorf("after: %v, %v", v, err)
+			}
+		})
+	}
+}
+
+// DEFECT (intermittent, about 1 run in 3 here; more often under load):
+// on the default (child process) workers, a task whose submit ctx has a
+// 300 ms deadline sometimes sees context.Canceled instead of
+// context.DeadlineExceeded ("stopped: context canceled"). API.md §4:
+// "Deadlines travel as time remaining"; a deadline ends the task's
+// context as it would in-process (DeadlineExceeded), as the InProcess
+// workers do every time. Guess at the cause (backend.go relay.run and
+// internal/sched endContext): the worker's own copy of the deadline
+// (c.ctx, WithTimeout of the time remaining) expires a little before
+// the child's copy, and the relay's scheduler then sends the child a
+// plain KindCancel, which the child's task sees as context.Canceled.
+func TestAttackDeadlineReachesTaskAsDeadlineExceeded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, mode := range []string{"children", "inprocess"} {
+		t.Run(mode, func(t *testing.T) {
+			opts := []LocalOption{Workers(1)}
+			if mode == "inprocess" {
+				opts = append(opts, InProcess())
+			}
+			l := startLocal(t, opts...)
+			ex := newDriver(t, l)
+			g := newGate(t)
+			bad := 0
+			for i := range 6 {
+				dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+				f := runtime.SubmitTask(dctx, ex, attackCtxGate, g.args("d"+strconv.Itoa(i)))
+				bounded(t, "deadline", f, 20*time.Second)
+				cancel()
+				if err := f.Err(ctx); !errors.Is(err, context.DeadlineExceeded) {
+					bad++
+					t.Logf("run %d: Err() = %v; want DeadlineExceeded", i, err)
+				}
+			}
+			if bad > 0 {
+				t.Errorf("%d of 6 tasks whose submit deadline passed saw another error than DeadlineExceeded", bad)
 			}
 		})
 	}
@@ -781,6 +814,7 @@ func TestAttackStatsConsistency(t *testing.T) {
 	g := newGate(t)
 	a := runtime.SubmitTask(ctx, ex, taskGate, g.args("a"))
 	g.worker("a")
+	runningSoon(t, a)
 	var pend []*runtime.Future[int]
 	for i := range 5 {
 		pend = append(pend, runtime.SubmitTask(ctx, ex, taskDouble, i))
