@@ -273,11 +273,15 @@ func (d *driver) shutdown(ctx context.Context, cancelPending bool) error {
 	d.s.Shutdown(cancelPending)
 	select {
 	case <-d.s.Done():
-		d.finish()
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-d.s.Done(): // both: done wins, so a second Shutdown returns nil
+		default:
+			return ctx.Err()
+		}
 	}
+	d.finish()
+	return nil
 }
 
 // finish stops what the driver runs once its scheduler is done: no call

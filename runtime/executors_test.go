@@ -129,6 +129,15 @@ func TestEveryExecutorAfterShutdown(t *testing.T) {
 			if err := ex.Shutdown(ctx); err != nil {
 				t.Errorf("second Shutdown() = %v", err)
 			}
+			// Done is done, whatever the context says (once a defect: a
+			// select between two closed channels picked either).
+			ended, cancel := context.WithCancel(ctx)
+			cancel()
+			for i := range 64 {
+				if err := ex.Shutdown(ended); err != nil {
+					t.Fatalf("Shutdown #%d after Shutdown, with an ended context: %v; want nil", i+3, err)
+				}
+			}
 		})
 	}
 }

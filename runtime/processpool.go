@@ -199,7 +199,12 @@ func (p *ProcessPool) Shutdown(ctx context.Context, opts ...ShutdownOption) erro
 	case <-p.s.Done():
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-p.s.Done(): // both: done wins, so a second Shutdown returns nil
+			return nil
+		default:
+			return ctx.Err()
+		}
 	}
 }
 

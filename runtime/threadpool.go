@@ -399,7 +399,12 @@ func (p *ThreadPool) Shutdown(ctx context.Context, opts ...ShutdownOption) error
 	case <-p.allDone:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-p.allDone: // both: done wins, so a second Shutdown returns nil
+			return nil
+		default:
+			return ctx.Err()
+		}
 	}
 }
 
