@@ -341,6 +341,10 @@ func (d *driver) tick() {
 			return
 		case <-t.C:
 		}
+		if d.nc.IsClosed() {
+			d.connectionClosed()
+			continue
+		}
 		d.beat()
 		now := time.Now()
 		delta := now.Sub(last)
@@ -367,6 +371,29 @@ func (d *driver) tick() {
 				"dropped", n-d.dropped)
 			d.dropped = n
 		}
+	}
+}
+
+// connectionClosed gives up on everything a driver whose connection
+// closed for good (closed by its owner, or its reconnects gave up) still
+// waits for: the calls its workers run fail with ErrWorkerDied (no other
+// worker can be reached to run them again), the queued ones and every
+// later submit with ErrBrokenPool and ErrConnectionClosed, and Shutdown
+// can finish.
+func (d *driver) connectionClosed() {
+	if d.s.Broken() != nil {
+		return
+	}
+	d.log.Error("futuresgen cluster: the driver's NATS connection closed; its calls fail")
+	d.s.Break(fmt.Errorf("%w: %w", errs.BrokenPool, ErrConnectionClosed))
+	d.mu.Lock()
+	links := make([]*link, 0, len(d.links))
+	for _, l := range d.links {
+		links = append(links, l)
+	}
+	d.mu.Unlock()
+	for _, l := range links {
+		l.lose(&errs.WorkerLost{Msg: fmt.Sprintf("%v: cluster worker %s: this driver's NATS connection closed", errs.WorkerDied, l.name)})
 	}
 }
 
