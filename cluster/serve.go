@@ -27,6 +27,10 @@ type serveConfig struct {
 	name      string // how drivers' logs name the worker; default host/pid
 }
 
+// startedFlush bounds how long a worker waits for the NATS server to
+// have a call's Started before it runs the call.
+const startedFlush = 5 * time.Second
+
 // defaultGrace is a worker's GracePeriod unless told otherwise.
 const defaultGrace = 3 * time.Second
 
@@ -360,8 +364,15 @@ func (w *server) runCall(c *wcall) {
 		limit = min(limit, c.f.max)
 	}
 	var ans *wire.Msg
+	// The driver must know the task started before it starts: a worker
+	// that dies with Started still in its client's buffer would have the
+	// driver run the task again elsewhere, as one that never started.
+	// Once the server has it, the driver gets it whatever becomes of us.
+	if err := w.nc.FlushTimeout(startedFlush); err != nil {
+		ans = errorAnswer(c.f.id, fmt.Errorf("futuresgen: the worker could not tell the driver that task %s started, and did not run it: %w", c.f.task, err))
+	}
 	payload := c.f.body
-	if ref := c.f.ref; ref != nil {
+	if ref := c.f.ref; ref != nil && ans == nil {
 		var err error
 		if payload, err = blob.Fetch(c.ctx, w.nc, *ref, int64(limit), blob.FetchOptions{}); err != nil {
 			if cerr := c.ctx.Err(); cerr != nil {
