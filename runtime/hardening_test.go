@@ -424,3 +424,28 @@ func TestAMarkerSetByHandIsIgnoredWithAWord(t *testing.T) {
 		t.Errorf("this binary run with %s=1 by hand: %v\n%s\nwant a word on stderr, then an ordinary run", workerEnv, err, out)
 	}
 }
+
+// taskWaitWrapped waits for the end of its context and returns its error,
+// wrapped, as a task calling a library would.
+var taskWaitWrapped = RegisterTask("test.waitWrapped", func(ctx context.Context, _ struct{}) (int, error) {
+	<-ctx.Done()
+	return 0, fmt.Errorf("stopped: %w", ctx.Err())
+})
+
+// TestProcessPoolADeadlineReachesTheTaskAsDeadlineExceeded: the worker
+// holds a copy of the call's deadline, and the pool tells it when the
+// deadline passed; either way the task must see DeadlineExceeded, as it
+// would in-process. Once a defect: the pool's cancel often came first,
+// and the task saw context.Canceled.
+func TestProcessPoolADeadlineReachesTheTaskAsDeadlineExceeded(t *testing.T) {
+	t.Parallel()
+	p := processPool(t, MaxWorkers(2))
+	for i := range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		err := SubmitTask(ctx, p, taskWaitWrapped, struct{}{}).Err(context.Background())
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "stopped: ") {
+			t.Fatalf("round %d: Err() = %v; want the task's own error, wrapping context.DeadlineExceeded", i, err)
+		}
+	}
+}

@@ -322,6 +322,9 @@ func (l *procLink) Write(out []sched.Out) {
 	var m wire.Msg
 	for _, o := range out {
 		m = wire.Msg{Kind: o.Kind, ID: o.ID}
+		if o.Kind == wire.KindCancel && o.Deadline {
+			m.Timeout = 1
+		}
 		if o.Kind == wire.KindCall {
 			c := o.Call
 			payload, gen, err := c.F.Encode(l.enc, conn.MaxPayload())

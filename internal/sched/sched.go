@@ -198,6 +198,10 @@ type Out struct {
 	ID    uint64    // KindCall, KindCancel, KindRevoke
 	Count int       // KindCall: items frozen
 	Ahead bool      // KindCall: sent ahead of need
+	// Deadline marks a KindCancel for a call whose deadline passed: the
+	// worker's own copy of the deadline ends the task, which then sees
+	// context.DeadlineExceeded as it would in-process.
+	Deadline bool
 }
 
 // Config configures a Scheduler.
@@ -648,7 +652,7 @@ func (s *Scheduler) endContext(c *Call) {
 	}
 	if !c.ctxEnded {
 		c.ctxEnded = true
-		w.send(Out{Kind: wire.KindCancel, ID: c.id})
+		w.send(Out{Kind: wire.KindCancel, ID: c.id, Deadline: c.Ctx.Err() == context.DeadlineExceeded})
 	}
 	if c.state == Running && c.grace == nil && s.cfg.Grace > 0 {
 		c.grace = time.AfterFunc(s.cfg.Grace, func() {

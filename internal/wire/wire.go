@@ -16,11 +16,18 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Version is the protocol version a worker announces in its Hello. An
 // executor refuses a worker that speaks another.
 const Version = 2
+
+// DeadlineSlack is how long a worker told that a call's deadline passed
+// waits for its own copy of the deadline (set from the time remaining
+// when the call was sent, so a little later) to end the task before it
+// cancels the task itself.
+const DeadlineSlack = time.Second
 
 // Kind says what a message is.
 type Kind uint8
@@ -68,7 +75,10 @@ type Msg struct {
 	Ahead bool
 	// Timeout is the time the call's context had left when it was sent,
 	// in nanoseconds (0: no deadline). Deadlines travel as time remaining
-	// because clocks differ between hosts.
+	// because clocks differ between hosts. On a Cancel, nonzero means the
+	// call's deadline passed: the worker lets its own copy of it end the
+	// task (which then sees context.DeadlineExceeded), cancelling only if
+	// that has not happened within DeadlineSlack.
 	Timeout  int64
 	Gen      uint32 // the generation of Payload's stream (see Streams)
 	Err      *Error // Error: the task's error; Panic: the panic value, when it is an error

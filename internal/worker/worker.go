@@ -243,7 +243,11 @@ func (l *loop) handle(me int, m *wire.Msg) bool {
 			l.mu.Unlock()
 		case c.started:
 			if m.Kind == wire.KindCancel {
-				c.cancel()
+				if _, ok := c.ctx.Deadline(); ok && m.Timeout != 0 {
+					time.AfterFunc(wire.DeadlineSlack, c.cancel) // the deadline itself ends it first
+				} else {
+					c.cancel()
+				}
 			}
 			l.mu.Unlock()
 		default:
