@@ -673,6 +673,13 @@ func TestAttackMaxPayloadChunkedResults(t *testing.T) {
 	if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
 		t.Errorf("map in one chunk with one argument over the limit: %v; want only the second to fail", errs)
 	}
+	errs = nil
+	for _, err := range runtime.MapTask(ctx, ex, taskHash, slices.Values([][]byte{pattern(limit / 2), pattern(limit / 2), pattern(limit / 2)}), runtime.ChunkSize(3)) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 3 || errs[0] != nil || errs[1] != nil || errs[2] != nil {
+		t.Errorf("map in one chunk of three arguments each under the limit: %v; want all to succeed", errs)
+	}
 }
 
 func TestAttackErrorTypes(t *testing.T) {

@@ -22,7 +22,7 @@ func (inProcess) close() {}
 func (inProcess) run(c *wcall, payload []byte) *wire.Msg {
 	m := &wire.Msg{Kind: wire.KindCall, ID: c.f.id, Task: c.f.task, Payload: payload}
 	if c.f.kind == kBatch {
-		m.Kind, m.Count = wire.KindBatch, c.f.count
+		m.Kind, m.Count, m.ItemMax = wire.KindBatch, c.f.count, c.limit
 	}
 	rc, err := c.entry.NewCall(wire.NewSelfContainedStreams(), m)
 	if err != nil {
@@ -45,11 +45,7 @@ func (inProcess) run(c *wcall, payload []byte) *wire.Msg {
 	if err := c.ctx.Err(); err != nil && !rc.Ran() {
 		return errorAnswer(c.f.id, err)
 	}
-	limit := c.f.max
-	if limit <= 0 {
-		limit = DefaultMaxPayload
-	}
-	rc.Answer(wire.NewSelfContainedStreams(), limit, reply)
+	rc.Answer(wire.NewSelfContainedStreams(), c.total, reply)
 	return reply
 }
 
@@ -103,7 +99,7 @@ func (r *relay) run(c *wcall, payload []byte) *wire.Msg {
 		n = c.f.count
 	}
 	rc := newRelayCall(c.f.task, n, payload)
-	r.s.Submit(&sched.Call{Task: c.f.task, Ctx: c.ctx, Batch: c.f.kind == kBatch, F: rc}, errs.Shutdown)
+	r.s.Submit(&sched.Call{Task: c.f.task, Ctx: c.ctx, Batch: c.f.kind == kBatch, ItemMax: c.limit, F: rc}, errs.Shutdown)
 	out := <-rc.done
 	if out.failure != nil {
 		return errorAnswer(c.f.id, keepWorkerDied(out.failure))

@@ -42,6 +42,7 @@ type sent struct {
 	answered bool            // an answer came; its results are being fetched
 	unseen   int             // heartbeats since it was sent that do not show it received
 	release  func()          // ends the offer of its arguments, if they travel in chunks
+	bound    int             // the most its answer's payload may be
 }
 
 func newLink(d *driver, session, name string, slots int, lid uint64) *link {
@@ -105,7 +106,11 @@ func (l *link) Write(out []sched.Out) {
 // they are larger than one message.
 func (l *link) send(o sched.Out) {
 	c := o.Call
-	payload, _, err := c.F.Encode(l.enc, l.d.cfg.maxPayload)
+	bound := l.d.cfg.maxPayload // each input's, and a batch's together: one per input
+	if c.Batch {
+		bound = int(min(int64(bound)*int64(max(o.Count, 1)), 1<<40))
+	}
+	payload, _, err := c.F.Encode(l.enc, bound)
 	if err != nil {
 		l.d.s.NotSent(l.worker(), c, err)
 		return
@@ -118,7 +123,7 @@ func (l *link) send(o sched.Out) {
 	if dl, ok := c.Ctx.Deadline(); ok {
 		f.timeout = int64(max(time.Until(dl), 1))
 	}
-	s := &sent{task: c.Task, ctx: c.Ctx}
+	s := &sent{task: c.Task, ctx: c.Ctx, bound: payloadBound(l.d.cfg.maxPayload, f)}
 	if len(payload) > l.d.inline {
 		ref, release, err := blob.Offer(l.d.nc, subjBlob(l.d.cfg.ns, l.d.id), payload, nil)
 		if err != nil {
@@ -276,7 +281,7 @@ func (l *link) answer(f *frame) {
 		defer d.bg.Done()
 		// Fetch gives up on a holder that stops answering (a dead worker)
 		// within seconds; nothing else can end it.
-		payload, err := blob.Fetch(context.Background(), d.nc, *f.ref, int64(d.cfg.maxPayload), blob.FetchOptions{})
+		payload, err := blob.Fetch(context.Background(), d.nc, *f.ref, int64(s.bound), blob.FetchOptions{})
 		m := f.answerMsg(payload)
 		if err != nil {
 			m = &wire.Msg{Kind: wire.KindError, ID: f.id, Err: registry.EncodeError(

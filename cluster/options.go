@@ -112,9 +112,11 @@ func Namespace(name string) Option {
 }
 
 // MaxPayload bounds an encoded argument or result (default
-// DefaultMaxPayload). A larger one fails its own future with an error
-// naming the task, the type and the limit; nothing else is affected. On
-// a worker it bounds the results it sends. MaxPayload panics if n < 1.
+// DefaultMaxPayload): each input's, in a chunk (runtime.ChunkSize), whose
+// inputs travel together. A larger one fails its own future with an
+// error naming the task, the type and the limit; nothing else is
+// affected. On a worker it bounds the results it sends. MaxPayload
+// panics if n < 1.
 func MaxPayload(n int) Option {
 	if n < 1 {
 		panic(fmt.Sprintf("cluster: MaxPayload(%d): need at least 1 byte", n))

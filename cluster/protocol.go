@@ -109,6 +109,16 @@ func subjWorker(ns, session, what string) string { return ns + ".w." + session +
 func subjDriverInbox(ns, id string) string       { return ns + ".d." + id }
 func subjBlob(ns, id string) string              { return ns + ".blob." + id }
 
+// payloadBound is the bound on a call's arguments or results together:
+// limit for one input, limit per input for a batch (each input's own is
+// limit), at most 1 TiB.
+func payloadBound(limit int, f *frame) int {
+	if f.kind != kBatch || f.count <= 1 {
+		return limit
+	}
+	return int(min(int64(limit)*int64(f.count), 1<<40))
+}
+
 // headerRoom is what a message leaves of max_payload for its subject and
 // headers: a body larger than max_payload minus this travels in chunks.
 const headerRoom = 8 << 10

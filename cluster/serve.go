@@ -181,6 +181,8 @@ type wcall struct {
 	entry  *registry.Entry
 	ctx    context.Context
 	cancel context.CancelFunc
+	limit  int // bounds each input's encoded result
+	total  int // bounds the call's results together (a batch's: limit per input)
 }
 
 func (w *server) subscribe() error {
@@ -363,6 +365,7 @@ func (w *server) runCall(c *wcall) {
 	if c.f.max > 0 {
 		limit = min(limit, c.f.max)
 	}
+	c.limit, c.total = limit, payloadBound(limit, c.f)
 	var ans *wire.Msg
 	// The driver must know the task started before it starts: a worker
 	// that dies with Started still in its client's buffer would have the
@@ -374,7 +377,7 @@ func (w *server) runCall(c *wcall) {
 	payload := c.f.body
 	if ref := c.f.ref; ref != nil && ans == nil {
 		var err error
-		if payload, err = blob.Fetch(c.ctx, w.nc, *ref, int64(limit), blob.FetchOptions{}); err != nil {
+		if payload, err = blob.Fetch(c.ctx, w.nc, *ref, int64(c.total), blob.FetchOptions{}); err != nil {
 			if cerr := c.ctx.Err(); cerr != nil {
 				err = cerr
 			} else {
@@ -386,9 +389,9 @@ func (w *server) runCall(c *wcall) {
 	if ans == nil {
 		ans = w.run.run(c, payload)
 		ans.ID = c.f.id
-		if len(ans.Payload) > limit {
+		if len(ans.Payload) > c.total {
 			ans = errorAnswer(c.f.id, fmt.Errorf("futuresgen: the result of task %s (%s) cannot cross the process boundary: %w: it encodes to %d bytes, over the limit of %d bytes",
-				c.f.task, c.entry.Result, wire.ErrTooLarge, len(ans.Payload), limit))
+				c.f.task, c.entry.Result, wire.ErrTooLarge, len(ans.Payload), c.total))
 		}
 	}
 	f := answerFrame(ans)

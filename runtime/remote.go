@@ -143,7 +143,7 @@ func submitRemoteBatch[A, R any](ctx context.Context, r *remote, t *Task[A, R], 
 		f.c.rcall, f.c.ritem = &rb.call, int32(i)
 		out[i] = f
 	}
-	rb.call = sched.Call{Task: t.name, Ctx: ctx, Batch: true, F: rb}
+	rb.call = sched.Call{Task: t.name, Ctx: ctx, Batch: true, ItemMax: r.maxPayload, F: rb}
 	if t.local {
 		r.s.Reject(&rb.call, errLocal(t.name, r.where))
 		return out
@@ -199,13 +199,24 @@ func (rb *remoteBatch[A, R]) Encode(s *wire.Streams, max int) ([]byte, uint32, e
 		return nil, 0, nil // the count travels in the message
 	}
 	b, gen, err := rb.encode(s, max)
+	itemMax := max
+	if m := rb.call.ItemMax; m > 0 && m < max {
+		// The executor bounds each input below the message: look at
+		// each when they are over it together. (Only a cluster does,
+		// whose streams are self-contained: encoding again after a
+		// successful encode leaves them usable.)
+		itemMax = m
+		if err == nil && len(b) > itemMax && len(rb.frozen) > 1 {
+			err = errItemsOverMax
+		}
+	}
 	if err == nil {
 		return b, gen, nil
 	}
 	// Find the inputs that do not encode alone.
 	rb.sent = nil
 	for _, i := range rb.frozen {
-		if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rb.args[i], max, rb.t.argsCycle); ierr != nil {
+		if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rb.args[i], itemMax, rb.t.argsCycle); ierr != nil {
 			if rb.bad == nil {
 				rb.bad = map[int]error{}
 			}
@@ -215,6 +226,9 @@ func (rb *remoteBatch[A, R]) Encode(s *wire.Streams, max int) ([]byte, uint32, e
 		rb.sent = append(rb.sent, i)
 	}
 	switch {
+	case len(rb.bad) == 0 && err == errItemsOverMax: // each within its bound: they go as encoded
+		rb.sent = rb.frozen
+		return b, gen, nil
 	case len(rb.bad) == 0: // each encodes, not all together: too large
 		rb.sent = rb.frozen
 		return nil, 0, cannotCross(rb.t.name, "arguments", reflect.TypeFor[A](), err)

@@ -100,7 +100,7 @@ func (t *Task[A, R]) newWorkerCall(s *wire.Streams, m *wire.Msg) (registry.Call,
 				return nil, err
 			}
 		}
-		return &workerBatch[A, R]{t: t, args: as}, nil
+		return &workerBatch[A, R]{t: t, args: as, itemMax: m.ItemMax}, nil
 	}
 	var a A
 	if !t.argsEmpty {
@@ -194,12 +194,17 @@ func (c *workerCall[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
 // workerBatch is a chunk of calls of a task in a worker, run one after
 // another.
 type workerBatch[A, R any] struct {
-	t    *Task[A, R]
-	args []A
+	t       *Task[A, R]
+	args    []A
+	itemMax int // bounds each input's encoded result (0: only max, all together)
 	ran  bool
 	outs []runOutcome[R]
 	stop error // why the items that did not run did not
 }
+
+// errItemsOverMax sends a batch's results that encode within the
+// payload limit, but over one input's bound, to be looked at one by one.
+var errItemsOverMax = errors.New("over one input's bound")
 
 // errAfterGoexit is the error of the inputs of a chunk after one that
 // called runtime.Goexit: they never ran.
@@ -254,7 +259,16 @@ func (b *workerBatch[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
 		return
 	}
 	payload, gen, err := encodeValue(s, b.t.keys.batchResult, rs, max, b.t.resultCycle)
+	itemMax := max
+	if b.itemMax > 0 && b.itemMax < max {
+		itemMax = b.itemMax
+		if err == nil && len(payload) > itemMax && len(rs) > 1 {
+			// One of them may be over its own bound: look at each.
+			err = errItemsOverMax
+		}
+	}
 	if err != nil {
+		before := len(m.Failures)
 		// Find the items that do not encode, fail them alone, and encode
 		// the others (a new stream generation: the failed encode ended
 		// the old one).
@@ -262,11 +276,18 @@ func (b *workerBatch[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
 			if failed[i] {
 				continue
 			}
-			if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rs[i], max, b.t.resultCycle); ierr != nil {
+			if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rs[i], itemMax, b.t.resultCycle); ierr != nil {
 				m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(cannotCross(b.t.name, "result", reflect.TypeFor[R](), ierr))})
 				var zero R
 				rs[i], failed[i] = zero, true
 			}
+		}
+		if err == errItemsOverMax && len(m.Failures) == before {
+			// Each within its bound: the results go as encoded. (Only a
+			// cluster's self-contained streams get here, which a second
+			// encode would leave usable too.)
+			m.Payload, m.Gen = payload, gen
+			return
 		}
 		payload, gen, err = encodeValue(s, b.t.keys.batchResult, rs, max, b.t.resultCycle)
 		if err != nil {

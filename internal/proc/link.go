@@ -334,7 +334,7 @@ func (l *procLink) Write(out []sched.Out) {
 			}
 			m.Task, m.Count, m.Ahead, m.Gen, m.Payload = c.Task, o.Count, o.Ahead, gen, payload
 			if c.Batch {
-				m.Kind = wire.KindBatch
+				m.Kind, m.ItemMax = wire.KindBatch, c.ItemMax
 			}
 			if d, ok := c.Ctx.Deadline(); ok {
 				m.Timeout = int64(max(time.Until(d), 1))

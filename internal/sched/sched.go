@@ -92,6 +92,9 @@ type Call struct {
 	Ctx   context.Context
 	Batch bool // the items travel as a batch (a chunk of a map), even one
 	F     Futures
+	// ItemMax bounds each item's encoded result, for a batch (0: only the
+	// link's payload limit, all together); see wire.Msg.ItemMax.
+	ItemMax int
 
 	s *Scheduler // set by Submit
 

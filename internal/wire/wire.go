@@ -80,6 +80,11 @@ type Msg struct {
 	// task (which then sees context.DeadlineExceeded), cancelling only if
 	// that has not happened within DeadlineSlack.
 	Timeout  int64
+	// ItemMax bounds the encoded result of each input of a Batch (0: only
+	// the payload limit bounds them, all together): a result over it fails
+	// its own input. An executor whose own limit is lower than the
+	// connection's (a cluster's MaxPayload) sets it.
+	ItemMax  int
 	Gen      uint32 // the generation of Payload's stream (see Streams)
 	Err      *Error // Error: the task's error; Panic: the panic value, when it is an error
 	Text     string // Panic: the panic value's text
