@@ -197,9 +197,9 @@ type workerBatch[A, R any] struct {
 	t       *Task[A, R]
 	args    []A
 	itemMax int // bounds each input's encoded result (0: only max, all together)
-	ran  bool
-	outs []runOutcome[R]
-	stop error // why the items that did not run did not
+	ran     bool
+	outs    []runOutcome[R]
+	stop    error // why the items that did not run did not
 }
 
 // errItemsOverMax sends a batch's results that encode within the

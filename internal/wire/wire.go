@@ -79,7 +79,7 @@ type Msg struct {
 	// call's deadline passed: the worker lets its own copy of it end the
 	// task (which then sees context.DeadlineExceeded), cancelling only if
 	// that has not happened within DeadlineSlack.
-	Timeout  int64
+	Timeout int64
 	// ItemMax bounds the encoded result of each input of a Batch (0: only
 	// the payload limit bounds them, all together): a result over it fails
 	// its own input. An executor whose own limit is lower than the
