@@ -2,7 +2,8 @@ package cluster
 
 // Outside attack tests of the cluster executor: what a user hits, checked
 // against API.md §2–§4 and the README's "Cluster" section. Each test that
-// shows a defect says so in a comment starting "DEFECT:".
+// showed a defect says so in a comment starting "Once a defect:" (each
+// was seen failing, then fixed).
 
 import (
 	"bytes"
@@ -277,7 +278,7 @@ func TestAttackShutdownWaitsAndTimesOut(t *testing.T) {
 	}
 }
 
-// DEFECT: API.md §3: "a second Shutdown or Close returns nil". On a
+// Once a defect: API.md §3: "a second Shutdown or Close returns nil". On a
 // cluster executor a second Shutdown with a ctx that has already ended
 // returns context.Canceled about half the time: driver.shutdown selects
 // between the scheduler's Done (closed) and ctx.Done (closed) and Go
@@ -352,7 +353,7 @@ func TestAttackCtxCancelReachesTask(t *testing.T) {
 	}
 }
 
-// DEFECT: on the default (child process) workers, a task whose submit
+// Once a defect: on the default (child process) workers, a task whose submit
 // ctx has a 300 ms deadline and that returns its own error wrapping
 // ctx.Err() mostly (5 of 6 here) sees context.Canceled instead of
 // context.DeadlineExceeded ("stopped: context canceled"). API.md §4:
@@ -633,7 +634,7 @@ func TestAttackMaxPayloadOption(t *testing.T) {
 	})
 }
 
-// DEFECT: in a Map with ChunkSize, one result over MaxPayload fails
+// Once a defect: in a Map with ChunkSize, one result over MaxPayload fails
 // every input of its chunk, each with "the result of task test.bytes
 // ([]uint8) … encodes to 65615 bytes, over the limit of 65536" although
 // their own results are a few bytes. MaxPayload's doc: "A larger one
@@ -770,7 +771,7 @@ func TestAttackInProcessWorkerExitsMidTask(t *testing.T) {
 	}
 }
 
-// DEFECT: an InProcess worker that exits (os.Exit, a fatal error, an
+// Once a defect: an InProcess worker that exits (os.Exit, a fatal error, an
 // OOM kill) right as its task begins: the task runs again on the other
 // worker although Retries is 0, which exits too, and the future then
 // stays Pending for ever with no worker left (Local.Close, which waits
@@ -915,7 +916,7 @@ func TestAttackNamespaceIsolation(t *testing.T) {
 	}
 }
 
-// DEFECT: a driver whose NATS connection closes (nc.Close(), or the
+// Once a defect: a driver whose NATS connection closes (nc.Close(), or the
 // client giving up reconnecting) while it has tasks: the running task
 // fails after the 4 s of silence (ErrWorkerDied), but a task still
 // queued in the driver stays Pending for ever, a new submit is accepted
