@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -23,15 +24,16 @@ import (
 //
 // Encoding: a gob.Encoder per concrete type is kept (pooled), together
 // with every type definition it has written so far (its prefix). Its next
-// output is only the value, or new definitions and the value (an
-// interface field holding a concrete type not seen before: gob writes
-// those definitions ahead of the value). The payload is prefix + value:
-// exactly what a fresh decoder needs, so the format is plain gob, as
-// before. One case breaks this: an interface holding a value that itself
-// holds an interface. gob writes the inner definitions inside the outer
-// value's bytes, where they cannot be told apart from data, and never
-// again on that encoder; so a value that has one is encoded on a fresh
-// encoder, as it always was (see nestsInterfaces).
+// output is only the value, or new definitions and the value. The
+// payload is prefix + value: exactly what a fresh decoder needs, so the
+// format is plain gob, as before. Interfaces need care: gob defines the
+// concrete type an interface holds where it meets it, in the middle of
+// the value's bytes, where it cannot be cut out. So the types a value
+// holds in interfaces (at any depth) that the encoder has not described
+// are described first, by encoding a zero value of each on its own and
+// keeping only its definitions; the value then needs none. Whatever gob
+// writes that is not [definitions][one value message] is thrown away
+// with its encoder, and the payload encoded alone, as it always was.
 //
 // Decoding: decoders are kept by the exact bytes of the payload's type
 // definitions. A decoder that has read those definitions (and nothing
@@ -56,7 +58,7 @@ const (
 	maxIdleDecoders   = 8
 	// maxEncTypes bounds the types that have an encoder pool.
 	maxEncTypes = 4096
-	// maxNestingWalk bounds the walk of nestsInterfaces.
+	// maxNestingWalk bounds the walk for the types in interfaces.
 	maxNestingWalk = 100
 )
 
@@ -141,6 +143,10 @@ type scEncoder struct {
 	buf    bytes.Buffer
 	enc    *gob.Encoder // writes to buf
 	prefix []byte
+	// primed holds the concrete types, met in interfaces, whose
+	// definitions enc has written on their own.
+	primed map[reflect.Type]bool
+	todo   []reflect.Type // scratch
 }
 
 var encoders struct {
@@ -171,7 +177,7 @@ func encodeSelfContained(v any, max int) ([]byte, error) {
 		return encodeFresh(v, max)
 	}
 	rv := reflect.ValueOf(v)
-	if !rv.IsValid() || nestsInterfaces(rv, 0) {
+	if !rv.IsValid() {
 		return encodeFresh(v, max)
 	}
 	pool := encoderPool(rv.Type())
@@ -183,27 +189,33 @@ func encodeSelfContained(v any, max int) ([]byte, error) {
 		e = new(scEncoder)
 		e.enc = gob.NewEncoder(&e.buf)
 	}
+	ifaces := mayHoldInterface(rv.Type())
+	if ifaces {
+		// Describe the types v holds in interfaces first, each on its
+		// own: gob would otherwise write their definitions in the
+		// middle of the value, where they cannot be cut out.
+		e.todo = e.todo[:0]
+		if !e.unprimed(rv, 0) {
+			return encodeFresh(v, max) // too deep to walk: drop e
+		}
+		for _, t := range e.todo {
+			if !e.prime(t) {
+				return encodeFresh(v, max) // e has written who knows what: drop it
+			}
+		}
+	}
 	e.buf.Reset()
 	if err := encodeSafely(e.enc, v); err != nil {
 		// e may have written or remembered anything: drop it.
 		return nil, err
 	}
-	out := e.buf.Bytes()
-	plen, _, ok := splitTypes(out)
+	value, ok := e.cut()
 	if !ok {
-		return encodeFresh(v, max) // not what gob writes: drop e
+		return encodeFresh(v, max) // definitions inside the value: drop e
 	}
-	if n, def, ok := gobMessage(out[plen:]); !ok || def || plen+n != len(out) {
-		return encodeFresh(v, max)
-	}
-	e.prefix = append(e.prefix, out[:plen]...)
-	value := out[plen:]
 	size := len(e.prefix) + len(value)
 	var payload []byte
-	var err error
-	if max > 0 && size > max {
-		err = tooLarge(size, max)
-	} else {
+	if max <= 0 || size <= max {
 		payload = make([]byte, 0, size)
 		payload = append(append(payload, e.prefix...), value...)
 	}
@@ -214,45 +226,98 @@ func encodeSelfContained(v any, max int) ([]byte, error) {
 		}
 		pool.Put(e)
 	}
-	return payload, err
+	if payload == nil {
+		if ifaces {
+			// The prefix may describe types earlier values held and
+			// this one does not: the limit is for what it needs.
+			return encodeFresh(v, max)
+		}
+		return nil, tooLarge(size, max)
+	}
+	return payload, nil
 }
 
-// nestsInterfaces reports whether encoding v may make gob write a type
-// definition inside the value: whether an interface in v holds a value
-// whose type can hold an interface. A walk too deep says yes.
-func nestsInterfaces(v reflect.Value, depth int) bool {
-	if !mayHoldInterface(v.Type()) {
+// cut takes the type definitions at the head of what enc wrote into the
+// prefix and returns the rest, which must be one value message.
+func (e *scEncoder) cut() ([]byte, bool) {
+	out := e.buf.Bytes()
+	plen, _, ok := splitTypes(out)
+	if !ok {
+		return nil, false
+	}
+	if n, def, ok := gobMessage(out[plen:]); !ok || def || plen+n != len(out) {
+		return nil, false
+	}
+	e.prefix = append(e.prefix, out[:plen]...)
+	return out[plen:], true
+}
+
+// prime makes enc describe t, a type met in an interface, by encoding a
+// zero value of it alone: its definitions join the prefix and the value
+// is thrown away.
+func (e *scEncoder) prime(t reflect.Type) bool {
+	var z reflect.Value
+	if t.Kind() == reflect.Pointer {
+		z = reflect.New(t.Elem()) // gob refuses a nil pointer
+	} else {
+		z = reflect.New(t).Elem()
+	}
+	e.buf.Reset()
+	if err := encodeSafely(e.enc, z.Interface()); err != nil {
 		return false
 	}
-	if depth > maxNestingWalk {
+	if _, ok := e.cut(); !ok {
+		return false
+	}
+	if e.primed == nil {
+		e.primed = map[reflect.Type]bool{}
+	}
+	e.primed[t] = true
+	return true
+}
+
+// unprimed adds to e.todo the concrete types that interfaces in v hold
+// and e has not described. It returns false if v is too deep to walk.
+func (e *scEncoder) unprimed(v reflect.Value, depth int) bool {
+	if !mayHoldInterface(v.Type()) {
 		return true
+	}
+	if depth > maxNestingWalk {
+		return false
 	}
 	switch v.Kind() {
 	case reflect.Interface:
-		return !v.IsNil() && mayHoldInterface(v.Elem().Type())
+		if v.IsNil() {
+			return true
+		}
+		t := v.Elem().Type()
+		if !e.primed[t] && !slices.Contains(e.todo, t) {
+			e.todo = append(e.todo, t)
+		}
+		return e.unprimed(v.Elem(), depth+1)
 	case reflect.Pointer:
-		return !v.IsNil() && nestsInterfaces(v.Elem(), depth+1)
+		return v.IsNil() || e.unprimed(v.Elem(), depth+1)
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if nestsInterfaces(v.Field(i), depth+1) {
-				return true
+			if !e.unprimed(v.Field(i), depth+1) {
+				return false
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
-			if nestsInterfaces(v.Index(i), depth+1) {
-				return true
+			if !e.unprimed(v.Index(i), depth+1) {
+				return false
 			}
 		}
 	case reflect.Map:
 		it := v.MapRange()
 		for it.Next() {
-			if nestsInterfaces(it.Key(), depth+1) || nestsInterfaces(it.Value(), depth+1) {
-				return true
+			if !e.unprimed(it.Key(), depth+1) || !e.unprimed(it.Value(), depth+1) {
+				return false
 			}
 		}
 	}
-	return false
+	return true
 }
 
 var holdsInterface sync.Map // reflect.Type → bool

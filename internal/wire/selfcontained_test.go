@@ -40,6 +40,7 @@ func init() {
 	gob.Register(scB{})
 	gob.Register(scNest{})
 	gob.Register(scKept{})
+	gob.Register(scPoint{})
 	gob.Register(map[string]any{})
 	gob.Register([]any{})
 }
@@ -123,6 +124,12 @@ func TestSelfContainedInterfacesBringNewTypesMidStream(t *testing.T) {
 		b, _, err := enc.Encode("h", &v, 0)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Kept encoders write definitions first, then one value
+		// message, which a kept decoder reads alone.
+		plen, _, ok := splitTypes(b)
+		if n, _, ok2 := gobMessage(b[plen:]); !ok || !ok2 || plen+n != len(b) {
+			t.Errorf("payload %s is not [definitions][one value message]", v.Name)
 		}
 		payloads = append(payloads, b)
 	}
@@ -523,4 +530,39 @@ func TestSelfContainedKeepsCleanDecodersOnly(t *testing.T) {
 			t.Fatal("a decoder a value taught a type was kept")
 		}
 	}
+}
+
+// A kept encoder's payloads describe every type its earlier values held
+// in an interface; the limit applies to what this value needs.
+func TestSelfContainedLimitCountsOnlyTheTypesAValueNeeds(t *testing.T) {
+	t.Parallel()
+	enc := NewSelfContainedStreams()
+	type limited struct{ V any }
+	for _, v := range []any{scA{1}, scB{"b", []float64{1}}, scPoint{1, 2, "p", nil}} {
+		if _, _, err := enc.Encode("l", &limited{v}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := &limited{scA{2}}
+	need := len(freshEncode(t, v))
+	b, _, err := enc.Encode("l", v, need)
+	if err != nil {
+		t.Fatalf("a payload of %d bytes with a limit of %d: %v", need, need, err)
+	}
+	var got limited
+	if err := freshDecode(b, &got); err != nil || got.V != (scA{2}) {
+		t.Errorf("decoded %+v, %v", got, err)
+	}
+	if _, _, err := enc.Encode("l", v, need-1); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the limit by a byte: %v; want ErrTooLarge", err)
+	}
+}
+
+func BenchmarkSelfContainedInterface(b *testing.B) {
+	benchSelfContained(b, func(i int) scHolder {
+		if i%2 == 0 {
+			return scHolder{"a", scA{i}}
+		}
+		return scHolder{"n", scNest{scB{"b", []float64{1}}}}
+	})
 }
