@@ -21,7 +21,8 @@ import (
 // new generation starts over too. Nothing a failed or refused payload did
 // can desynchronise a later one.
 //
-// A Streams is used by one goroutine at a time.
+// A Streams is used by one goroutine at a time (self-contained streams
+// excepted, see NewSelfContainedStreams).
 type Streams struct {
 	enc map[string]*encStream
 	dec map[string]*decStream
@@ -48,12 +49,13 @@ func NewStreams() *Streams {
 }
 
 // NewSelfContainedStreams returns streams whose every payload carries its
-// own type descriptions (generation 0): larger and slower to encode, but
-// decodable alone, in any order.
+// own type descriptions (generation 0): larger, but decodable alone, in
+// any order, by any gob.Decoder. Their payloads stay valid for ever, and
+// they may be used by several goroutines at once: what makes them fast
+// (encoders and decoders kept for the types they have described) is
+// shared by the whole process.
 func NewSelfContainedStreams() *Streams {
-	s := NewStreams()
-	s.selfContained = true
-	return s
+	return &Streams{selfContained: true} // its maps are made if they are needed
 }
 
 // Encode encodes v on the stream key and returns its bytes, which stay
@@ -64,14 +66,8 @@ func NewSelfContainedStreams() *Streams {
 // calls CheckAcyclic first.
 func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
 	if s.selfContained {
-		var buf bytes.Buffer
-		if err := encodeSafely(gob.NewEncoder(&buf), v); err != nil {
-			return nil, 0, err
-		}
-		if max > 0 && buf.Len() > max {
-			return nil, 0, fmt.Errorf("%w: it encodes to %d bytes, over the limit of %d bytes", ErrTooLarge, buf.Len(), max)
-		}
-		return buf.Bytes(), 0, nil
+		b, err := encodeSelfContained(v, max)
+		return b, 0, err
 	}
 	e := s.enc[key]
 	if e == nil {
@@ -99,12 +95,13 @@ func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
 // leaves the stream usable: gob reads whole messages.
 func (s *Streams) Decode(key string, gen uint32, data []byte, v any) error {
 	if gen == 0 {
-		var r sliceReader
-		r.reset(data)
-		if err := gob.NewDecoder(&r).Decode(v); err != nil {
+		if err := decodeSelfContained(data, v); err != nil {
 			return fmt.Errorf("decoding a payload of %s: %w", key, err)
 		}
 		return nil
+	}
+	if s.dec == nil {
+		s.dec = map[string]*decStream{}
 	}
 	d := s.dec[key]
 	if d == nil || d.gen != gen {

@@ -1,0 +1,499 @@
+package wire
+
+import (
+	"bytes"
+	"container/list"
+	"encoding"
+	"encoding/gob"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Self-contained payloads, fast.
+//
+// A gob stream is a sequence of messages, each (uint length)(int type
+// id)(body); a message whose id is negative defines type -id, and the
+// first message with a non-negative id is a value. A self-contained
+// payload is what a fresh gob.Encoder writes for one value: the type
+// definitions it needs, then the value. Making a fresh encoder and a
+// fresh decoder for every payload re-describes and re-compiles the types
+// each time, which costs far more than the value itself.
+//
+// Encoding: a gob.Encoder per concrete type is kept (pooled), together
+// with every type definition it has written so far (its prefix). Its next
+// output is only the value, or new definitions and the value. The
+// payload is prefix + value: exactly what a fresh decoder needs, so the
+// format is plain gob, as before. Interfaces need care: gob defines the
+// concrete type an interface holds where it meets it, in the middle of
+// the value's bytes, where it cannot be cut out. So the types a value
+// holds in interfaces (at any depth) that the encoder has not described
+// are described first, by encoding a zero value of each on its own and
+// keeping only its definitions; the value then needs none. Whatever gob
+// writes that is not [definitions][one value message] is thrown away
+// with its encoder, and the payload encoded alone, as it always was.
+//
+// Decoding: decoders are kept by the exact bytes of the payload's type
+// definitions. A decoder that has read those definitions (and nothing
+// else that defines a type) decodes the value message alone. A decoder
+// is used by one goroutine at a time, is dropped after any error, and is
+// dropped if a value taught it a type (definitions inside a value, as
+// above): it would refuse the next payload's copy of that definition.
+// The cache is bounded in prefixes, bytes and idle decoders, so a peer
+// sending endless new type descriptions costs a fresh decoder each, as
+// before, and no memory.
+
+const (
+	// maxPrefix: type definitions longer than this are not cached, on
+	// either side (such a payload is encoded and decoded as before).
+	maxPrefix = 32 << 10
+	// maxCachedValue: an encoder or decoder that handled a value message
+	// longer than this is dropped, not kept: gob keeps its buffers.
+	maxCachedValue = 1 << 20
+	// The decoder cache's bounds.
+	maxDecPrefixes    = 256
+	maxDecPrefixBytes = 2 << 20
+	maxIdleDecoders   = 8
+	// maxEncTypes bounds the types that have an encoder pool.
+	maxEncTypes = 4096
+	// maxNestingWalk bounds the walk for the types in interfaces.
+	maxNestingWalk = 100
+)
+
+// legacySelfContained, set by benchmarks only, makes every payload use a
+// fresh encoder and decoder, as before the caches.
+var legacySelfContained atomic.Bool
+
+// gobUint decodes gob's unsigned integer at the start of b: its value
+// and width. ok is false if b is cut short or malformed.
+func gobUint(b []byte) (x uint64, width int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	c := b[0]
+	if c <= 0x7f {
+		return uint64(c), 1, true
+	}
+	n := -int(int8(c))
+	if n > 8 || len(b) < 1+n {
+		return 0, 0, false
+	}
+	for _, d := range b[1 : 1+n] {
+		x = x<<8 | uint64(d)
+	}
+	return x, 1 + n, true
+}
+
+// gobMessage returns the length of the gob message at the start of b
+// (its count and body) and whether its type id is negative (a type
+// definition). ok is false if b does not start with a whole message
+// that has an id.
+func gobMessage(b []byte) (n int, def bool, ok bool) {
+	count, w, ok := gobUint(b)
+	if !ok || count > uint64(len(b)-w) {
+		return 0, false, false
+	}
+	body := b[w : w+int(count)]
+	id, _, ok := gobUint(body)
+	if !ok {
+		return 0, false, false
+	}
+	// gob's int: the low bit set means negative.
+	return w + int(count), id&1 == 1, true
+}
+
+// splitTypes splits a gob payload into its leading type definitions and
+// the rest, which starts with a value message: it returns the length of
+// the definitions and how many messages they are. ok is false if no
+// whole value message follows them.
+func splitTypes(b []byte) (prefix, defs int, ok bool) {
+	for off := 0; ; {
+		n, def, ok := gobMessage(b[off:])
+		if !ok {
+			return 0, 0, false
+		}
+		if !def {
+			return off, defs, true
+		}
+		defs++
+		off += n
+	}
+}
+
+// encodeFresh encodes v as every payload was once encoded: alone.
+func encodeFresh(v any, max int) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := encodeSafely(gob.NewEncoder(&buf), v); err != nil {
+		return nil, err
+	}
+	if max > 0 && buf.Len() > max {
+		return nil, tooLarge(buf.Len(), max)
+	}
+	return buf.Bytes(), nil
+}
+
+func tooLarge(n, max int) error {
+	return fmt.Errorf("%w: it encodes to %d bytes, over the limit of %d bytes", ErrTooLarge, n, max)
+}
+
+// scEncoder is a kept encoder and the type definitions it has written.
+type scEncoder struct {
+	buf    bytes.Buffer
+	enc    *gob.Encoder // writes to buf
+	prefix []byte
+	// primed holds the concrete types, met in interfaces, whose
+	// definitions enc has written on their own.
+	primed map[reflect.Type]bool
+	todo   []reflect.Type // scratch
+}
+
+var encoders struct {
+	pools sync.Map // reflect.Type → *sync.Pool of *scEncoder
+	n     atomic.Int64
+}
+
+// encoderPool returns the pool of encoders for values of t, or nil if
+// there are too many types already.
+func encoderPool(t reflect.Type) *sync.Pool {
+	if p, ok := encoders.pools.Load(t); ok {
+		return p.(*sync.Pool)
+	}
+	if encoders.n.Load() >= maxEncTypes {
+		return nil
+	}
+	p, loaded := encoders.pools.LoadOrStore(t, new(sync.Pool))
+	if !loaded {
+		encoders.n.Add(1)
+	}
+	return p.(*sync.Pool)
+}
+
+// encodeSelfContained encodes v into a payload that decodes alone. The
+// bytes are the caller's.
+func encodeSelfContained(v any, max int) ([]byte, error) {
+	if legacySelfContained.Load() {
+		return encodeFresh(v, max)
+	}
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return encodeFresh(v, max)
+	}
+	pool := encoderPool(rv.Type())
+	if pool == nil {
+		return encodeFresh(v, max)
+	}
+	e, _ := pool.Get().(*scEncoder)
+	if e == nil {
+		e = new(scEncoder)
+		e.enc = gob.NewEncoder(&e.buf)
+	}
+	ifaces := mayHoldInterface(rv.Type())
+	if ifaces {
+		// Describe the types v holds in interfaces first, each on its
+		// own: gob would otherwise write their definitions in the
+		// middle of the value, where they cannot be cut out.
+		e.todo = e.todo[:0]
+		if !e.unprimed(rv, 0) {
+			return encodeFresh(v, max) // too deep to walk: drop e
+		}
+		for _, t := range e.todo {
+			if !e.prime(t) {
+				return encodeFresh(v, max) // e has written who knows what: drop it
+			}
+		}
+	}
+	e.buf.Reset()
+	if err := encodeSafely(e.enc, v); err != nil {
+		// e may have written or remembered anything: drop it.
+		return nil, err
+	}
+	value, ok := e.cut()
+	if !ok {
+		return encodeFresh(v, max) // definitions inside the value: drop e
+	}
+	size := len(e.prefix) + len(value)
+	var payload []byte
+	if max <= 0 || size <= max {
+		payload = make([]byte, 0, size)
+		payload = append(append(payload, e.prefix...), value...)
+	}
+	// e is sound: it wrote nothing its prefix lacks.
+	if len(e.prefix) <= maxPrefix && len(value) <= maxCachedValue {
+		if e.buf.Cap() > 64<<10 {
+			e.buf = bytes.Buffer{}
+		}
+		pool.Put(e)
+	}
+	if payload == nil {
+		if ifaces {
+			// The prefix may describe types earlier values held and
+			// this one does not: the limit is for what it needs.
+			return encodeFresh(v, max)
+		}
+		return nil, tooLarge(size, max)
+	}
+	return payload, nil
+}
+
+// cut takes the type definitions at the head of what enc wrote into the
+// prefix and returns the rest, which must be one value message.
+func (e *scEncoder) cut() ([]byte, bool) {
+	out := e.buf.Bytes()
+	plen, _, ok := splitTypes(out)
+	if !ok {
+		return nil, false
+	}
+	if n, def, ok := gobMessage(out[plen:]); !ok || def || plen+n != len(out) {
+		return nil, false
+	}
+	e.prefix = append(e.prefix, out[:plen]...)
+	return out[plen:], true
+}
+
+// prime makes enc describe t, a type met in an interface, by encoding a
+// zero value of it alone: its definitions join the prefix and the value
+// is thrown away.
+func (e *scEncoder) prime(t reflect.Type) bool {
+	var z reflect.Value
+	if t.Kind() == reflect.Pointer {
+		z = reflect.New(t.Elem()) // gob refuses a nil pointer
+	} else {
+		z = reflect.New(t).Elem()
+	}
+	e.buf.Reset()
+	if err := encodeSafely(e.enc, z.Interface()); err != nil {
+		return false
+	}
+	if _, ok := e.cut(); !ok {
+		return false
+	}
+	if e.primed == nil {
+		e.primed = map[reflect.Type]bool{}
+	}
+	e.primed[t] = true
+	return true
+}
+
+// unprimed adds to e.todo the concrete types that interfaces in v hold
+// and e has not described. It returns false if v is too deep to walk.
+func (e *scEncoder) unprimed(v reflect.Value, depth int) bool {
+	if !mayHoldInterface(v.Type()) {
+		return true
+	}
+	if depth > maxNestingWalk {
+		return false
+	}
+	switch v.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			return true
+		}
+		t := v.Elem().Type()
+		if !e.primed[t] && !slices.Contains(e.todo, t) {
+			e.todo = append(e.todo, t)
+		}
+		return e.unprimed(v.Elem(), depth+1)
+	case reflect.Pointer:
+		return v.IsNil() || e.unprimed(v.Elem(), depth+1)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if !e.unprimed(v.Field(i), depth+1) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if !e.unprimed(v.Index(i), depth+1) {
+				return false
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if !e.unprimed(it.Key(), depth+1) || !e.unprimed(it.Value(), depth+1) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var holdsInterface sync.Map // reflect.Type → bool
+
+// mayHoldInterface reports whether gob, encoding a value of t, can meet
+// an interface. It may say yes where gob would not (unexported fields).
+func mayHoldInterface(t reflect.Type) bool {
+	if b, ok := holdsInterface.Load(t); ok {
+		return b.(bool)
+	}
+	b := typeHoldsInterface(t, map[reflect.Type]bool{})
+	holdsInterface.Store(t, b)
+	return b
+}
+
+var (
+	gobEncoderIface = reflect.TypeFor[gob.GobEncoder]()
+	binaryMarshaler = reflect.TypeFor[encoding.BinaryMarshaler]()
+)
+
+// gobEncodesItself reports whether gob certainly hands values of t to
+// their own method (gob's rule is wider: it also looks through pointers;
+// saying no where gob says yes only costs a walk).
+func gobEncodesItself(t reflect.Type) bool {
+	for _, m := range []reflect.Type{gobEncoderIface, binaryMarshaler} {
+		if t.Implements(m) || (t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+func typeHoldsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false // the answer is the other paths'
+	}
+	seen[t] = true
+	if gobEncodesItself(t) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return typeHoldsInterface(t.Elem(), seen)
+	case reflect.Map:
+		return typeHoldsInterface(t.Key(), seen) || typeHoldsInterface(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if typeHoldsInterface(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// scDecoder is a kept decoder and the reader it reads from.
+type scDecoder struct {
+	r   sliceReader
+	dec *gob.Decoder
+}
+
+func newSCDecoder() *scDecoder {
+	d := new(scDecoder)
+	d.dec = gob.NewDecoder(&d.r)
+	return d
+}
+
+// decEntry holds the idle decoders that have read one prefix.
+type decEntry struct {
+	key  string
+	idle []*scDecoder
+	elem *list.Element
+}
+
+var decoders struct {
+	mu    sync.Mutex
+	m     map[string]*decEntry
+	lru   list.List // of *decEntry, most recent first
+	bytes int       // the keys' bytes
+}
+
+// wireTypesField is the index of gob.Decoder's map of the types it has
+// been told about, or -1 if this Go's gob has none: then no decoder is
+// kept (it could not be told whether a value taught it a type).
+var wireTypesField = func() int {
+	f, ok := reflect.TypeFor[gob.Decoder]().FieldByName("wireType")
+	if !ok || len(f.Index) != 1 || f.Type.Kind() != reflect.Map {
+		return -1
+	}
+	return f.Index[0]
+}()
+
+// knownTypes returns how many types d has been told about.
+func knownTypes(d *gob.Decoder) int {
+	return reflect.ValueOf(d).Elem().Field(wireTypesField).Len()
+}
+
+// takeDecoder returns an idle decoder that has read prefix, or nil.
+func takeDecoder(prefix []byte) *scDecoder {
+	decoders.mu.Lock()
+	defer decoders.mu.Unlock()
+	e := decoders.m[string(prefix)]
+	if e == nil || len(e.idle) == 0 {
+		return nil
+	}
+	decoders.lru.MoveToFront(e.elem)
+	d := e.idle[len(e.idle)-1]
+	e.idle[len(e.idle)-1] = nil
+	e.idle = e.idle[:len(e.idle)-1]
+	return d
+}
+
+// putDecoder keeps d, which has read prefix and nothing else that
+// defines a type, for the next payload with that prefix.
+func putDecoder(prefix []byte, d *scDecoder) {
+	d.r.reset(nil)
+	decoders.mu.Lock()
+	defer decoders.mu.Unlock()
+	e := decoders.m[string(prefix)]
+	if e == nil {
+		if decoders.m == nil {
+			decoders.m = map[string]*decEntry{}
+		}
+		e = &decEntry{key: string(prefix)}
+		e.elem = decoders.lru.PushFront(e)
+		decoders.m[e.key] = e
+		decoders.bytes += len(e.key)
+		for len(decoders.m) > maxDecPrefixes || decoders.bytes > maxDecPrefixBytes {
+			old := decoders.lru.Back().Value.(*decEntry)
+			if old == e {
+				break
+			}
+			decoders.lru.Remove(old.elem)
+			delete(decoders.m, old.key)
+			decoders.bytes -= len(old.key)
+		}
+	} else {
+		decoders.lru.MoveToFront(e.elem)
+	}
+	if len(e.idle) < maxIdleDecoders {
+		e.idle = append(e.idle, d)
+	}
+}
+
+// decodeSelfContained decodes a payload that carries its own type
+// definitions into v: as a fresh gob.Decoder would, usually faster.
+func decodeSelfContained(data []byte, v any) error {
+	plen, defs, ok := splitTypes(data)
+	if legacySelfContained.Load() || !ok || plen > maxPrefix || wireTypesField < 0 {
+		var r sliceReader
+		r.reset(data)
+		return gob.NewDecoder(&r).Decode(v)
+	}
+	prefix, value := data[:plen], data[plen:]
+	d := takeDecoder(prefix)
+	if d != nil {
+		d.r.reset(value)
+	} else {
+		d = newSCDecoder()
+		d.r.reset(data)
+	}
+	if err := d.dec.Decode(v); err != nil {
+		return err // and d, in a state nobody knows, is dropped
+	}
+	if knownTypes(d.dec) == defs && len(value) <= maxCachedValue {
+		putDecoder(prefix, d)
+	}
+	return nil
+}
+
+// selfContainedCacheLen returns the number of prefixes the decoder cache
+// holds and their bytes, for tests.
+func selfContainedCacheLen() (prefixes, bytes int) {
+	decoders.mu.Lock()
+	defer decoders.mu.Unlock()
+	return len(decoders.m), decoders.bytes
+}
