@@ -371,8 +371,15 @@ func (w *server) runCall(c *wcall) {
 	// that dies with Started still in its client's buffer would have the
 	// driver run the task again elsewhere, as one that never started.
 	// Once the server has it, the driver gets it whatever becomes of us.
-	if err := w.nc.FlushTimeout(startedFlush); err != nil {
-		ans = errorAnswer(c.f.id, fmt.Errorf("futuresgen: the worker could not tell the driver that task %s started, and did not run it: %w", c.f.task, err))
+	// A task on a goroutine can kill this process the moment it starts
+	// (os.Exit, a fatal error), so it waits for the server's word, a
+	// round trip. A task in a child process takes that child alone with
+	// it; the child takes a pipe round trip to start it, by which time the
+	// client has long written Started out.
+	if w.cfg.inProcess {
+		if err := w.nc.FlushTimeout(startedFlush); err != nil {
+			ans = errorAnswer(c.f.id, fmt.Errorf("futuresgen: the worker could not tell the driver that task %s started, and did not run it: %w", c.f.task, err))
+		}
 	}
 	payload := c.f.body
 	if ref := c.f.ref; ref != nil && ans == nil {
