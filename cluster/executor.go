@@ -181,6 +181,12 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 		Retries:    cfg.retries,
 		MaxCalls:   cfg.maxWorkers,
 		Lost:       func(cause error) error { return cause },
+		// A busy worker holds a few calls sent ahead, so that the next
+		// starts as the last ends instead of a round trip later; they
+		// are taken back when another worker frees up first, and a
+		// worker busy for longer than a round trip or two gets none.
+		AheadPerSlot: aheadPerSlot,
+		SlowAfter:    2 * time.Millisecond,
 	})
 	var err error
 	if d.inboxSub, err = nc.Subscribe(d.inbox, d.receive); err == nil {

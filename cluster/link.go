@@ -116,7 +116,7 @@ func (l *link) send(o sched.Out) {
 		return
 	}
 	f := l.frame(kCall, o.ID)
-	f.task, f.max, f.body = c.Task, l.d.cfg.maxPayload, payload
+	f.task, f.max, f.body, f.ahead = c.Task, l.d.cfg.maxPayload, payload, o.Ahead
 	if c.Batch {
 		f.kind, f.count = kBatch, o.Count
 	}

@@ -85,6 +85,7 @@ const (
 	hSeen    = "S" // the worker received every call of this link below this ID
 	hHeld    = "H" // the calls of this link the worker holds, comma-separated
 	hFull    = "U" // a revoke for want of a free slot
+	hAhead   = "Q" // a call sent ahead of need
 	hBlob    = "B" // the body is offered in chunks: "subject size chunk"
 	hDetail  = "X" // the body starts with that many bytes of gob-encoded detail
 	hName    = "A"
@@ -142,6 +143,7 @@ type frame struct {
 	seen    uint64
 	held    []uint64
 	full    bool
+	ahead   bool // a call sent ahead of need: the worker may hold it until a slot frees
 	ref     *blob.Ref
 	name    string
 	version string
@@ -211,6 +213,9 @@ func (f *frame) msg(subject string) (*nats.Msg, error) {
 	if f.full {
 		h.Set(hFull, "1")
 	}
+	if f.ahead {
+		h.Set(hAhead, "1")
+	}
 	if f.ref != nil {
 		h.Set(hBlob, fmt.Sprintf("%s %d %d", f.ref.Subject, f.ref.Size, f.ref.Chunk))
 	}
@@ -241,6 +246,7 @@ func parse(m *nats.Msg) (*frame, error) {
 		digest:  h.Get(hDigest),
 		reason:  h.Get(hReason),
 		full:    h.Get(hFull) == "1",
+		ahead:   h.Get(hAhead) == "1",
 		body:    m.Data,
 	}
 	if f.kind == "" {

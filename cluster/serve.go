@@ -150,6 +150,7 @@ type server struct {
 	free     int
 	running  int
 	drivers  map[string]*session // by driver ID
+	waiting  []*wcall            // calls sent ahead, to start in order as slots free up
 	draining bool
 	idle     chan struct{} // closed once draining and no call runs
 	byes     chan struct{} // a driver said bye
@@ -158,11 +159,15 @@ type server struct {
 // session is what a worker knows of one driver: the newest link it
 // opened, and the calls of that link the worker holds.
 type session struct {
-	id      string
-	inbox   string
-	lid     uint64
-	seen    uint64            // every call of lid below this ID was received
-	held    map[uint64]*wcall // calls of lid, started
+	id    string
+	inbox string
+	lid   uint64
+	seen  uint64            // every call of lid below this ID was received
+	held  map[uint64]*wcall // calls of lid, started or waiting for a slot
+	// early are the calls of lid that a cancel or revoke named before the
+	// call itself came (they travel on separate subjects, and may overtake
+	// it): such a call is given back, never run.
+	early   map[uint64]bool
 	quiet   quiet
 	dropped bool // forgotten: it said bye, or was silent for driverLost
 	refused bool // it refused this worker
@@ -183,7 +188,12 @@ type wcall struct {
 	cancel context.CancelFunc
 	limit  int // bounds each input's encoded result
 	total  int // bounds the call's results together (a batch's: limit per input)
+
+	started bool // false while it waits in server.waiting
 }
+
+// aheadPerSlot bounds the calls a worker holds sent ahead, per slot.
+const aheadPerSlot = 2
 
 func (w *server) subscribe() error {
 	ns := w.cfg.ns
@@ -236,7 +246,7 @@ func (w *server) publishLocked(d *session, f *frame) {
 func (w *server) announce(subject string, knownLink uint64) {
 	w.mu.Lock()
 	f := &frame{kind: kAnnounce, worker: w.session, link: knownLink, name: w.cfg.name, slots: w.cfg.slots,
-		free: w.freeLocked(), version: versionText, digest: w.digest}
+		free: w.roomLocked(), version: versionText, digest: w.digest}
 	w.mu.Unlock()
 	if m, err := f.msg(subject); err == nil {
 		w.nc.PublishMsg(m)
@@ -248,6 +258,17 @@ func (w *server) freeLocked() int {
 		return 0
 	}
 	return w.free
+}
+
+// roomLocked is what the worker tells drivers it has free: its free
+// slots, and room for calls sent ahead. A driver sends a call ahead only
+// to a worker whose slots it fills itself, so it never mistakes the room
+// for a slot. w.mu is held.
+func (w *server) roomLocked() int {
+	if w.draining {
+		return 0
+	}
+	return w.free + max(0, aheadPerSlot*w.cfg.slots-len(w.waiting))
 }
 
 // sessionLocked returns the session of the driver that sent f, on f's
@@ -266,7 +287,7 @@ func (w *server) sessionLocked(f *frame) *session {
 		return nil
 	case f.link > d.lid:
 		w.endCallsLocked(d)
-		d.lid, d.seen, d.dropped = f.link, 0, false
+		d.lid, d.seen, d.dropped, d.early = f.link, 0, false, nil
 	}
 	d.inbox = f.reply
 	d.quiet.hear()
@@ -280,6 +301,14 @@ func (w *server) endCallsLocked(d *session) {
 		c.cancel()
 	}
 	d.held = map[uint64]*wcall{}
+	live := w.waiting[:0]
+	for _, c := range w.waiting {
+		if c.d != d {
+			live = append(live, c)
+		}
+	}
+	clear(w.waiting[len(live):])
+	w.waiting = live
 }
 
 // dropLocked forgets d, and returns the offers of its results, to be
@@ -300,8 +329,10 @@ func releaseAll(offers []*offer) {
 	}
 }
 
-// onCall starts a call if a slot is free, and gives it back otherwise:
-// a worker never holds a call it cannot start.
+// onCall starts a call if a slot is free. A call the driver sent ahead
+// of need waits for one, in order, unless too many wait already; any
+// other is given back (a worker never holds a call it was not asked to
+// hold: the driver counts those as starting at once).
 func (w *server) onCall(m *nats.Msg) {
 	f, err := parse(m)
 	if err != nil || (f.kind != kCall && f.kind != kBatch) {
@@ -315,6 +346,16 @@ func (w *server) onCall(m *nats.Msg) {
 		return
 	}
 	d.seen = max(d.seen, f.id+1)
+	if d.early[f.id] {
+		delete(d.early, f.id)
+		w.publishLocked(d, &frame{kind: kRevoked, id: f.id})
+		return
+	}
+	for id := range d.early {
+		if id < f.id {
+			delete(d.early, id) // calls come in order: that one was lost on the way
+		}
+	}
 	e := registry.Lookup(f.task)
 	switch {
 	case e == nil:
@@ -323,7 +364,7 @@ func (w *server) onCall(m *nats.Msg) {
 	case e.Local:
 		w.answerLocked(d, f.link, errorAnswer(f.id, fmt.Errorf("futuresgen: task %s is local (//futures:task local): it runs only on in-process executors, and this worker refuses it", f.task)))
 		return
-	case w.draining || w.free == 0:
+	case w.draining || w.free == 0 && (!f.ahead || len(w.waiting) >= aheadPerSlot*w.cfg.slots):
 		d.room = true
 		w.publishLocked(d, &frame{kind: kRevoked, id: f.id, full: true})
 		return
@@ -334,12 +375,49 @@ func (w *server) onCall(m *nats.Msg) {
 	} else {
 		c.ctx, c.cancel = context.WithCancel(context.Background())
 	}
+	d.held[f.id] = c
+	if w.free == 0 {
+		w.waiting = append(w.waiting, c)
+		return
+	}
+	w.startLocked(c)
+}
+
+// startLocked starts c on a free slot. w.mu is held.
+func (w *server) startLocked(c *wcall) {
+	c.started = true
 	w.free--
 	w.running++
-	d.held[f.id] = c
 	w.calls.Add(1)
-	w.publishLocked(d, &frame{kind: kStarted, id: f.id})
+	w.publishLocked(c.d, &frame{kind: kStarted, id: c.f.id})
 	go w.runCall(c)
+}
+
+// startWaitingLocked starts calls sent ahead while slots are free,
+// skipping those whose driver gave them up meanwhile. w.mu is held.
+func (w *server) startWaitingLocked() {
+	for w.free > 0 && len(w.waiting) > 0 && !w.draining {
+		c := w.waiting[0]
+		w.waiting[0] = nil
+		w.waiting = w.waiting[1:]
+		if c.d.held[c.f.id] == c && !c.d.dropped && c.d.lid == c.lid {
+			w.startLocked(c)
+		}
+	}
+}
+
+// unwaitLocked takes c, not started, out of the calls waiting, and
+// tells its driver it was given back. w.mu is held.
+func (w *server) unwaitLocked(c *wcall, full bool) {
+	for i, x := range w.waiting {
+		if x == c {
+			w.waiting = append(w.waiting[:i], w.waiting[i+1:]...)
+			break
+		}
+	}
+	delete(c.d.held, c.f.id)
+	c.cancel()
+	w.publishLocked(c.d, &frame{kind: kRevoked, id: c.f.id, link: c.lid, full: full})
 }
 
 // end ends c's context, for the reason the driver gave. For a deadline
@@ -421,9 +499,11 @@ func (w *server) runCall(c *wcall) {
 		}
 	}
 	w.mu.Lock()
-	// The slot is free before the answer goes: the answer says so.
+	// The slot is free before the answer goes, and the next call sent
+	// ahead takes it: the answer says how many are left.
 	w.free++
 	w.running--
+	w.startWaitingLocked()
 	live := d.held[c.f.id] == c
 	if live {
 		delete(d.held, c.f.id)
@@ -432,7 +512,7 @@ func (w *server) runCall(c *wcall) {
 		}
 		w.answerFrameLocked(d, c.lid, f)
 	}
-	w.roomLocked()
+	w.tellRoomLocked()
 	if w.draining && w.running == 0 {
 		w.idleLocked()
 	}
@@ -452,14 +532,14 @@ func (w *server) answerFrameLocked(d *session, lid uint64, f *frame) {
 	f.link = lid
 	// A heartbeat sent while the call ran said its slot was taken; the
 	// driver believes the latest word.
-	f.free, f.freeSet = w.freeLocked(), true
+	f.free, f.freeSet = w.roomLocked(), true
 	w.publishLocked(d, f)
 }
 
-// roomLocked tells the drivers that were refused a call for want of a
+// tellRoomLocked tells the drivers that were refused a call for want of a
 // slot that one is free, without waiting for the next heartbeat. w.mu is
 // held.
-func (w *server) roomLocked() {
+func (w *server) tellRoomLocked() {
 	if w.freeLocked() == 0 {
 		return
 	}
@@ -487,7 +567,7 @@ func (w *server) beatLocked(d *session) {
 		held = append(held, id)
 	}
 	slices.Sort(held)
-	w.publishLocked(d, &frame{kind: kBeat, free: w.freeLocked(), seen: d.seen, held: held})
+	w.publishLocked(d, &frame{kind: kBeat, free: w.roomLocked(), seen: d.seen, held: held})
 }
 
 // onCtl handles cancels, revokes, joins, byes and refusals: a
@@ -505,15 +585,27 @@ func (w *server) onCtl(m *nats.Msg) {
 		releaseAll(offers)
 	}()
 	switch f.kind {
-	case kCancel:
-		if d := w.drivers[f.driver]; d != nil && d.lid == f.link && !d.dropped {
-			if c := d.held[f.id]; c != nil {
-				c.end(f.reason)
-			}
+	case kCancel, kRevoke:
+		d := w.drivers[f.driver]
+		if d == nil || d.lid != f.link || d.dropped {
+			break
 		}
-	case kRevoke:
-		// Every call held has started: a revoke changes nothing, and
-		// the driver learnt that from Started.
+		switch c := d.held[f.id]; {
+		case c == nil && f.id >= d.seen:
+			// It overtook its call, which is on its way.
+			if d.early == nil {
+				d.early = map[uint64]bool{}
+			}
+			d.early[f.id] = true
+		case c == nil:
+		case !c.started:
+			// Sent ahead and not started: given back, it never runs here.
+			w.unwaitLocked(c, false)
+		case f.kind == kCancel:
+			c.end(f.reason)
+		}
+		// A revoke of a call that started changes nothing: the driver
+		// learnt it started from Started.
 	case kJoin:
 		if d := w.sessionLocked(f); d != nil {
 			w.beatLocked(d)
@@ -616,6 +708,12 @@ const byeWait = 3 * time.Second
 func (w *server) drain() {
 	w.mu.Lock()
 	w.draining = true
+	for _, c := range append([]*wcall(nil), w.waiting...) {
+		if c.d.held[c.f.id] == c {
+			w.unwaitLocked(c, false)
+		}
+	}
+	w.waiting = nil
 	for _, d := range w.drivers {
 		if !d.dropped && !d.refused {
 			w.publishLocked(d, &frame{kind: kLeave})

@@ -439,9 +439,14 @@ var taskWaitWrapped = RegisterTask("test.waitWrapped", func(ctx context.Context,
 // and the task saw context.Canceled.
 func TestProcessPoolADeadlineReachesTheTaskAsDeadlineExceeded(t *testing.T) {
 	t.Parallel()
-	p := processPool(t, MaxWorkers(2))
-	for i := range 10 {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	p := processPool(t, MaxWorkers(1))
+	// A started worker: the task must start before its deadline passes
+	// (one that never started fails with the bare context error).
+	if _, err := SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		err := SubmitTask(ctx, p, taskWaitWrapped, struct{}{}).Err(context.Background())
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "stopped: ") {

@@ -98,7 +98,7 @@ func (s *Scheduler) pump() {
 		}
 		c := s.head
 		s.remove(c)
-		s.dispatch(c, w, !s.cfg.Exclusive)
+		s.dispatch(c, w, !s.cfg.Exclusive, false)
 	}
 	s.spawn()
 	s.sendAhead()
@@ -122,8 +122,10 @@ func (s *Scheduler) freeWorker() *Worker {
 }
 
 // dispatch sends c to w. A call sent ahead stays Pending until the worker
-// says it started; otherwise it is Running now. s.mu is held.
-func (s *Scheduler) dispatch(c *Call, w *Worker, ahead bool) {
+// says it started; otherwise it is Running now. toBusy says it goes to a
+// worker with no free slot, to wait there for one (Out.Ahead). s.mu is
+// held.
+func (s *Scheduler) dispatch(c *Call, w *Worker, ahead, toBusy bool) {
 	if !c.claimed {
 		if n := c.F.Freeze(); n != c.n {
 			// Items cancelled since they were counted: cannot happen, as
@@ -153,7 +155,7 @@ func (s *Scheduler) dispatch(c *Call, w *Worker, ahead bool) {
 	} else {
 		s.start(c)
 	}
-	w.send(Out{Kind: wire.KindCall, Call: c, ID: c.id, Count: c.n, Ahead: ahead})
+	w.send(Out{Kind: wire.KindCall, Call: c, ID: c.id, Count: c.n, Ahead: toBusy})
 	if c.Ctx.Err() != nil {
 		s.endContext(c)
 	}
@@ -245,7 +247,7 @@ func (s *Scheduler) sendAhead() {
 		}
 		c := s.head
 		s.remove(c)
-		s.dispatch(c, best, true)
+		s.dispatch(c, best, true, true)
 	}
 }
 

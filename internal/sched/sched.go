@@ -200,7 +200,7 @@ type Out struct {
 	Call  *Call     // KindCall
 	ID    uint64    // KindCall, KindCancel, KindRevoke
 	Count int       // KindCall: items frozen
-	Ahead bool      // KindCall: sent ahead of need
+	Ahead bool      // KindCall: sent ahead of need, to a worker with no free slot
 	// Deadline marks a KindCancel for a call whose deadline passed: the
 	// worker's own copy of the deadline ends the task, which then sees
 	// context.DeadlineExceeded as it would in-process.

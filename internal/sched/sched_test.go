@@ -623,7 +623,7 @@ func TestMaxCallsBoundsWhatWorkersHold(t *testing.T) {
 	c1, _ := submit(t, s, ctx, 1)
 	submit(t, s, ctx, 1)
 	submit(t, s, ctx, 1)
-	want(t, l, "call 0 ahead", "call 1 ahead") // not exclusive: every call says when it starts
+	want(t, l, "call 0", "call 1") // to free slots: not ahead, though Pending until the worker says it started
 	if err := s.Started(w, c1.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -631,10 +631,10 @@ func TestMaxCallsBoundsWhatWorkersHold(t *testing.T) {
 	if err := s.Answer(w, &wire.Msg{Kind: wire.KindResult, ID: c1.ID()}, nil); err != nil {
 		t.Fatal(err)
 	}
-	want(t, l, "call 2 ahead")
+	want(t, l, "call 2")
 	s.Gone(w, errors.New("gone"))
 	_, l2 := addWorker(s, "w2", 4)
-	want(t, l2, "call 3 ahead", "call 4 ahead") // the lost worker's calls count no more
+	want(t, l2, "call 3", "call 4") // the lost worker's calls count no more
 }
 
 func TestARefusingWorkerGetsNothingUntilItHasRoom(t *testing.T) {
@@ -644,13 +644,13 @@ func TestARefusingWorkerGetsNothingUntilItHasRoom(t *testing.T) {
 	defer finish(s)
 	w, l := addWorker(s, "w", 1)
 	c, _ := submit(t, s, ctx, 1)
-	want(t, l, "call 0 ahead")
+	want(t, l, "call 0")
 	if err := s.Refused(w, c.ID()); err != nil {
 		t.Fatal(err)
 	}
 	want(t, l) // not sent again at once
 	s.Available(w, 1)
-	want(t, l, "call 1 ahead")
+	want(t, l, "call 1")
 }
 
 func TestNothingGoesAheadToAWorkerBusyWithASlowTask(t *testing.T) {
@@ -696,5 +696,28 @@ func TestJoinGivesTheLinkItsWorkerBeforeWritingToIt(t *testing.T) {
 	if l.w != w {
 		t.Errorf("the link was given %p; Join returned %p", l.w, w)
 	}
-	want(t, &l.fakeLink, "call 0 ahead")
+	want(t, &l.fakeLink, "call 0")
+}
+
+// TestAJoinedWorkerGetsCallsAheadOnlyWhenBusy: on a scheduler that does
+// not own its workers' slots, every call is Pending until its worker says
+// it started, but only those sent to a busy worker, to wait there for a
+// slot, are marked ahead.
+func TestAJoinedWorkerGetsCallsAheadOnlyWhenBusy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(Config{AheadPerSlot: 2, SlowAfter: time.Hour})
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	c, _ := submit(t, s, ctx, 1)
+	want(t, l, "call 0")
+	checkStats(t, s, Stats{Submitted: 1, Queued: 1})
+	if err := s.Started(w, c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		submit(t, s, ctx, 1)
+	}
+	want(t, l, "call 1 ahead", "call 2 ahead") // two per slot; the third waits here
+	checkStats(t, s, Stats{Submitted: 4, Queued: 3, Running: 1})
 }

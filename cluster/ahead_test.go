@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
+	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
+)
+
+// A fake driver speaks the protocol by hand to a real worker, so that a
+// test can send calls ahead, revoke them and watch what the worker says,
+// in order, without a scheduler deciding for it.
+type fakeDriver struct {
+	t       *testing.T
+	nc      *nats.Conn
+	id      string
+	inbox   string
+	session string
+	said    chan *frame
+}
+
+func newFakeDriver(t *testing.T, opts ...ServeOption) *fakeDriver {
+	t.Helper()
+	srv := embeddedtest.StartT(t, embedded.Config{})
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	d := &fakeDriver{t: t, nc: nc, id: "fakedriver", said: make(chan *frame, 100)}
+	d.inbox = subjDriverInbox(DefaultNamespace, d.id)
+	announced := make(chan string, 10)
+	for subject, ch := range map[string]func(*frame){
+		d.inbox:                        func(f *frame) { d.said <- f },
+		subjAnnounce(DefaultNamespace): func(f *frame) { announced <- f.worker },
+	} {
+		sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+			if f, err := parse(m); err == nil && f.kind != kBeat {
+				ch(f)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sub.Unsubscribe() })
+	}
+	wnc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, wnc, opts...) }()
+	t.Cleanup(func() {
+		stop()
+		<-served
+		wnc.Close()
+	})
+	select {
+	case d.session = <-announced:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker did not announce itself")
+	}
+	return d
+}
+
+// sendCall sends call id of task with argument v, ahead of need or not.
+// Values travel in a struct of one field, V, as the runtime encodes them.
+func sendCall[T any](d *fakeDriver, id uint64, task string, v T, ahead bool) {
+	d.t.Helper()
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(struct{ V T }{v}); err != nil {
+		d.t.Fatal(err)
+	}
+	d.send("call", &frame{kind: kCall, id: id, task: task, body: buf.Bytes(), ahead: ahead})
+}
+
+func (d *fakeDriver) send(what string, f *frame) {
+	d.t.Helper()
+	f.driver, f.reply, f.link = d.id, d.inbox, 1
+	m, err := f.msg(subjWorker(DefaultNamespace, d.session, what))
+	if err == nil {
+		err = d.nc.PublishMsg(m)
+	}
+	if err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// next returns what the worker says next (heartbeats left out).
+func (d *fakeDriver) next() *frame {
+	d.t.Helper()
+	select {
+	case f := <-d.said:
+		return f
+	case <-time.After(20 * time.Second):
+		d.t.Fatal("the worker said nothing more")
+		return nil
+	}
+}
+
+// expect checks that the worker says kind of call id next.
+func (d *fakeDriver) expect(kind string, id uint64) *frame {
+	d.t.Helper()
+	f := d.next()
+	if f.kind != kind || f.id != id {
+		if f.detail != nil && f.detail.Err != nil {
+			d.t.Logf("its error: %v", f.detail.Err)
+		}
+		d.t.Fatalf("the worker said %s of call %d; want %s of call %d", f.kind, f.id, kind, id)
+	}
+	return f
+}
+
+// TestAWorkerHoldsCallsSentAheadUntilASlotFrees: a busy worker keeps a
+// call sent ahead, without starting it, and starts it as the running one
+// ends, before that one's answer goes out; it gives it back, unstarted,
+// when the driver revokes it; it refuses a call not sent ahead for want of
+// a slot, and calls ahead past its bound.
+func TestAWorkerHoldsCallsSentAheadUntilASlotFrees(t *testing.T) {
+	t.Parallel()
+	d := newFakeDriver(t, InProcess(), Slots(1))
+	g := newGate(t)
+	sendCall(d, 1, "test.gate", g.args("a"), false)
+	d.expect(kStarted, 1)
+	sendCall(d, 2, "test.double", 21, true)
+	d.send("ctl", &frame{kind: kRevoke, id: 2})
+	if f := d.expect(kRevoked, 2); f.full {
+		t.Errorf("a call sent ahead came back as refused for want of a slot; want given back")
+	}
+	// A cancel travels apart from calls and may overtake its call: the
+	// call is given back when it comes, never run.
+	d.send("ctl", &frame{kind: kCancel, id: 3})
+	sendCall(d, 3, "test.double", 5, true)
+	d.expect(kRevoked, 3)
+	sendCall(d, 4, "test.double", 1, false)
+	if f := d.expect(kRevoked, 4); !f.full {
+		t.Errorf("a call not sent ahead, to a busy worker: revoked without full; want refused for want of a slot")
+	}
+	sendCall(d, 5, "test.double", 5, true)
+	sendCall(d, 6, "test.double", 6, true)
+	sendCall(d, 7, "test.double", 7, true) // past aheadPerSlot × 1 slot
+	if f := d.expect(kRevoked, 7); !f.full {
+		t.Errorf("a call ahead past the bound: revoked without full; want refused")
+	}
+	g.open()
+	d.expect(kStarted, 5) // takes the slot before the answer that freed it goes
+	if f := d.expect(kAnswer, 1); !f.freeSet || f.free != aheadPerSlot-1 {
+		t.Errorf("the answer says free %d (set %v); want %d: no slot, room for one more ahead", f.free, f.freeSet, aheadPerSlot-1)
+	}
+	d.expect(kStarted, 6)
+	d.expect(kAnswer, 5)
+	if f := d.expect(kAnswer, 6); f.free != 1+aheadPerSlot {
+		t.Errorf("the last answer says free %d; want %d: a free slot and room ahead", f.free, 1+aheadPerSlot)
+	}
+}
