@@ -76,11 +76,14 @@ type rtExecutor = runtime.Executor
 // Wait and Map work on it as on a ProcessPool. Make one with NewExecutor
 // (any program with a NATS connection) or get one from a Local.
 //
-// Calls wait in the executor until a worker has a free slot; a worker is
-// sent only calls it can start at once, so no call waits behind a busy
-// worker while another is free, and several executors (drivers) can share
-// one set of workers. A future is Pending until a worker says it started
-// the task, then Running. When a worker is lost — its process killed, its
+// Calls wait in the executor until a worker has a free slot. To keep
+// workers busy with short tasks, a busy worker also holds up to two calls
+// per slot sent ahead, which start as its running ones end; they are
+// taken back when another worker frees up first, and a worker whose task
+// has run for over 2 ms gets none, so no call waits behind a slow task
+// while another worker is free. Several executors (drivers) can share one
+// set of workers. A future is Pending until a worker says it started the
+// task, then Running. When a worker is lost — its process killed, its
 // host down, its link cut: no heartbeat for 4 seconds — its started
 // calls fail with runtime.ErrWorkerDied (or run again elsewhere under
 // Retries), and nothing it had not started is lost.
