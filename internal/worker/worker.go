@@ -513,6 +513,18 @@ func (l *loop) answer(me int, c *call) (next *call, ok bool) {
 	}
 	l.wmu.Unlock()
 	c.cancel()
+	if err == nil && hold {
+		// The reader role may have been lent meanwhile, and the new
+		// reader may have looked for an answer held back before this
+		// one was: then it is for this goroutine to send it. A reader
+		// that takes the role from now on sees it.
+		l.mu.Lock()
+		lent := l.reader != me
+		l.mu.Unlock()
+		if lent {
+			l.flushUnflushed()
+		}
+	}
 	if err != nil {
 		l.mu.Lock()
 		l.logf("writing to the executor: %v", err)
