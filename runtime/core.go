@@ -39,7 +39,8 @@ const (
 // receives. AsCompleted and Wait work on cores, so futures of different
 // types mix.
 type core struct {
-	word atomic.Uint32
+	word  atomic.Uint32
+	ritem int32 // on a remote executor: which item of rcall this future is (beside word: no padding)
 
 	mu    sync.Mutex
 	done  chan struct{} // made on demand, under mu; closed once settled
@@ -48,10 +49,9 @@ type core struct {
 	err  error       // the task's error; written before the word becomes final
 	pool *ThreadPool // the pool whose queue holds this future; nil if none
 
-	// On a remote executor: the call carrying this future, and which of
-	// its items it is. Cancel goes through its scheduler.
+	// On a remote executor: the call carrying this future (ritem, above,
+	// says which of its items it is). Cancel goes through its scheduler.
 	rcall *sched.Call
-	ritem int32
 
 	// The task's context: see taskContext.
 	parent context.Context // the submit context

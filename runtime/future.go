@@ -22,9 +22,9 @@ type Future[T any] struct {
 
 	// The task, for the executor that runs it.
 	fn       func(context.Context) (T, error)
-	stop     func() bool     // stops the watch on the submit context; may be nil
-	labelCtx context.Context // pprof labels while the task runs; nil: derive from fn
-	tick     func()          // called as the future finishes, before anyone sees it done (Map's Progress)
+	stop     func() bool      // stops the watch on the submit context; may be nil
+	labelCtx *context.Context // pprof labels while the task runs; nil: derive from fn (a pointer: a Future[int] fits in 128 bytes)
+	tick     func()           // called as the future finishes, before anyone sees it done (Map's Progress)
 }
 
 // Result waits until the future is done and returns the task's value and
@@ -251,7 +251,7 @@ func (f *Future[T]) finish(v T, err error) {
 // task's name, or the closure's function name.
 func (f *Future[T]) labels(cache *labelCache) context.Context {
 	if f.labelCtx != nil {
-		return f.labelCtx
+		return *f.labelCtx
 	}
 	return cache.lookup(reflect.ValueOf(f.fn).Pointer())
 }

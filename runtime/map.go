@@ -31,7 +31,8 @@ func Map[In, Out any](ctx context.Context, p *ThreadPool, fn func(context.Contex
 		panic("futuresgen: Map: nil input sequence")
 	}
 	p.check("Map")
-	labels := closureLabels(fn) // once per map, not per input
+	labelCtx := closureLabels(fn) // once per map, not per input
+	labels := &labelCtx
 	submit := func(ctx context.Context, in []In, tick func(), add func(*Future[Out])) {
 		x := in[0]
 		f := &Future[Out]{fn: func(ctx context.Context) (Out, error) { return fn(ctx, x) }, tick: tick, labelCtx: labels}

@@ -25,7 +25,7 @@ import (
 // as calls wait for them, up to MaxWorkers (default GOMAXPROCS), and exit
 // when their parent does. Each runs one task at a time, so N slow tasks on
 // N workers run side by side. To keep workers busy with short tasks, the
-// pool sends a few calls ahead to a busy worker, but only when no other
+// pool sends calls ahead to a busy worker (up to 15), but only when no other
 // worker is free or can still start, never to a worker whose task has
 // run for more than a millisecond, and it takes them back as soon as
 // another worker is free: a call never waits behind a busy worker while
@@ -121,7 +121,9 @@ func StartTimeout(d time.Duration) Option {
 const maxStartFailures = 3
 
 // aheadPerWorker is how many calls the pool sends ahead to a busy worker.
-const aheadPerWorker = 3
+// Short calls go to a worker in bursts this long and their answers come
+// back in bursts, one write each way per burst rather than per call.
+const aheadPerWorker = 15
 
 // NewProcessPool returns a pool of worker processes configured by opts:
 // MaxWorkers, QueueLimit, MaxTasksPerWorker, GracePeriod, StartTimeout

@@ -135,7 +135,7 @@ func SubmitTask[A, R any](ctx context.Context, ex Executor, t *Task[A, R], args 
 }
 
 func submitLocal[A, R any](ctx context.Context, p *ThreadPool, t *Task[A, R], args A, tick func()) *Future[R] {
-	f := &Future[R]{labelCtx: t.labels, tick: tick}
+	f := &Future[R]{labelCtx: &t.labels, tick: tick}
 	fn := t.fn
 	f.fn = func(ctx context.Context) (R, error) { return fn(ctx, args) }
 	p.submit(ctx, f)

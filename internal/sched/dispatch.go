@@ -26,8 +26,10 @@ type Worker struct {
 	assigned  int
 	busySince time.Time // when its running calls last went from 0 to 1
 	outbox    []Out
+	spare     []Out // an outbox written and emptied, for reuse
 	writing   bool
 	held      bool // its receiver is handling a burst: write once it is done
+	topping   bool // sendAhead is filling it up in this pump
 }
 
 // Name returns what the link called the worker once ready ("pid 1234").
@@ -54,6 +56,9 @@ func (w *Worker) send(o Out) {
 	}
 	if len(w.outbox) == 0 {
 		w.s.dirty = append(w.s.dirty, w)
+		if w.outbox == nil {
+			w.outbox, w.spare = w.spare, nil
+		}
 	}
 	w.outbox = append(w.outbox, o)
 }
@@ -215,7 +220,10 @@ func (s *Scheduler) spawn() {
 // sendAhead sends calls to busy workers when no worker can take them
 // sooner: none is free, none is starting for them, and no more may
 // start. A worker running a call for longer than Config.SlowAfter gets
-// none: it is busy with a slow task. s.mu is held.
+// none: it is busy with a slow task. A worker is topped up to its bound
+// once it holds half of it or fewer, so that calls go out in bursts (one
+// write for many) rather than one at a time as answers come. s.mu is
+// held.
 func (s *Scheduler) sendAhead() {
 	if s.cfg.AheadPerSlot == 0 || s.head == nil {
 		return
@@ -224,10 +232,12 @@ func (s *Scheduler) sendAhead() {
 		return // another worker can start
 	}
 	var now time.Time // read once, when a busy worker needs it
+	topped := false
 	for s.queued > s.starting && s.room() {
 		var best *Worker
 		for _, w := range s.workers {
-			if !w.ready || w.retiring || w.gone || w.full || w.ahead >= s.cfg.AheadPerSlot*w.slots {
+			bound := s.cfg.AheadPerSlot * w.slots
+			if !w.ready || w.retiring || w.gone || w.full || w.ahead >= bound || (w.ahead > bound/2 && !w.topping) {
 				continue
 			}
 			if w.running >= w.slots {
@@ -243,11 +253,17 @@ func (s *Scheduler) sendAhead() {
 			}
 		}
 		if best == nil {
-			return
+			break
 		}
+		best.topping, topped = true, true
 		c := s.head
 		s.remove(c)
 		s.dispatch(c, best, true, true)
+	}
+	if topped {
+		for _, w := range s.workers {
+			w.topping = false
+		}
 	}
 }
 

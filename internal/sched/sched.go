@@ -184,7 +184,8 @@ func (c *Call) Help(done func() bool) {
 // Link is the scheduler's view of one worker's connection.
 type Link interface {
 	// Write sends out, in order. One goroutine at a time writes to a
-	// link, outside the scheduler's lock. A call that cannot be sent (its
+	// link, outside the scheduler's lock. out is the scheduler's again
+	// once Write returns (it is reused): keep no reference to it. A call that cannot be sent (its
 	// arguments do not encode, or are too large) is reported with
 	// Scheduler.NotSent; a broken connection is the link's to handle (it
 	// kills the worker and reports it Gone).
@@ -582,6 +583,12 @@ func (c *Call) from() counter {
 // leaves its worker. s.mu is held.
 func (s *Scheduler) retire(c *Call) {
 	c.state = Done
+	if c.revoking == revokeSteal {
+		// Answered before the revoke was: a worker that answers a call
+		// sent ahead need not say Started first.
+		s.stealing--
+	}
+	c.revoking = notRevoking
 	s.releaseSlot(c)
 	if c.unwatch != nil {
 		c.unwatch()
@@ -725,6 +732,10 @@ func (s *Scheduler) unlock() {
 		s.mu.Lock()
 		for _, b := range todo {
 			b.w.writing = false
+			if b.w.spare == nil && cap(b.out) <= 1024 {
+				clear(b.out)
+				b.w.spare = b.out[:0]
+			}
 			if len(b.w.outbox) > 0 {
 				s.dirty = append(s.dirty, b.w)
 			}

@@ -721,3 +721,39 @@ func TestAJoinedWorkerGetsCallsAheadOnlyWhenBusy(t *testing.T) {
 	want(t, l, "call 1 ahead", "call 2 ahead") // two per slot; the third waits here
 	checkStats(t, s, Stats{Submitted: 4, Queued: 3, Running: 1})
 }
+
+// A busy worker is topped up to its bound once it holds half of it or
+// fewer, not one call per call started (or submitted): the calls go out in
+// bursts.
+func TestCallsAheadGoInBursts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := exclusive()
+	cfg.AheadPerSlot = 4
+	s := New(cfg)
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	var calls []*Call
+	for range 10 {
+		c, _ := submit(t, s, ctx, 1)
+		calls = append(calls, c)
+	}
+	// Submitted one by one: sent until more than half the bound is ahead.
+	want(t, l, "call 0", "call 1 ahead", "call 2 ahead", "call 3 ahead")
+	next := func(c *Call) {
+		t.Helper()
+		if err := s.Answer(w, &wire.Msg{Kind: wire.KindResult, ID: c.ID()}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Started(w, c.ID()+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next(calls[0]) // 2 ahead: topped up to 4
+	want(t, l, "call 4 ahead", "call 5 ahead")
+	next(calls[1]) // 3 ahead: more than half of 4
+	want(t, l)
+	next(calls[2])
+	want(t, l, "call 6 ahead", "call 7 ahead")
+	checkStats(t, s, Stats{Submitted: 10, Queued: 6, Running: 1, Completed: 3})
+}

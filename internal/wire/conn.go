@@ -37,6 +37,7 @@ type Conn struct {
 
 	enc     *gob.Encoder
 	encBuf  bytes.Buffer
+	wenv    Msg  // the envelope being encoded: a field, so that it is not allocated per message
 	primed  bool // the priming envelope has been written
 	dec     *gob.Decoder
 	decBuf  sliceReader // reads the current envelope in place
@@ -88,10 +89,12 @@ func (c *Conn) Write(m *Msg) error {
 }
 
 func (c *Conn) writeEnvelope(m *Msg, payload []byte) error {
-	env := *m
-	env.Payload = nil
+	c.wenv = *m
+	c.wenv.Payload = nil
 	c.encBuf.Reset()
-	if err := c.enc.Encode(&env); err != nil {
+	err := c.enc.Encode(&c.wenv)
+	c.wenv = Msg{} // keep nothing the message refers to
+	if err != nil {
 		return fmt.Errorf("encoding a %v message: %w", m.Kind, err)
 	}
 	n := c.encBuf.Len()
@@ -106,7 +109,7 @@ func (c *Conn) writeEnvelope(m *Msg, payload []byte) error {
 	if _, err := c.w.Write(c.encBuf.Bytes()); err != nil {
 		return err
 	}
-	_, err := c.w.Write(payload)
+	_, err = c.w.Write(payload)
 	return err
 }
 
@@ -116,6 +119,21 @@ func (c *Conn) Flush() error { return c.w.Flush() }
 // ReadBuffered reports whether bytes already read from the stream wait to
 // be decoded: another message is likely at hand.
 func (c *Conn) ReadBuffered() bool { return c.r.Buffered() > 0 }
+
+// ReadReady reports whether a whole frame waits in the read buffer: the
+// next Read returns without reading from the stream (unless the frame is
+// only the type description that leads a stream). It never reads.
+func (c *Conn) ReadReady() bool {
+	if c.r.Buffered() < headerSize {
+		return false
+	}
+	h, err := c.r.Peek(headerSize)
+	if err != nil {
+		return false
+	}
+	n := int64(headerSize) + int64(binary.BigEndian.Uint32(h[:4])) + int64(binary.BigEndian.Uint32(h[4:]))
+	return int64(c.r.Buffered()) >= n
+}
 
 // Buffered reports whether written messages wait for Flush.
 func (c *Conn) Buffered() bool { return c.w.Buffered() > 0 }

@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/futuresgen/futuresgen/internal/registry"
@@ -104,15 +105,24 @@ func Serve(ctx context.Context, conn Conn, cfg Config) error {
 		l.lenders[g] = time.AfterFunc(time.Hour, func() { l.lend(g) })
 		l.lenders[g].Stop()
 	}
+	l.kick = time.AfterFunc(time.Hour, func() { l.flushUnflushed() })
+	l.kick.Stop()
+	if r, ok := conn.(interface{ ReadReady() bool }); ok {
+		l.ready = r.ReadReady
+	}
 	defer func() {
 		for _, t := range l.lenders {
 			t.Stop()
 		}
+		l.kick.Stop()
 	}()
 	for g := 1; g <= cfg.Slots+1; g++ {
 		go l.serve(g)
 	}
 	<-l.done
+	// An answer held back for a message that ended Serve (a bye) goes
+	// out.
+	l.flushUnflushed()
 	l.mu.Lock()
 	for _, c := range l.byID {
 		c.cancel()
@@ -130,6 +140,13 @@ type loop struct {
 	cfg  Config
 
 	wmu sync.Mutex // writes to conn and encodes on cfg.Out, in one order
+	// unflushed: an answer was written and not flushed (see answer); set
+	// under wmu, read by the reader without it. Whatever is written is
+	// flushed before any task starts: a task that kills the process
+	// must not take an answer or a Started with it.
+	unflushed atomic.Bool
+	kick      *time.Timer // flushes for the reader (see serve)
+	ready     func() bool // conn's ReadReady, if it has one
 
 	mu      sync.Mutex
 	follow  sync.Cond     // goroutines wait here for the reader role
@@ -186,6 +203,12 @@ func (l *loop) serve(me int) {
 		l.reader = me
 		l.mu.Unlock()
 
+		if l.unflushed.Load() && (l.ready == nil || !l.ready()) {
+			// The read may wait: the answer held back goes out now,
+			// from another goroutine. The reader never waits to write
+			// here: with both ends' buffers full, it must read.
+			l.kick.Reset(0)
+		}
 		var m wire.Msg
 		if err := l.conn.Read(&m); err != nil {
 			l.mu.Lock()
@@ -331,7 +354,7 @@ func (l *loop) send(m *wire.Msg) bool {
 	l.wmu.Lock()
 	err := l.conn.Write(m)
 	if err == nil {
-		err = l.conn.Flush()
+		err = l.flush()
 	}
 	l.wmu.Unlock()
 	if err != nil {
@@ -364,14 +387,14 @@ func (l *loop) run(me int, c *call, begun bool) bool {
 		l.inRun[me]--
 		l.mu.Unlock()
 	}()
-	if !begun && !l.begin(c, nil) {
+	if !begun && !l.begin(c) {
 		return false
 	}
 	for c != nil {
 		if !l.runOne(me, c) {
 			return false // Goexit: another goroutine answers and goes on
 		}
-		next, ok := l.answer(c)
+		next, ok := l.answer(me, c)
 		if !ok {
 			return false
 		}
@@ -381,26 +404,21 @@ func (l *loop) run(me int, c *call, begun bool) bool {
 }
 
 // begin announces c, taken for a slot: a call sent ahead says it
-// started, in the same write as prior (an answer), if given. A call
+// started, in the same write as an answer held back, if any. A call
 // whose context ended before it started says nothing: runOne skips it
 // and it is answered with its context's error.
-func (l *loop) begin(c *call, prior *wire.Msg) bool {
-	if c.ctx.Err() != nil || !c.ahead {
-		if prior == nil {
-			return true
-		}
-		return l.send(prior)
+func (l *loop) begin(c *call) bool {
+	say := c.ctx.Err() == nil && c.ahead
+	if !say && !l.unflushed.Load() {
+		return true
 	}
 	l.wmu.Lock()
 	var err error
-	if prior != nil {
-		err = l.conn.Write(prior)
-	}
-	if err == nil {
+	if say {
 		err = l.conn.Write(&wire.Msg{Kind: wire.KindStarted, ID: c.id})
 	}
-	if err == nil {
-		err = l.conn.Flush()
+	if err == nil && (say || l.unflushed.Load()) {
+		err = l.flush()
 	}
 	l.wmu.Unlock()
 	if err != nil {
@@ -412,6 +430,28 @@ func (l *loop) begin(c *call, prior *wire.Msg) bool {
 	return true
 }
 
+// flush sends what was written. l.wmu is held.
+func (l *loop) flush() error {
+	l.unflushed.Store(false)
+	return l.conn.Flush()
+}
+
+// flushUnflushed sends an answer held back, if any.
+func (l *loop) flushUnflushed() {
+	l.wmu.Lock()
+	var err error
+	if l.unflushed.Load() {
+		err = l.flush()
+	}
+	l.wmu.Unlock()
+	if err != nil {
+		l.mu.Lock()
+		l.logf("writing to the executor: %v", err)
+		l.finish(err)
+		l.mu.Unlock()
+	}
+}
+
 // runOne runs c's task under its pprof labels. If the task calls
 // runtime.Goexit, the goroutine ends after this function's deferred
 // call, which hands the answer and the goroutine's role to a new one.
@@ -420,7 +460,7 @@ func (l *loop) runOne(me int, c *call) (returned bool) {
 		if !returned {
 			l.lend(me)
 			go func() {
-				if next, ok := l.answer(c); ok && next != nil {
+				if next, ok := l.answer(me, c); ok && next != nil {
 					if !l.run(me, next, true) {
 						return
 					}
@@ -444,10 +484,16 @@ func (l *loop) runOne(me int, c *call) (returned bool) {
 // written in the order it is encoded; the next call, if one waits, is
 // announced in the same write. The slot stays counted until the answer is
 // out, so a call read meanwhile is queued, and taken here after.
-func (l *loop) answer(c *call) (next *call, ok bool) {
+func (l *loop) answer(me int, c *call) (next *call, ok bool) {
 	l.mu.Lock()
 	delete(l.byID, c.id)
 	next = l.take()
+	// With no call queued for the slot, and the next message at hand
+	// for this goroutine to read, the answer waits in the buffer: if
+	// that message is a call, the answer goes out with its Started, in
+	// one write, before it runs (and otherwise before the next read
+	// that may wait).
+	hold := next == nil && l.reader == me && l.ready != nil && l.ready()
 	l.mu.Unlock()
 
 	l.wmu.Lock()
@@ -463,10 +509,26 @@ func (l *loop) answer(c *call) (next *call, ok bool) {
 		err = l.conn.Write(&wire.Msg{Kind: wire.KindStarted, ID: next.id})
 	}
 	if err == nil {
-		err = l.conn.Flush()
+		if hold {
+			l.unflushed.Store(true)
+		} else {
+			err = l.flush()
+		}
 	}
 	l.wmu.Unlock()
 	c.cancel()
+	if err == nil && hold {
+		// The reader role may have been lent meanwhile, and the new
+		// reader may have looked for an answer held back before this
+		// one was: then it is for this goroutine to send it. A reader
+		// that takes the role from now on sees it.
+		l.mu.Lock()
+		lent := l.reader != me
+		l.mu.Unlock()
+		if lent {
+			l.flushUnflushed()
+		}
+	}
 	if err != nil {
 		l.mu.Lock()
 		l.logf("writing to the executor: %v", err)
@@ -486,7 +548,7 @@ func (l *loop) answer(c *call) (next *call, ok bool) {
 	}
 	l.mu.Unlock()
 	if next != nil {
-		return next, l.begin(next, nil)
+		return next, l.begin(next)
 	}
 	return nil, true
 }

@@ -71,6 +71,9 @@ func (c *testCall) Run(ctx context.Context) {
 		}
 	case "goexit":
 		goruntime.Goexit()
+	case "nap":
+		time.Sleep(2 * lendAfter) // long enough for the reader role to be lent
+		c.out = c.arg
 	}
 }
 
@@ -90,7 +93,7 @@ func (c *testCall) Answer(s *wire.Streams, max int, m *wire.Msg) {
 }
 
 func init() {
-	for _, name := range []string{"echo", "wait", "goexit", "local"} {
+	for _, name := range []string{"echo", "wait", "goexit", "nap", "local"} {
 		registry.Add(&registry.Entry{
 			Name:  "w." + name,
 			Local: name == "local",
@@ -360,5 +363,43 @@ func TestManyCallsEachGetTheirOwnAnswer(t *testing.T) {
 			e.call(uint64(sent), "echo", strconv.Itoa(sent), true)
 			sent++
 		}
+	}
+}
+
+// TestAnswersHeldBackReachTheExecutor mixes calls that run long enough
+// for the reader role to be lent with messages that make the worker write
+// nothing (a revoke of a call already answered): an answer held back in
+// the write buffer while the next message is read must go out however the
+// role moves, or the executor and the worker wait for each other.
+func TestAnswersHeldBackReachTheExecutor(t *testing.T) {
+	t.Parallel()
+	e := start(t, 1)
+	const n, inFlight = 2000, 3
+	sent := 0
+	for ; sent < inFlight; sent++ {
+		e.call(uint64(sent), "nap", strconv.Itoa(sent), sent > 0)
+	}
+	for got := 0; got < n; {
+		m := &wire.Msg{}
+		if err := e.conn.Read(m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == wire.KindStarted {
+			continue
+		}
+		var out string
+		if m.Kind != wire.KindResult || e.dec.Decode("r", m.Gen, m.Payload, &out) != nil || out != strconv.FormatUint(m.ID, 10) {
+			t.Fatalf("call %d was answered with a %v of %q", m.ID, m.Kind, out)
+		}
+		got++
+		if sent < n {
+			task := "nap"
+			if sent%3 == 0 {
+				task = "echo"
+			}
+			e.call(uint64(sent), task, strconv.Itoa(sent), true)
+			sent++
+		}
+		e.send(&wire.Msg{Kind: wire.KindRevoke, ID: m.ID})
 	}
 }
