@@ -39,13 +39,14 @@ func CheckAcyclic(v any) error {
 var (
 	gobEncoderType = reflect.TypeFor[gob.GobEncoder]()
 	binaryMarshal  = reflect.TypeFor[encoding.BinaryMarshaler]()
-	textMarshal    = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
 // encodesItself reports whether gob hands values of t to their own
-// encoding method instead of walking them.
+// encoding method instead of walking them: GobEncode or MarshalBinary.
+// Not MarshalText: gob ignores it (encoding/gob's type.go has that case
+// commented out) and walks the fields.
 func encodesItself(t reflect.Type) bool {
-	for _, m := range []reflect.Type{gobEncoderType, binaryMarshal, textMarshal} {
+	for _, m := range []reflect.Type{gobEncoderType, binaryMarshal} {
 		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
 			return true
 		}

@@ -271,6 +271,17 @@ type node struct {
 	Kids []*node
 }
 
+// textNode has a MarshalText, which gob does not call: gob walks its
+// fields as any struct's (once a defect: the cycle check took it for a
+// type that encodes itself, and a textNode that was its own next reached
+// gob, which recursed until the stack ran out and the process died).
+type textNode struct {
+	Name string
+	Next *textNode
+}
+
+func (n *textNode) MarshalText() ([]byte, error) { return []byte(n.Name), nil }
+
 func TestCheckAcyclic(t *testing.T) {
 	t.Parallel()
 	loop := &node{Name: "a"}
@@ -282,6 +293,8 @@ func TestCheckAcyclic(t *testing.T) {
 	type selfSlice []selfSlice
 	ss := make(selfSlice, 1)
 	ss[0] = ss
+	textLoop := &textNode{Name: "t"}
+	textLoop.Next = textLoop
 	tests := []struct {
 		name string
 		v    any
@@ -294,6 +307,7 @@ func TestCheckAcyclic(t *testing.T) {
 		{"a node reached twice", dag, true},
 		{"a slice that holds itself", ss, false},
 		{"a map", map[string][]int{"a": {1}}, true},
+		{"a TextMarshaler that is its own next", textLoop, false},
 	}
 	for _, tt := range tests {
 		err := CheckAcyclic(tt.v)
