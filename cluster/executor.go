@@ -280,14 +280,8 @@ func (e *Executor) Stats() Stats {
 // shutdown is the runtime executor's Shutdown, its options read.
 func (d *driver) shutdown(ctx context.Context, cancelPending bool) error {
 	d.s.Shutdown(cancelPending)
-	select {
-	case <-d.s.Done():
-	case <-ctx.Done():
-		select {
-		case <-d.s.Done(): // both: done wins, so a second Shutdown returns nil
-		default:
-			return ctx.Err()
-		}
+	if err := d.s.WaitDone(ctx); err != nil {
+		return err
 	}
 	d.finish()
 	return nil

@@ -38,11 +38,10 @@ type link struct {
 // sent is a call as its link sees it.
 type sent struct {
 	task     string
-	ctx      context.Context // its submit context
-	answered bool            // an answer came; its results are being fetched
-	unseen   int             // heartbeats since it was sent that do not show it received
-	release  func()          // ends the offer of its arguments, if they travel in chunks
-	bound    int             // the most its answer's payload may be
+	answered bool   // an answer came; its results are being fetched
+	unseen   int    // heartbeats since it was sent that do not show it received
+	release  func() // ends the offer of its arguments, if they travel in chunks
+	bound    int    // the most its answer's payload may be
 }
 
 func newLink(d *driver, session, name string, slots int, lid uint64) *link {
@@ -87,7 +86,10 @@ func (l *link) Write(out []sched.Out) {
 			f := l.frame(kCancel, o.ID)
 			if o.Kind == wire.KindRevoke {
 				f.kind = kRevoke
-			} else if l.deadlinePassed(o.ID) {
+			} else if o.Deadline {
+				// The worker lets the deadline it was sent (as time
+				// remaining) end the task's context, so that the task sees
+				// context.DeadlineExceeded, as it would in-process.
 				f.reason = reasonDeadline
 			}
 			if err := l.d.publish(l.ctlSubj, f); err != nil {
@@ -106,24 +108,24 @@ func (l *link) Write(out []sched.Out) {
 // they are larger than one message.
 func (l *link) send(o sched.Out) {
 	c := o.Call
-	bound := l.d.cfg.maxPayload // each input's, and a batch's together: one per input
+	f := l.frame(kCall, o.ID)
+	f.task, f.max, f.ahead = c.Task, l.d.cfg.maxPayload, o.Ahead
 	if c.Batch {
-		bound = int(min(int64(bound)*int64(max(o.Count, 1)), 1<<40))
+		f.kind, f.count = kBatch, o.Count
 	}
+	// Each input's arguments and results are bounded; a batch's together
+	// by one bound per input.
+	bound := payloadBound(l.d.cfg.maxPayload, f)
 	payload, _, err := c.F.Encode(l.enc, bound)
 	if err != nil {
 		l.d.s.NotSent(l.worker(), c, err)
 		return
 	}
-	f := l.frame(kCall, o.ID)
-	f.task, f.max, f.body, f.ahead = c.Task, l.d.cfg.maxPayload, payload, o.Ahead
-	if c.Batch {
-		f.kind, f.count = kBatch, o.Count
-	}
+	f.body = payload
 	if dl, ok := c.Ctx.Deadline(); ok {
 		f.timeout = int64(max(time.Until(dl), 1))
 	}
-	s := &sent{task: c.Task, ctx: c.Ctx, bound: payloadBound(l.d.cfg.maxPayload, f)}
+	s := &sent{task: c.Task, bound: bound}
 	if len(payload) > l.d.inline {
 		ref, release, err := blob.Offer(l.d.nc, subjBlob(l.d.cfg.ns, l.d.id), payload, nil)
 		if err != nil {
@@ -144,17 +146,6 @@ func (l *link) send(o sched.Out) {
 	if err := l.d.publish(l.callSubj, f); err != nil {
 		go l.lose(l.sendFailed(err))
 	}
-}
-
-// deadlinePassed reports whether call id is cancelled because its
-// deadline passed: the worker then lets the deadline it was sent (as time
-// remaining) end the task's context, so that the task sees
-// context.DeadlineExceeded, as it would in-process.
-func (l *link) deadlinePassed(id uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.calls[id]
-	return s != nil && s.ctx.Err() == context.DeadlineExceeded
 }
 
 func (l *link) sendFailed(err error) error {

@@ -268,8 +268,12 @@ func (w *server) roomLocked() int {
 	if w.draining {
 		return 0
 	}
-	return w.free + max(0, aheadPerSlot*w.cfg.slots-len(w.waiting))
+	return w.free + max(0, w.aheadRoomLocked())
 }
+
+// aheadRoomLocked is how many more calls sent ahead the worker takes
+// (negative once stale ones fill the queue). w.mu is held.
+func (w *server) aheadRoomLocked() int { return aheadPerSlot*w.cfg.slots - len(w.waiting) }
 
 // sessionLocked returns the session of the driver that sent f, on f's
 // link, or nil if f belongs to a link the driver gave up on. A newer link
@@ -330,9 +334,10 @@ func releaseAll(offers []*offer) {
 }
 
 // onCall starts a call if a slot is free. A call the driver sent ahead
-// of need waits for one, in order, unless too many wait already; any
-// other is given back (a worker never holds a call it was not asked to
-// hold: the driver counts those as starting at once).
+// of need waits for one, in order, unless too many wait already. Any
+// other is refused for want of a slot (the driver sent it to a slot it
+// saw free, which another driver took): it goes back to the driver's
+// queue, and may start elsewhere sooner.
 func (w *server) onCall(m *nats.Msg) {
 	f, err := parse(m)
 	if err != nil || (f.kind != kCall && f.kind != kBatch) {
@@ -364,7 +369,7 @@ func (w *server) onCall(m *nats.Msg) {
 	case e.Local:
 		w.answerLocked(d, f.link, errorAnswer(f.id, fmt.Errorf("futuresgen: task %s is local (//futures:task local): it runs only on in-process executors, and this worker refuses it", f.task)))
 		return
-	case w.draining || w.free == 0 && (!f.ahead || len(w.waiting) >= aheadPerSlot*w.cfg.slots):
+	case w.draining || w.free == 0 && (!f.ahead || w.aheadRoomLocked() <= 0):
 		d.room = true
 		w.publishLocked(d, &frame{kind: kRevoked, id: f.id, full: true})
 		return
@@ -408,7 +413,7 @@ func (w *server) startWaitingLocked() {
 
 // unwaitLocked takes c, not started, out of the calls waiting, and
 // tells its driver it was given back. w.mu is held.
-func (w *server) unwaitLocked(c *wcall, full bool) {
+func (w *server) unwaitLocked(c *wcall) {
 	for i, x := range w.waiting {
 		if x == c {
 			w.waiting = append(w.waiting[:i], w.waiting[i+1:]...)
@@ -417,7 +422,7 @@ func (w *server) unwaitLocked(c *wcall, full bool) {
 	}
 	delete(c.d.held, c.f.id)
 	c.cancel()
-	w.publishLocked(c.d, &frame{kind: kRevoked, id: c.f.id, link: c.lid, full: full})
+	w.publishLocked(c.d, &frame{kind: kRevoked, id: c.f.id, link: c.lid})
 }
 
 // end ends c's context, for the reason the driver gave. For a deadline
@@ -426,7 +431,7 @@ func (w *server) unwaitLocked(c *wcall, full bool) {
 // task would see in-process; should that be far off, a cancel does.
 func (c *wcall) end(reason string) {
 	if _, ok := c.ctx.Deadline(); ok && reason == reasonDeadline {
-		time.AfterFunc(time.Second, c.cancel)
+		time.AfterFunc(wire.DeadlineSlack, c.cancel)
 		return
 	}
 	c.cancel()
@@ -600,7 +605,7 @@ func (w *server) onCtl(m *nats.Msg) {
 		case c == nil:
 		case !c.started:
 			// Sent ahead and not started: given back, it never runs here.
-			w.unwaitLocked(c, false)
+			w.unwaitLocked(c)
 		case f.kind == kCancel:
 			c.end(f.reason)
 		}
@@ -710,7 +715,7 @@ func (w *server) drain() {
 	w.draining = true
 	for _, c := range append([]*wcall(nil), w.waiting...) {
 		if c.d.held[c.f.id] == c {
-			w.unwaitLocked(c, false)
+			w.unwaitLocked(c)
 		}
 	}
 	w.waiting = nil

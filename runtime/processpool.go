@@ -197,17 +197,7 @@ func (p *ProcessPool) Shutdown(ctx context.Context, opts ...ShutdownOption) erro
 		o(&sc)
 	}
 	p.s.Shutdown(sc.cancelPending)
-	select {
-	case <-p.s.Done():
-		return nil
-	case <-ctx.Done():
-		select {
-		case <-p.s.Done(): // both: done wins, so a second Shutdown returns nil
-			return nil
-		default:
-			return ctx.Err()
-		}
-	}
+	return p.s.WaitDone(ctx)
 }
 
 // Close shuts p down and waits for its tasks and workers:

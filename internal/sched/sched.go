@@ -484,6 +484,23 @@ func (s *Scheduler) Shutdown(cancelPending bool) {
 // every worker is gone.
 func (s *Scheduler) Done() <-chan struct{} { return s.done }
 
+// WaitDone waits until Done is closed, and returns nil, or until ctx
+// ends, and returns its error. When both have happened it returns nil: a
+// second Shutdown of a finished executor succeeds whatever its context.
+func (s *Scheduler) WaitDone(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		select {
+		case <-s.done:
+			return nil
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
 // Stats returns the counters at one instant.
 func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
