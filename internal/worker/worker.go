@@ -348,6 +348,14 @@ func (l *loop) receive(m *wire.Msg) (c *call, reply *wire.Msg) {
 	return c, nil
 }
 
+// writeFailed ends Serve with err, a write to the executor that failed.
+func (l *loop) writeFailed(err error) {
+	l.mu.Lock()
+	l.logf("writing to the executor: %v", err)
+	l.finish(err)
+	l.mu.Unlock()
+}
+
 // send writes one message and flushes it; false means the connection
 // failed and Serve is ending.
 func (l *loop) send(m *wire.Msg) bool {
@@ -358,10 +366,7 @@ func (l *loop) send(m *wire.Msg) bool {
 	}
 	l.wmu.Unlock()
 	if err != nil {
-		l.mu.Lock()
-		l.logf("writing to the executor: %v", err)
-		l.finish(err)
-		l.mu.Unlock()
+		l.writeFailed(err)
 		return false
 	}
 	return true
@@ -445,10 +450,7 @@ func (l *loop) flushUnflushed() {
 	}
 	l.wmu.Unlock()
 	if err != nil {
-		l.mu.Lock()
-		l.logf("writing to the executor: %v", err)
-		l.finish(err)
-		l.mu.Unlock()
+		l.writeFailed(err)
 	}
 }
 
@@ -530,10 +532,7 @@ func (l *loop) answer(me int, c *call) (next *call, ok bool) {
 		}
 	}
 	if err != nil {
-		l.mu.Lock()
-		l.logf("writing to the executor: %v", err)
-		l.finish(err)
-		l.mu.Unlock()
+		l.writeFailed(err)
 		return nil, false
 	}
 	if next != nil {
