@@ -399,20 +399,31 @@ func (w *server) startLocked(c *wcall) {
 }
 
 // startWaitingLocked starts calls sent ahead while slots are free,
-// skipping those whose driver gave them up meanwhile. w.mu is held.
+// skipping those whose driver gave them up meanwhile. A call whose driver
+// has been silent for aheadSilence is given back instead: its driver may
+// be gone (its connection closed, and with it its futures failed), and a
+// live one takes the call back in its queue. w.mu is held.
 func (w *server) startWaitingLocked() {
 	for w.free > 0 && len(w.waiting) > 0 && !w.draining {
 		c := w.waiting[0]
 		w.waiting[0] = nil
 		w.waiting = w.waiting[1:]
-		if c.d.held[c.f.id] == c && !c.d.dropped && c.d.lid == c.lid {
+		switch {
+		case c.d.held[c.f.id] != c || c.d.dropped || c.d.lid != c.lid:
+		case c.d.quiet.for_ > aheadSilence:
+			w.giveBackLocked(c)
+		default:
 			w.startLocked(c)
 		}
 	}
 }
 
-// unwaitLocked takes c, not started, out of the calls waiting, and
-// tells its driver it was given back. w.mu is held.
+// aheadSilence is how long a driver may say nothing before the calls it
+// sent ahead are given back rather than started: four of its heartbeats.
+const aheadSilence = 4 * beatInterval
+
+// unwaitLocked takes c, not started, out of the calls waiting, and gives
+// it back. w.mu is held.
 func (w *server) unwaitLocked(c *wcall) {
 	for i, x := range w.waiting {
 		if x == c {
@@ -420,6 +431,12 @@ func (w *server) unwaitLocked(c *wcall) {
 			break
 		}
 	}
+	w.giveBackLocked(c)
+}
+
+// giveBackLocked tells c's driver that c, never started, was given back.
+// w.mu is held.
+func (w *server) giveBackLocked(c *wcall) {
 	delete(c.d.held, c.f.id)
 	c.cancel()
 	w.publishLocked(c.d, &frame{kind: kRevoked, id: c.f.id, link: c.lid})
