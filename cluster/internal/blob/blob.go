@@ -20,10 +20,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 )
 
 // Defaults for Fetch.
@@ -57,18 +59,40 @@ type Ref struct {
 	Chunk   int    // bytes per chunk (the last may be shorter)
 }
 
-// Offer makes data available to fetches on a subject under prefix (for
-// example "futures.blob.<driver id>") and returns its Ref. The holder
-// answers until a fetch completes or fails and says so, or until release
-// is called; release may be called any number of times, also after that.
-// data must not change until then. done, when not nil, runs once when the
-// offer ends either way.
-func Offer(nc *nats.Conn, prefix string, data []byte, done func()) (ref Ref, release func(), err error) {
+// Reader says who may fetch an offer: the server's permissions let only
+// the reader publish on the offer's subject (ns.b.<owner>.<reader>.<nuid>
+// in the cluster's scheme), and the holder sends chunks only to reply
+// subjects under the reader's inbox prefix, so that a reader cannot make
+// the holder send them anywhere else.
+type Reader struct {
+	ID    string // the reader's identity: the subject's token after prefix
+	Inbox string // the reader's inbox prefix (_INBOX.<ID>); "" takes any reply subject
+}
+
+// Offer makes data available to one reader, on the subject
+// prefix.<reader>.<nuid> (prefix is for example "futures.b.<owner>"), and
+// returns its Ref. The holder answers until a fetch completes or fails and
+// says so, or until release is called; release may be called any number
+// of times, also after that. data must not change until then. done, when
+// not nil, runs once when the offer ends either way.
+//
+// Each chunk request gets one reply, on the request's own reply subject:
+// a server that allows replies once per request (allow_responses) lets
+// every chunk through. A request whose reply subject is not under
+// to.Inbox is dropped.
+func Offer(nc *nats.Conn, prefix string, to Reader, data []byte, done func()) (ref Ref, release func(), err error) {
 	chunk := int(nc.MaxPayload()) - headroom
 	if chunk <= 0 {
 		return Ref{}, nil, fmt.Errorf("blob: server max_payload %d is too small for chunks", nc.MaxPayload())
 	}
-	ref = Ref{Subject: prefix + "." + nats.NewInbox()[len(nats.InboxPrefix):], Size: int64(len(data)), Chunk: chunk}
+	if !validToken(to.ID) {
+		return Ref{}, nil, fmt.Errorf("blob: reader %q is not a subject token", to.ID)
+	}
+	ref = Ref{Subject: prefix + "." + to.ID + "." + nuid.Next(), Size: int64(len(data)), Chunk: chunk}
+	replyPrefix := ""
+	if to.Inbox != "" {
+		replyPrefix = to.Inbox + "."
+	}
 	var (
 		once sync.Once
 		sub  *nats.Subscription
@@ -93,7 +117,7 @@ func Offer(nc *nats.Conn, prefix string, data []byte, done func()) (ref Ref, rel
 			return
 		}
 		off, err := strconv.ParseInt(text, 10, 64)
-		if err != nil || off < 0 || off >= ref.Size || m.Reply == "" {
+		if err != nil || off < 0 || off >= ref.Size || m.Reply == "" || !strings.HasPrefix(m.Reply, replyPrefix) {
 			return // not a request of ours: nothing to answer
 		}
 		end := min(off+int64(chunk), ref.Size)
@@ -115,6 +139,31 @@ func Offer(nc *nats.Conn, prefix string, data []byte, done func()) (ref Ref, rel
 	return ref, release, nil
 }
 
+// validToken reports whether t is one subject token a publish can use:
+// not empty, no '.', no wildcard, no white space or control character.
+func validToken(t string) bool {
+	if t == "" {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case c == '.', c == '*', c == '>', c <= ' ', c == 0x7f:
+			return false
+		}
+	}
+	return true
+}
+
+// validSubject reports whether s is a subject a publish can use.
+func validSubject(s string) bool {
+	for t := range strings.SplitSeq(s, ".") {
+		if !validToken(t) {
+			return false
+		}
+	}
+	return true
+}
+
 // FetchOptions tune Fetch; the zero value uses the defaults.
 type FetchOptions struct {
 	Window       int           // chunk requests in flight; default DefaultWindow
@@ -126,12 +175,12 @@ type FetchOptions struct {
 // whether it succeeded or not. It fails with ctx's error if ctx ends, and
 // with an error naming the chunk when the holder stops answering.
 func Fetch(ctx context.Context, nc *nats.Conn, ref Ref, limit int64, opts FetchOptions) ([]byte, error) {
+	if ref.Size < 0 || ref.Chunk <= 0 || !validSubject(ref.Subject) {
+		return nil, fmt.Errorf("blob: bad ref: subject %q, size %d, chunk %d", ref.Subject, ref.Size, ref.Chunk)
+	}
 	defer nc.Publish(ref.Subject, []byte("end"))
 	if err := ctx.Err(); err != nil {
 		return nil, err
-	}
-	if ref.Size < 0 || ref.Chunk <= 0 {
-		return nil, fmt.Errorf("blob: bad ref %+v", ref)
 	}
 	if ref.Size > limit {
 		return nil, fmt.Errorf("%w: %d bytes, more than the limit of %d", ErrTooLarge, ref.Size, limit)
@@ -149,11 +198,18 @@ func Fetch(ctx context.Context, nc *nats.Conn, ref Ref, limit int64, opts FetchO
 	if n == 0 {
 		return buf, nil
 	}
-	inbox := nats.NewInbox()
+	// Every request has a reply subject of its own, inbox.<k>: a server
+	// that allows one reply per request subject and delivery
+	// (allow_responses) would let only some of the window's replies
+	// through if they shared one. nc.NewInbox, not nats.NewInbox: it keeps
+	// the connection's inbox prefix, the only one its permissions may let
+	// it subscribe to.
+	inbox := nc.NewInbox()
+	asked := 0 // requests sent, for reply subjects
 	// A channel subscription: chunks wait in its buffer, never in a
 	// callback; the window bounds how many can be there.
 	ch := make(chan *nats.Msg, window)
-	sub, err := nc.ChanSubscribe(inbox, ch)
+	sub, err := nc.ChanSubscribe(inbox+".*", ch)
 	if err != nil {
 		return nil, fmt.Errorf("blob: fetching %s: %w", ref.Subject, err)
 	}
@@ -165,7 +221,8 @@ func Fetch(ctx context.Context, nc *nats.Conn, ref Ref, limit int64, opts FetchO
 	ask := func(i int) error {
 		asks[i]++
 		askedAt[i] = time.Now()
-		return nc.PublishRequest(ref.Subject, inbox, strconv.AppendInt(nil, int64(i)*int64(ref.Chunk), 10))
+		asked++
+		return nc.PublishRequest(ref.Subject, inbox+"."+strconv.Itoa(asked), strconv.AppendInt(nil, int64(i)*int64(ref.Chunk), 10))
 	}
 	next, have := 0, 0 // the next chunk to ask for; chunks received
 	for ; next < min(window, n); next++ {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
 	"github.com/futuresgen/futuresgen/cluster/internal/netns"
+	"github.com/futuresgen/futuresgen/cluster/internal/secure"
 )
 
 // childEnv carries a ChildConfig, as JSON, to a child server process.
@@ -34,12 +35,19 @@ type ChildConfig struct {
 	// Print, when set, is a subject whose messages the child prints, one
 	// "msg DATA" line each, in arrival order.
 	Print string
+	// AuthNamespace, when set, makes the child's server authenticate
+	// every client with new secrets for that namespace (embedded.Config's
+	// Auth, which cannot travel as JSON); Child.WorkerURL and
+	// Child.DriverURL are then its join URLs. Respond and Print need an
+	// unauthenticated server.
+	AuthNamespace string
 }
 
 // ServeChild makes this process a child server when StartIn started it,
 // and otherwise returns at once. Call it first in TestMain.
 //
-// A child server prints "ready URL", then "clients N" whenever its number
+// A child server prints "ready URL" ("ready URL WORKERURL DRIVERURL" with
+// AuthNamespace), then "clients N" whenever its number
 // of client connections changes (its own in-process one counts), and the
 // lines ChildConfig.Print asks for. It shuts down and exits when its
 // standard input closes; it exits 1 with a message on stderr if its
@@ -58,6 +66,18 @@ func serveChild(raw string) int {
 		fmt.Fprintf(os.Stderr, "embedded child: bad %s: %v\n", childEnv, err)
 		return 1
 	}
+	if cfg.AuthNamespace != "" {
+		if cfg.Respond != "" || cfg.Print != "" {
+			fmt.Fprintln(os.Stderr, "embedded child: Respond and Print need a server without AuthNamespace")
+			return 1
+		}
+		auth, err := secure.NewAuth(cfg.AuthNamespace, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "embedded child:", err)
+			return 1
+		}
+		cfg.Auth = auth
+	}
 	s, err := embedded.Start(cfg.Config)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "embedded child:", err)
@@ -69,6 +89,10 @@ func serveChild(raw string) int {
 		outMu.Lock()
 		defer outMu.Unlock()
 		fmt.Printf(format+"\n", args...)
+	}
+	if cfg.Auth != nil {
+		say("ready %s %s %s", s.URL, s.Join(secure.Worker, "").Reveal(), s.Join(secure.Driver, "").Reveal())
+		return waitStdin(s, say)
 	}
 	nc, err := nats.Connect("", nats.InProcessServer(s.NS))
 	if err != nil {
@@ -93,7 +117,12 @@ func serveChild(raw string) int {
 		return 1
 	}
 	say("ready %s", s.URL)
+	return waitStdin(s, say)
+}
 
+// waitStdin prints "clients N" whenever the number of clients changes,
+// until standard input closes.
+func waitStdin(s *embedded.Server, say func(string, ...any)) int {
 	stdinClosed := make(chan struct{})
 	go func() {
 		io.Copy(io.Discard, os.Stdin)
@@ -126,6 +155,9 @@ type Child struct {
 	// URL is where clients in the child's namespace, or linked to it,
 	// connect.
 	URL string
+	// WorkerURL and DriverURL are the join URLs of a child started with
+	// AuthNamespace, secrets included.
+	WorkerURL, DriverURL string
 	// Lines carries what the child prints after "ready"; it is closed
 	// when the child's output ends. Read it, or lines are dropped once
 	// its buffer of 4096 fills.
@@ -192,11 +224,15 @@ func StartIn(tb testing.TB, h *netns.Host, cfg ChildConfig) *Child {
 	tb.Cleanup(func() { c.stop() })
 	select {
 	case text, ok := <-ready:
-		url, found := strings.CutPrefix(text, "ready ")
-		if !ok || !found {
-			tb.Fatalf("embedded: child server in %s said %q instead of ready (its stderr is above)", h.Name, text)
+		rest, found := strings.CutPrefix(text, "ready ")
+		fields := strings.Fields(rest)
+		if !ok || !found || len(fields) != 1 && len(fields) != 3 {
+			tb.Fatalf("embedded: child server in %s said %q instead of ready (its stderr is above)", h.Name, secure.Scrub(text))
 		}
-		c.URL = url
+		c.URL = fields[0]
+		if len(fields) == 3 {
+			c.WorkerURL, c.DriverURL = fields[1], fields[2]
+		}
 	case <-time.After(embedded.DefaultReadyTimeout):
 		tb.Fatalf("embedded: child server in %s not ready after %v", h.Name, embedded.DefaultReadyTimeout)
 	}

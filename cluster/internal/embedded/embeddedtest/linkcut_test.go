@@ -185,6 +185,7 @@ func TestLinkCut(t *testing.T) {
 				Config: embedded.Config{
 					Listen:       netip.AddrPortFrom(link.AddrA, 4222).String(),
 					PingInterval: ping, MaxPingsOut: 2,
+					Insecure: true, // no secret to keep: it measures the link
 				},
 				Respond: "echo", Print: "seq",
 			})
