@@ -317,15 +317,14 @@ func (s *Server) Revoke(id string) int {
 	}
 	s.Auth.Revoke(id)
 	closed := 0
-	for _, role := range []secure.Role{secure.Worker, secure.Driver} {
-		cz, err := s.NS.Connz(&server.ConnzOptions{User: role.String() + ":" + id, Limit: 1 << 20})
-		if err != nil {
-			continue
-		}
-		for _, c := range cz.Conns {
-			if s.NS.DisconnectClientByID(c.Cid) == nil {
-				closed++
-			}
+	// Connz's user filter matches a client's nkey when it has one.
+	cz, err := s.NS.Connz(&server.ConnzOptions{User: id, Limit: 1 << 20})
+	if err != nil {
+		return 0
+	}
+	for _, c := range cz.Conns {
+		if s.NS.DisconnectClientByID(c.Cid) == nil {
+			closed++
 		}
 	}
 	return closed

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -55,14 +56,15 @@ func (j Join) url(user string) string {
 	if j.Namespace != "" {
 		u.Path = "/" + j.Namespace
 	}
-	q := url.Values{}
+	// By hand: url.Values would escape the pin's ':'.
+	var q []string
 	if !j.Pin.IsZero() {
-		q.Set("pin", j.Pin.String())
+		q = append(q, "pin="+j.Pin.String())
 	}
 	if j.Insecure {
-		q.Set("insecure", "1")
+		q = append(q, "insecure=1")
 	}
-	u.RawQuery = q.Encode()
+	u.RawQuery = strings.Join(q, "&")
 	return u.String()
 }
 
@@ -72,7 +74,7 @@ func (j Join) Reveal() string { return j.url(j.Secret.Reveal()) }
 
 // String returns the join URL with its secret redacted: for logs, errors
 // and display.
-func (j Join) String() string { return j.url(j.Secret.String()) }
+func (j Join) String() string { return Scrub(j.url(j.Secret.String())) }
 
 // IsJoin reports whether s looks like a join URL (its user information is
 // a secret's prefix and more), as opposed to a plain NATS URL. ParseJoin
@@ -88,6 +90,9 @@ func IsJoin(s string) bool {
 // ParseJoin parses a join URL. Its errors name the URL redacted, never the
 // secret.
 func ParseJoin(s string) (Join, error) {
+	// Nothing of s but Redact(s) goes into an error; the reasons quote
+	// only what cannot hold user information (the scheme, the port, a
+	// query key of lowercase letters).
 	bad := func(format string, args ...any) (Join, error) {
 		return Join{}, fmt.Errorf("secure: join URL %s: %s", Redact(s), fmt.Sprintf(format, args...))
 	}
@@ -105,13 +110,13 @@ func ParseJoin(s string) (Join, error) {
 		return bad("scheme %q; want tls:// or nats://", u.Scheme)
 	}
 	if u.Opaque != "" || u.Fragment != "" || u.RawFragment != "" {
-		return bad("want scheme://secret@host:port/namespace?pin=...")
+		return bad("want a scheme, a secret, host:port, a namespace and a query, no more")
 	}
 	if u.User == nil {
 		return bad("no secret before the host")
 	}
 	if _, has := u.User.Password(); has {
-		return bad("a secret, not user:password, before the host")
+		return bad("a secret before the host, not a name and password")
 	}
 	if j.Secret, err = ParseSecret(u.User.Username()); err != nil {
 		return bad("%v", strings.TrimPrefix(err.Error(), "secure: "))
@@ -128,8 +133,8 @@ func ParseJoin(s string) (Join, error) {
 		return bad("escaped characters in the namespace")
 	}
 	if ns := strings.TrimPrefix(u.Path, "/"); ns != "" {
-		if err := CheckNamespace(ns); err != nil {
-			return bad("%v", strings.TrimPrefix(err.Error(), "secure: "))
+		if CheckNamespace(ns) != nil {
+			return bad("the namespace is not dot-separated tokens of letters, digits, '-' and '_'")
 		}
 		j.Namespace = ns
 	}
@@ -138,6 +143,9 @@ func ParseJoin(s string) (Join, error) {
 		return bad("bad query")
 	}
 	for key, vals := range q {
+		if !plainKey(key) {
+			return bad("unknown parameter; want pin or insecure")
+		}
 		if len(vals) != 1 {
 			return bad("%s given %d times", key, len(vals))
 		}
@@ -154,7 +162,7 @@ func ParseJoin(s string) (Join, error) {
 				return bad("insecure=1 with tls://")
 			}
 			if vals[0] != "1" {
-				return bad("insecure=%q; want insecure=1", vals[0])
+				return bad("want insecure=1")
 			}
 			j.Insecure = true
 		default:
@@ -162,6 +170,23 @@ func ParseJoin(s string) (Join, error) {
 		}
 	}
 	return j, nil
+}
+
+// schemePattern matches a URL's scheme.
+var schemePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
+// plainKey reports whether a query key is 1-16 lowercase letters: safe
+// to quote in an error.
+func plainKey(k string) bool {
+	if k == "" || len(k) > 16 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 'a' || k[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // Redact returns s, a URL or a comma-separated list of them as nats.go
@@ -194,8 +219,8 @@ func redactUserinfo(p string) string {
 	if at < 0 {
 		return p
 	}
-	start := 0
-	if i := strings.Index(p, "://"); i >= 0 && i < at {
+	start := 0 // without a scheme, everything before the '@' goes
+	if i := strings.Index(p, "://"); i > 0 && i < at && schemePattern.MatchString(p[:i]) {
 		start = i + len("://")
 	}
 	user := p[start:at]

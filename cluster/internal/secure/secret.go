@@ -138,7 +138,13 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // gave.
 func Scrub(text string) string {
 	text = secretPattern.ReplaceAllStringFunc(text, func(m string) string { return m[:4] + redacted })
-	return userinfoPattern.ReplaceAllString(text, "${1}"+redacted+"@")
+	return userinfoPattern.ReplaceAllStringFunc(text, func(m string) string {
+		scheme, user, _ := strings.Cut(m, "://")
+		if strings.HasPrefix(user, Worker.prefix()+redacted+"@") || strings.HasPrefix(user, Driver.prefix()+redacted+"@") {
+			return scheme + "://" + user[:4] + redacted + "@" // a secret, redacted above: keep its role
+		}
+		return scheme + "://" + redacted + "@"
+	})
 }
 
 // userinfoPattern matches the user information of a URL inside text:
