@@ -1,6 +1,7 @@
 package embedded_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
+	"github.com/futuresgen/futuresgen/cluster/internal/secure"
 )
 
 func TestMain(m *testing.M) {
@@ -135,5 +137,58 @@ func BenchmarkStart(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+func TestListeningBeyondLoopbackNeedsTLSOrInsecure(t *testing.T) {
+	// Each fails before listening: nothing is bound beyond loopback.
+	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0", "10.231.0.1:4222", "myhost:4222"} {
+		_, err := embedded.Start(embedded.Config{Listen: addr})
+		if err == nil || !strings.Contains(err.Error(), "beyond loopback") || !strings.Contains(err.Error(), "Insecure") {
+			t.Errorf("Start listening on %q without TLS: err = %v; want a refusal naming Insecure", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:0", "127.0.0.2:0", "localhost:0"} {
+		s, err := embedded.Start(embedded.Config{Listen: addr})
+		if err != nil {
+			t.Errorf("Start on %q: %v", addr, err)
+			continue
+		}
+		s.Shutdown()
+	}
+}
+
+func TestAnAuthenticatingServerTakesItsRolesInProcessAndOverTCP(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	auth, err := secure.NewAuth("ns", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []embedded.Config{
+		{Auth: auth},
+		{Auth: auth, Listen: "127.0.0.1:0"},
+		{Auth: auth, Listen: "127.0.0.1:0", GenerateTLS: true},
+	} {
+		s, err := embedded.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.GenerateTLS != strings.HasPrefix(s.URL, "tls://") || cfg.GenerateTLS == s.Pin.IsZero() {
+			t.Errorf("URL %s, pin %v; want tls:// and a pin exactly with TLS", s.URL, s.Pin)
+		}
+		for _, connect := range []func(secure.Role, *slog.Logger, ...nats.Option) (*nats.Conn, error){s.ConnectAs, s.ConnectInProcess} {
+			nc, err := connect(secure.Driver, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if secure.Identity(nc) == "" {
+				t.Errorf("no identity")
+			}
+			nc.Close()
+		}
+		if _, err := s.Connect(nats.NoReconnect()); err == nil {
+			t.Errorf("a connection without credentials was admitted")
+		}
+		s.Shutdown()
 	}
 }

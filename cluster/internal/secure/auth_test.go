@@ -317,3 +317,20 @@ func TestARevokedIdentityIsClosedAndRefused(t *testing.T) {
 	}
 	c.join(t, secure.Worker) // a new identity is welcome
 }
+
+func TestLimitsHold(t *testing.T) {
+	c := startCluster(t, embedded.Config{AuthTimeout: 200 * time.Millisecond, MaxSubs: 3})
+	// A connection that never authenticates is dropped.
+	said := rawSession(t, strings.TrimPrefix(c.srv.URL, "nats://"))
+	if !strings.Contains(said, "Authentication Timeout") {
+		t.Errorf("a silent connection was told %q; want Authentication Timeout", said)
+	}
+	// A connection holds at most MaxSubs subscriptions.
+	w := c.join(t, secure.Worker)
+	for i := range 4 {
+		if _, err := w.SubscribeSync(ns + ".w." + w.id + "." + string(rune('a'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.errs.await(t, "maximum subscriptions exceeded")
+}
