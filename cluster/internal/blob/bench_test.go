@@ -35,7 +35,7 @@ func BenchmarkMove64MiB(b *testing.B) {
 			holder, fetcher := pairWith(b, embedded.Config{Listen: "127.0.0.1:0", MaxPayload: bc.maxPayload})
 			b.SetBytes(benchSize)
 			for b.Loop() {
-				ref, release, err := blob.Offer(holder, "bench.blob", blob.Reader{ID: "r"}, data, nil)
+				ref, release, err := blob.OfferTo(holder, "bench.blob", blob.Reader{ID: "r"}, data, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

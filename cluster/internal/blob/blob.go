@@ -10,6 +10,13 @@
 // in the worker's buffers. A fetch that ends tells the holder, which
 // forgets the bytes.
 //
+// An offer names its one reader (OfferTo, Reader): on a server that gives each
+// connection permissions for its own identity (package secure), only that
+// reader may ask for the chunks, and the holder sends them only to the
+// reader's inbox. Every chunk request has a reply subject of its own, so
+// the chunks pass a server that allows one reply per request
+// (allow_responses).
+//
 // On the project's 2-core machine, 64 MiB travel in about 100-200 ms over
 // an embedded server on loopback (see ../NOTES.md), against 260-700 ms
 // through JetStream's object store.
@@ -69,7 +76,15 @@ type Reader struct {
 	Inbox string // the reader's inbox prefix (_INBOX.<ID>); "" takes any reply subject
 }
 
-// Offer makes data available to one reader, on the subject
+// Offer is OfferTo without a named reader: on the subject prefix.<nuid>,
+// answering any reply subject, as before readers were named. It keeps the
+// cluster's current callers building until they move to OfferTo and the
+// subjects ns.b.<owner>.<reader>.<nuid>; remove it then.
+func Offer(nc *nats.Conn, prefix string, data []byte, done func()) (ref Ref, release func(), err error) {
+	return offer(nc, prefix+"."+nuid.Next(), "", data, done)
+}
+
+// OfferTo makes data available to one reader, on the subject
 // prefix.<reader>.<nuid> (prefix is for example "futures.b.<owner>"), and
 // returns its Ref. The holder answers until a fetch completes or fails and
 // says so, or until release is called; release may be called any number
@@ -80,19 +95,25 @@ type Reader struct {
 // a server that allows replies once per request (allow_responses) lets
 // every chunk through. A request whose reply subject is not under
 // to.Inbox is dropped.
-func Offer(nc *nats.Conn, prefix string, to Reader, data []byte, done func()) (ref Ref, release func(), err error) {
-	chunk := int(nc.MaxPayload()) - headroom
-	if chunk <= 0 {
-		return Ref{}, nil, fmt.Errorf("blob: server max_payload %d is too small for chunks", nc.MaxPayload())
-	}
+func OfferTo(nc *nats.Conn, prefix string, to Reader, data []byte, done func()) (ref Ref, release func(), err error) {
 	if !validToken(to.ID) {
 		return Ref{}, nil, fmt.Errorf("blob: reader %q is not a subject token", to.ID)
 	}
-	ref = Ref{Subject: prefix + "." + to.ID + "." + nuid.Next(), Size: int64(len(data)), Chunk: chunk}
 	replyPrefix := ""
 	if to.Inbox != "" {
 		replyPrefix = to.Inbox + "."
 	}
+	return offer(nc, prefix+"."+to.ID+"."+nuid.Next(), replyPrefix, data, done)
+}
+
+// offer offers data on subject, answering reply subjects that start with
+// replyPrefix.
+func offer(nc *nats.Conn, subject, replyPrefix string, data []byte, done func()) (ref Ref, release func(), err error) {
+	chunk := int(nc.MaxPayload()) - headroom
+	if chunk <= 0 {
+		return Ref{}, nil, fmt.Errorf("blob: server max_payload %d is too small for chunks", nc.MaxPayload())
+	}
+	ref = Ref{Subject: subject, Size: int64(len(data)), Chunk: chunk}
 	var (
 		once sync.Once
 		sub  *nats.Subscription

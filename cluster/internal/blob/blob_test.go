@@ -56,7 +56,7 @@ func TestFetchGetsWhatWasOffered(t *testing.T) {
 	for _, size := range []int{0, 1, 1<<20 - 4<<10, 1 << 20, 3<<20 + 17, 64 << 20} {
 		data := pattern(size)
 		ended := make(chan struct{})
-		ref, release, err := blob.Offer(holder, "test.blob", reader, data, func() { close(ended) })
+		ref, release, err := blob.OfferTo(holder, "test.blob", reader, data, func() { close(ended) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func TestFetchGetsWhatWasOffered(t *testing.T) {
 func TestFetchRefusesTooLargeBeforeMovingAnything(t *testing.T) {
 	holder, fetcher := pair(t)
 	ended := make(chan struct{})
-	ref, _, err := blob.Offer(holder, "test.blob", reader, pattern(2<<20), func() { close(ended) })
+	ref, _, err := blob.OfferTo(holder, "test.blob", reader, pattern(2<<20), func() { close(ended) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestFetchRefusesTooLargeBeforeMovingAnything(t *testing.T) {
 
 func TestFetchFromAGoneHolderFailsNamingTheChunk(t *testing.T) {
 	holder, fetcher := pair(t)
-	ref, release, err := blob.Offer(holder, "test.blob", reader, pattern(2<<20), nil)
+	ref, release, err := blob.OfferTo(holder, "test.blob", reader, pattern(2<<20), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestFetchFromAGoneHolderFailsNamingTheChunk(t *testing.T) {
 
 func TestFetchEndsWithItsContext(t *testing.T) {
 	holder, fetcher := pair(t)
-	ref, release, err := blob.Offer(holder, "test.blob", reader, pattern(2<<20), nil)
+	ref, release, err := blob.OfferTo(holder, "test.blob", reader, pattern(2<<20), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestFetchUnderPermissions(t *testing.T) {
 			owner, id := secure.Identity(tc.holder), secure.Identity(tc.reader)
 			data := pattern(5<<20 + 3)
 			ended := make(chan struct{})
-			ref, _, err := blob.Offer(tc.holder, "ns.b."+owner, blob.Reader{ID: id, Inbox: secure.InboxPrefix(id)}, data, func() { close(ended) })
+			ref, _, err := blob.OfferTo(tc.holder, "ns.b."+owner, blob.Reader{ID: id, Inbox: secure.InboxPrefix(id)}, data, func() { close(ended) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,7 +201,7 @@ func TestFetchUnderPermissions(t *testing.T) {
 // cannot make the holder publish its bytes on someone else's subject.
 func TestAHolderAnswersOnlyTheReadersInbox(t *testing.T) {
 	holder, fetcher := pair(t) // the fetcher's inbox is _INBOX.<nuid>
-	ref, release, err := blob.Offer(holder, "test.blob", blob.Reader{ID: "r", Inbox: "_INBOX.r"}, pattern(2<<20), nil)
+	ref, release, err := blob.OfferTo(holder, "test.blob", blob.Reader{ID: "r", Inbox: "_INBOX.r"}, pattern(2<<20), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +219,21 @@ func TestFetchRefusesARefWithABadSubject(t *testing.T) {
 		if _, err := blob.Fetch(context.Background(), fetcher, ref, 64<<20, blob.FetchOptions{}); err == nil || !strings.Contains(err.Error(), "bad ref") {
 			t.Errorf("Fetch of a ref on %q: err = %v; want a bad ref", subject, err)
 		}
+	}
+}
+
+// TestOfferWithoutAReaderStillWorks covers Offer, kept for the cluster's
+// callers until they name readers.
+func TestOfferWithoutAReaderStillWorks(t *testing.T) {
+	holder, fetcher := pair(t)
+	data := pattern(3 << 20)
+	ref, release, err := blob.Offer(holder, "test.blob", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	got, err := blob.Fetch(context.Background(), fetcher, ref, 64<<20, blob.FetchOptions{})
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Fetch: %d bytes, %v", len(got), err)
 	}
 }

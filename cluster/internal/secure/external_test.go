@@ -94,7 +94,7 @@ func TestTheExternalServerConfiguration(t *testing.T) {
 		// Values over max_payload, both ways.
 		data := bytes.Repeat([]byte("0123456789abcdef"), 1<<17) // 2 MiB
 		for _, p := range []struct{ holder, reader *client }{{d, w}, {w, d}} {
-			ref, _, err := blob.Offer(p.holder.Conn, fgns+".b."+p.holder.id, blob.Reader{ID: p.reader.id}, data, nil)
+			ref, _, err := blob.OfferTo(p.holder.Conn, fgns+".b."+p.holder.id, blob.Reader{ID: p.reader.id}, data, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
