@@ -164,10 +164,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	switch {
 	case cfg.TLS != nil:
-		opts.TLSConfig = cfg.TLS
-		// Tell clients to present a certificate when the config wants one
-		// (the handshake enforces it either way).
-		opts.TLSVerify = cfg.TLS.ClientAuth >= tls.VerifyClientCertIfGiven
+		opts.TLSConfig = cfg.TLS // its ClientAuth asks clients for certificates, or not
 		s.Pin, _ = secure.PinOfConfig(cfg.TLS)
 	case cfg.GenerateTLS:
 		tc, pin, err := secure.GenerateTLS()

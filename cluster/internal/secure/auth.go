@@ -20,8 +20,10 @@ import (
 // and the server then enforces Permissions for its role and identity.
 // Identities given to Revoke are refused from then on.
 //
-// Check takes about 60 µs (an Ed25519 verification) and is called once
-// per connection, at its CONNECT; nothing is checked per message.
+// Check costs 0.1-0.13 ms (mostly an Ed25519 verification;
+// BenchmarkCheck on this project's loaded 2-core machine) once per
+// connection, at its CONNECT; nothing is checked per message but the
+// permissions, which the server caches per subject.
 // An Auth is safe for concurrent use.
 type Auth struct {
 	ns             string
