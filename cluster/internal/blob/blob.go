@@ -13,9 +13,10 @@
 // An offer names its one reader (OfferTo, Reader): on a server that gives each
 // connection permissions for its own identity (package secure), only that
 // reader may ask for the chunks, and the holder sends them only to the
-// reader's inbox. Every chunk request has a reply subject of its own, so
-// the chunks pass a server that allows one reply per request
-// (allow_responses).
+// reader's inbox. By default every chunk request has a reply subject of
+// its own under the reader's inbox, so that the chunks pass a server that
+// allows one reply per request (allow_responses); on a server that allows
+// no replies, FetchOptions.Reply names a subject the holder may publish on.
 //
 // On the project's 2-core machine, 64 MiB travel in about 100-200 ms over
 // an embedded server on loopback (see ../NOTES.md), against 260-700 ms
@@ -189,6 +190,16 @@ func validSubject(s string) bool {
 type FetchOptions struct {
 	Window       int           // chunk requests in flight; default DefaultWindow
 	ChunkTimeout time.Duration // wait for one chunk before asking again; default DefaultChunkTimeout
+
+	// Reply, when set, is the one subject every chunk of this fetch comes
+	// back on, for a server that allows no replies beyond its
+	// permissions: ns.b.<reader>.<owner>.<nuid> in the cluster's scheme,
+	// which the owner may publish on and the reader subscribe to, given
+	// as the holder's Reader.Inbox ns.b.<reader>.<owner>. It must be new
+	// for each fetch. By default each request has a reply subject of its
+	// own under nc.NewInbox(), as a server that allows one reply per
+	// request needs.
+	Reply string
 }
 
 // Fetch gets the bytes ref names, at most limit of them (ErrTooLarge
@@ -227,10 +238,19 @@ func Fetch(ctx context.Context, nc *nats.Conn, ref Ref, limit int64, opts FetchO
 	// it subscribe to.
 	inbox := nc.NewInbox()
 	asked := 0 // requests sent, for reply subjects
+	replyTo := func() string { return inbox + "." + strconv.Itoa(asked) }
+	listen := inbox + ".*"
+	if opts.Reply != "" {
+		if !validSubject(opts.Reply) {
+			return nil, fmt.Errorf("blob: fetching %s: reply subject %q", ref.Subject, opts.Reply)
+		}
+		replyTo = func() string { return opts.Reply }
+		listen = opts.Reply
+	}
 	// A channel subscription: chunks wait in its buffer, never in a
 	// callback; the window bounds how many can be there.
 	ch := make(chan *nats.Msg, window)
-	sub, err := nc.ChanSubscribe(inbox+".*", ch)
+	sub, err := nc.ChanSubscribe(listen, ch)
 	if err != nil {
 		return nil, fmt.Errorf("blob: fetching %s: %w", ref.Subject, err)
 	}
@@ -243,7 +263,7 @@ func Fetch(ctx context.Context, nc *nats.Conn, ref Ref, limit int64, opts FetchO
 		asks[i]++
 		askedAt[i] = time.Now()
 		asked++
-		return nc.PublishRequest(ref.Subject, inbox+"."+strconv.Itoa(asked), strconv.AppendInt(nil, int64(i)*int64(ref.Chunk), 10))
+		return nc.PublishRequest(ref.Subject, replyTo(), strconv.AppendInt(nil, int64(i)*int64(ref.Chunk), 10))
 	}
 	next, have := 0, 0 // the next chunk to ask for; chunks received
 	for ; next < min(window, n); next++ {

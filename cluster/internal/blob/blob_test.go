@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 	"go.uber.org/goleak"
 
 	"github.com/futuresgen/futuresgen/cluster/internal/blob"
@@ -193,6 +194,58 @@ func TestFetchUnderPermissions(t *testing.T) {
 	}
 	if errs := asyncErrs(); len(errs) > 0 {
 		t.Errorf("asynchronous errors: %v", errs)
+	}
+}
+
+// TestFetchWithoutResponses moves values both ways on a server that
+// allows no replies beyond the permissions (secure.WithoutResponses):
+// chunks come back on ns.b.<reader>.<owner>.<nuid>, where the owner may
+// publish and the reader subscribe. Fetching with per-request inbox
+// replies there gets nothing (the negative control).
+func TestFetchWithoutResponses(t *testing.T) {
+	auth, err := secure.NewAuth("ns", nil, secure.WithoutResponses())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := embeddedtest.StartT(t, embedded.Config{Listen: "127.0.0.1:0", Auth: auth})
+	var conns [2]*nats.Conn
+	for i, role := range []secure.Role{secure.Driver, secure.Worker} {
+		nc, err := s.ConnectAs(role, nil, nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		conns[i] = nc
+	}
+	for _, tc := range []struct {
+		name           string
+		holder, reader *nats.Conn
+	}{
+		{"driver to worker", conns[0], conns[1]},
+		{"worker to driver", conns[1], conns[0]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			owner, id := secure.Identity(tc.holder), secure.Identity(tc.reader)
+			back := "ns.b." + id + "." + owner // where the owner answers this reader
+			data := pattern(5<<20 + 3)
+			ref, release, err := blob.OfferTo(tc.holder, "ns.b."+owner, blob.Reader{ID: id, Inbox: back}, data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			got, err := blob.Fetch(context.Background(), tc.reader, ref, 64<<20, blob.FetchOptions{Reply: back + "." + nuid.Next(), ChunkTimeout: 5 * time.Second})
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("Fetch: %d bytes, %v", len(got), err)
+			}
+			ref2, release2, err := blob.OfferTo(tc.holder, "ns.b."+owner, blob.Reader{ID: id, Inbox: secure.InboxPrefix(id)}, data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release2()
+			if _, err := blob.Fetch(context.Background(), tc.reader, ref2, 64<<20, blob.FetchOptions{ChunkTimeout: 50 * time.Millisecond}); err == nil {
+				t.Fatal("a fetch with inbox replies worked without responses")
+			}
+		})
 	}
 }
 

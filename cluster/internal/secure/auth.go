@@ -29,6 +29,7 @@ type Auth struct {
 	ns             string
 	worker, driver Secret
 	log            *slog.Logger
+	responses      bool // allow_responses in Permissions
 
 	checks, accepted atomic.Int64
 
@@ -46,16 +47,32 @@ const (
 	refusalBurst  = 10
 )
 
+// AuthOption configures NewAuth.
+type AuthOption func(*Auth)
+
+// WithoutResponses gives connections no allow_responses: a connection
+// publishes only where its permissions say, replies included, so that the
+// last token of every subject anyone publishes on is the publisher's
+// identity without exception (see Permissions). nc.Request and
+// Msg.Respond then work only where the responder may publish anyway; blob
+// fetches need FetchOptions.Reply (chunks on ns.b.<reader>.<owner>.<nuid>).
+func WithoutResponses() AuthOption { return func(a *Auth) { a.responses = false } }
+
 // NewAuth returns an Auth for namespace ns with two new random secrets,
-// logging refusals to log (slog.Default() when nil).
-func NewAuth(ns string, log *slog.Logger) (*Auth, error) {
+// logging refusals to log (slog.Default() when nil). Connections may
+// reply once to each message they receive unless WithoutResponses.
+func NewAuth(ns string, log *slog.Logger, opts ...AuthOption) (*Auth, error) {
 	if err := CheckNamespace(ns); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Auth{ns: ns, worker: NewSecret(Worker), driver: NewSecret(Driver), log: log, revoked: map[string]bool{}}, nil
+	a := &Auth{ns: ns, worker: NewSecret(Worker), driver: NewSecret(Driver), log: log, responses: true, revoked: map[string]bool{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
 }
 
 // Namespace returns the namespace the Auth's permissions are for.
@@ -128,7 +145,7 @@ func (a *Auth) Check(c server.ClientAuthentication) bool {
 		a.refuse(c, "revoked identity", id)
 		return false
 	}
-	c.RegisterUser(&server.User{Username: role.String() + ":" + id, Permissions: Permissions(role, a.ns, id)})
+	c.RegisterUser(&server.User{Username: role.String() + ":" + id, Permissions: Permissions(role, a.ns, id, a.responses)})
 	a.accepted.Add(1)
 	return true
 }

@@ -334,3 +334,54 @@ func TestLimitsHold(t *testing.T) {
 	}
 	w.errs.await(t, "maximum subscriptions exceeded")
 }
+
+// TestAReplyGoesWhereverTheRequesterSays pins down what allow_responses
+// means for the subject scheme: a driver sends a worker that answers
+// requests a request whose reply subject is another worker's call
+// subject, naming a third party, a driver, as its sender; the answer
+// arrives there as if that driver had sent it. WithoutResponses refuses
+// the answer.
+func TestAReplyGoesWhereverTheRequesterSays(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      []secure.AuthOption
+		laundered bool
+	}{
+		{"with responses", nil, true},
+		{"without responses", []secure.AuthOption{secure.WithoutResponses()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startClusterWith(t, embedded.Config{}, tc.opts...)
+			w, w2, d1, d2 := c.join(t, secure.Worker), c.join(t, secure.Worker), c.join(t, secure.Driver), c.join(t, secure.Driver)
+			calls, err := w2.SubscribeSync(ns + ".w." + w2.id + ".>")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w2.Flush()
+			if _, err := w.Subscribe(ns+".w."+w.id+".>", func(m *nats.Msg) { m.Respond([]byte("answer")) }); err != nil {
+				t.Fatal(err)
+			}
+			w.Flush()
+			forged := subjW(w2.id, "s2", "e", d2.id)
+			req := nats.NewMsg(subjW(w.id, "s", "e", d1.id))
+			req.Reply = forged
+			if err := d1.PublishMsg(req); err != nil {
+				t.Fatal(err)
+			}
+			if tc.laundered {
+				m, err := calls.NextMsg(wait)
+				if err != nil || string(m.Data) != "answer" || m.Subject != forged {
+					t.Fatalf("w2 got %v, %v; want w's answer on %s", m, err, forged)
+				}
+				return
+			}
+			w.expectViolation(t, "Publish to", forged)
+			// The refused answer was never delivered: d2's own call, sent
+			// after the refusal, is the first thing w2 gets.
+			d2.Publish(subjW(w2.id, "s2", "e", d2.id), []byte("real"))
+			if m, err := calls.NextMsg(wait); err != nil || string(m.Data) != "real" {
+				t.Fatalf("w2 got %v, %v; want d2's call first", m, err)
+			}
+		})
+	}
+}

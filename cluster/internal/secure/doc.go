@@ -23,7 +23,10 @@
 //	_INBOX.<X>.<nuid>…         X's inbox: replies only
 //
 // Tokens before the last are the sender's own choice: a receiver keys what
-// it learns by the pair (token, identity), never by the token alone.
+// it learns by the pair (token, identity), never by the token alone. A
+// reply (allow_responses) is the exception: it goes to whatever subject the
+// requester named, so a responder checks the reply subject, or the Auth
+// allows none (WithoutResponses; see Permissions).
 //
 // # Join URLs
 //

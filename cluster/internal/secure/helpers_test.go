@@ -71,8 +71,13 @@ type cluster struct {
 
 func startCluster(t *testing.T, cfg embedded.Config) *cluster {
 	t.Helper()
+	return startClusterWith(t, cfg)
+}
+
+func startClusterWith(t *testing.T, cfg embedded.Config, opts ...secure.AuthOption) *cluster {
+	t.Helper()
 	log, logs := newLog()
-	auth, err := secure.NewAuth(ns, log)
+	auth, err := secure.NewAuth(ns, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

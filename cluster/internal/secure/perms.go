@@ -31,11 +31,22 @@ const (
 //	driver X: subscribe ns.announce.>, ns.d.X.>, ns.b.X.>, _INBOX.X.>
 //	          publish   ns.drivers.*.X, ns.w.*.*.*.X, ns.b.*.X.*
 //
-// and both may reply once to each message they receive (allow_responses).
-// Anything else is refused by the server: a subscription with a
-// permissions violation (nothing reaches it), a publish with one (nothing
-// is delivered). It returns nil for NoRole, which Auth never admits.
-func Permissions(r Role, ns, id string) *server.Permissions {
+// and, with responses, both may reply once to each message they receive
+// (allow_responses). Anything else is refused by the server: a
+// subscription with a permissions violation (nothing reaches it), a
+// publish with one (nothing is delivered). It returns nil for NoRole,
+// which Auth never admits.
+//
+// A reply may go to any subject: the sender of a message chooses its
+// reply subject, and the server lets the receiver publish there once,
+// whatever its own permissions say. So with responses a driver can make a
+// worker that answers requests publish on another worker's call subject,
+// with a third party's identity as the last token
+// (TestAReplyGoesWhereverTheRequesterSays). Code that answers requests
+// must check that the reply subject is under the requester's inbox; or,
+// without responses, nothing is ever published on a subject that names
+// someone else.
+func Permissions(r Role, ns, id string, responses bool) *server.Permissions {
 	var pub, sub []string
 	switch r {
 	case Worker:
@@ -47,11 +58,14 @@ func Permissions(r Role, ns, id string) *server.Permissions {
 	default:
 		return nil
 	}
-	return &server.Permissions{
+	p := &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub},
 		Subscribe: &server.SubjectPermission{Allow: sub},
-		Response:  &server.ResponsePermission{MaxMsgs: responseMaxMsgs, Expires: responseExpires},
 	}
+	if responses {
+		p.Response = &server.ResponsePermission{MaxMsgs: responseMaxMsgs, Expires: responseExpires}
+	}
+	return p
 }
 
 // InboxPrefix returns the inbox prefix of identity id, "_INBOX.<id>": a
