@@ -48,10 +48,11 @@
 // # Costs
 //
 // On this project's 2-core machine, shared and loaded (BenchmarkRequestReply
-// and BenchmarkConnect, best of 20 interleaved runs; see ../NOTES.md), a
-// request and its reply between two loopback connections take 70-75 µs at
-// 16 B-1 KiB without authentication, as long (1.00-1.04×) with the secret,
-// nkey and permissions, and 1.05-1.11× at 16 B, 1.3× at 1 KiB and 1.4-1.8×
-// at 64 KiB with TLS 1.3 on top. A new connection takes 0.35-0.4 ms
-// without authentication, 0.65-0.7 ms with it, 1.5-1.7 ms with TLS.
+// and BenchmarkConnect, best of 30 runs in three interleaved sessions; see
+// ../NOTES.md), a request and its reply between two loopback connections
+// take 70-78 µs at 16 B-1 KiB without authentication, as long (0.93-1.04×)
+// with the secret, nkey and permissions, and 1.01-1.11× at 16 B,
+// 1.28-1.42× at 1 KiB and 1.23-1.76× at 64 KiB with TLS 1.3 on top. A new
+// connection takes 0.35-0.42 ms without authentication, 0.63-0.69 ms with
+// it, 1.55-1.68 ms with TLS.
 package secure
