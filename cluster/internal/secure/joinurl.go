@@ -2,6 +2,7 @@ package secure
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"regexp"
@@ -75,6 +76,13 @@ func (j Join) Reveal() string { return j.url(j.Secret.Reveal()) }
 // String returns the join URL with its secret redacted: for logs, errors
 // and display.
 func (j Join) String() string { return Scrub(j.url(j.Secret.String())) }
+
+// LogValue makes slog log String.
+func (j Join) LogValue() slog.Value { return slog.StringValue(j.String()) }
+
+// MarshalText marshals String: a Join never leaves in JSON or text by
+// mistake. Carry Reveal's text where a join URL must travel.
+func (j Join) MarshalText() ([]byte, error) { return []byte(j.String()), nil }
 
 // IsJoin reports whether s looks like a join URL (its user information is
 // a secret's prefix and more), as opposed to a plain NATS URL. ParseJoin

@@ -47,20 +47,26 @@ func TestParseSecretRefusesWhatItDidNotMake(t *testing.T) {
 
 func TestASecretNeverPrints(t *testing.T) {
 	s := secure.NewSecret(secure.Driver)
+	j := secure.Join{Addr: "h:1", Secret: s}
 	var text strings.Builder
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %v"} {
 		fmt.Fprintf(&text, verb+"\n", s)
 		fmt.Fprintf(&text, verb+"\n", struct{ S secure.Secret }{s})
 		fmt.Fprintf(&text, verb+"\n", &s)
+		fmt.Fprintf(&text, verb+"\n", j)
+		fmt.Fprintf(&text, verb+"\n", &j)
 	}
-	fmt.Fprintln(&text, s, []secure.Secret{s}, map[string]secure.Secret{"k": s})
-	raw, err := json.Marshal(struct{ S secure.Secret }{s})
+	fmt.Fprintln(&text, s, []secure.Secret{s}, map[string]secure.Secret{"k": s}, []secure.Join{j})
+	raw, err := json.Marshal(struct {
+		S secure.Secret
+		J secure.Join
+	}{s, j})
 	if err != nil {
 		t.Fatal(err)
 	}
 	text.Write(raw)
-	slog.New(slog.NewTextHandler(&text, nil)).Info("m", "s", s, "g", slog.GroupValue(slog.Any("s", s)))
-	slog.New(slog.NewJSONHandler(&text, nil)).Info("m", "s", s, "p", &s)
+	slog.New(slog.NewTextHandler(&text, nil)).Info("m", "s", s, "g", slog.GroupValue(slog.Any("s", s)), "j", j)
+	slog.New(slog.NewJSONHandler(&text, nil)).Info("m", "s", s, "p", &s, "j", j, "pj", &j)
 	if strings.Contains(text.String(), s.Reveal()) || strings.Contains(text.String(), s.Reveal()[4:12]) {
 		t.Errorf("a secret printed:\n%s", text.String())
 	}
