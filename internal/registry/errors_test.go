@@ -151,3 +151,42 @@ func TestEncodeErrorCutsLargeTrees(t *testing.T) {
 		t.Errorf("%d nodes, message kept: %v; want %d nodes and the message", len(w.Nodes), w.Nodes[0].Text == err.Error(), maxNodes)
 	}
 }
+
+// anyCause holds an interface field besides its cause.
+type anyCause struct {
+	V   any
+	Err error
+}
+
+func (e *anyCause) Error() string { return fmt.Sprint(e.V) }
+func (e *anyCause) Unwrap() error { return e.Err }
+
+func init() {
+	RegisterErrorType("*registry.anyCause", reflect.TypeFor[*anyCause]())
+}
+
+// BenchmarkErrorValue measures a value of a registered error type on its
+// own: encoded (EncodeError's work for the node) and decoded back
+// (DecodeErrorValue), without the tree around it.
+//
+//	go test -run '^$' -bench ErrorValue -benchmem ./internal/registry
+func BenchmarkErrorValue(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		err  error
+	}{
+		{"struct", &testErr{Code: 7}},
+		{"struct-with-cause", &testErr{Code: 7, Err: io.EOF}},
+		{"interface-field", &anyCause{V: 42, Err: io.EOF}},
+	} {
+		b.Run("value="+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				n := EncodeError(c.err).Nodes[0]
+				if _, ok := DecodeErrorValue(n.Type, n.Value, io.EOF); !ok {
+					b.Fatal("did not decode")
+				}
+			}
+		})
+	}
+}
