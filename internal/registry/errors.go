@@ -35,7 +35,6 @@ type errType struct {
 	// error, or -1. Such a field (a wrapped cause) crosses as the node's
 	// child and is put back on arrival, so the value round-trips.
 	wrapField int
-	codec     valueCodec
 }
 
 var errorType = reflect.TypeFor[error]()
@@ -103,11 +102,6 @@ func RegisterErrorType(name string, t reflect.Type) {
 			}
 		}
 	}
-	st := t
-	if st.Kind() == reflect.Pointer {
-		st = st.Elem()
-	}
-	et.codec.streamable = !holdsInterface(st, et.wrapField, map[reflect.Type]bool{})
 	errs.Lock()
 	defer errs.Unlock()
 	if old, ok := errs.types[name]; ok {
@@ -250,9 +244,13 @@ func truncate(s string) string {
 }
 
 // encode gob-encodes a value of the type, without its cause (returned
-// apart), and reports whether it could. A nil pointer (a nil *T returned
-// as an error) is an empty value: gob never writes an empty encoding.
-// A GobEncode or MarshalBinary that panics does not encode.
+// apart), and reports whether it could. The value is a self-contained
+// payload (wire.EncodeSelfContained): it decodes alone, in any process
+// built from the same source, and the type's description is written
+// once per process and read once per prefix, not once per value. A nil
+// pointer (a nil *T returned as an error) is an empty value: gob never
+// writes an empty encoding. A GobEncode or MarshalBinary that panics
+// does not encode.
 func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
 	defer func() {
 		if recover() != nil {
@@ -276,10 +274,16 @@ func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
 		f.SetZero()
 		v = c
 	}
-	if err := wire.CheckAcyclic(v.Interface()); err != nil {
+	if !v.CanAddr() { // gob needs the address to call a method with a pointer receiver
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		v = c
+	}
+	p := v.Addr().Interface()
+	if err := wire.CheckAcyclic(p); err != nil {
 		return nil, nil, false
 	}
-	if value, err = et.codec.encodeValue(v); err != nil {
+	if value, err = wire.EncodeSelfContained(p, 0); err != nil {
 		return nil, nil, false
 	}
 	return value, cause, true
@@ -312,7 +316,7 @@ func DecodeErrorValue(name string, data []byte, cause error) (v error, ok bool) 
 		st = st.Elem()
 	}
 	p := reflect.New(st)
-	if err := et.codec.decodeValue(data, p); err != nil {
+	if err := wire.DecodeSelfContained(data, p.Interface()); err != nil {
 		return nil, false
 	}
 	if et.wrapField >= 0 && cause != nil {

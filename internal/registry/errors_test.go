@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -17,7 +18,8 @@ type testErr struct {
 
 func (e *testErr) Error() string { return fmt.Sprintf("code %d: %v", e.Code, e.Err) }
 
-// anyTestErr holds an interface value: it travels as a whole gob stream.
+// anyTestErr holds an interface value: the type it holds is described
+// before the value (see wire.EncodeSelfContained).
 type anyTestErr struct{ V any }
 
 func (e anyTestErr) Error() string { return fmt.Sprint(e.V) }
@@ -26,6 +28,7 @@ func init() {
 	RegisterErrorType("*registry.testErr", reflect.TypeFor[*testErr]())
 	RegisterErrorType("registry.anyTestErr", reflect.TypeFor[anyTestErr]())
 	gob.Register(0)
+	gob.Register([]any{})
 }
 
 // roundTrip encodes err's top node as a value and decodes it.
@@ -64,42 +67,61 @@ func TestErrorValuesRoundTrip(t *testing.T) {
 
 func TestErrorValueEncodings(t *testing.T) {
 	value := func(err error) []byte { return EncodeError(err).Nodes[0].Value }
-	if v := value(&testErr{Code: 1}); v[0] != prefixed {
-		t.Errorf("a struct without interfaces is encoded as %d; want prefixed", v[0])
-	}
-	if v := value(anyTestErr{V: 1}); v[0] != wholeStream {
-		t.Errorf("a struct with an interface field is encoded as %d; want a whole stream", v[0])
+	// A value is a self-contained gob payload: a fresh decoder reads it.
+	for _, err := range []error{&testErr{Code: 1}, anyTestErr{V: 1}} {
+		v := value(err)
+		p := reflect.New(reflect.TypeOf(err))
+		if err := gob.NewDecoder(bytes.NewReader(v)).Decode(p.Interface()); err != nil {
+			t.Errorf("%#v: a fresh gob.Decoder: %v", err, err)
+		}
 	}
 	if v := value((*testErr)(nil)); len(v) != 0 {
 		t.Errorf("a nil *T is encoded as %v; want nothing", v)
 	}
 }
 
-// TestErrorValueFromAnotherProcess decodes values whose prefix this
-// process has not sent: another encoder's, as from another process.
+// freshEncode encodes v on a new gob.Encoder: a value as another process
+// may send it (its type ids, and for a value that holds an interface in
+// an interface, a type defined inside the value).
+func freshEncode(t *testing.T, v any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestErrorValueFromAnotherProcess decodes values that this process has
+// not encoded: a fresh encoder's, as from another process.
 func TestErrorValueFromAnotherProcess(t *testing.T) {
-	et := errs.types["*registry.testErr"]
-	other := &valueCodec{streamable: true}
 	for i := range 3 {
-		data, err := other.encodeValue(reflect.ValueOf(testErr{Code: i}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, ok := DecodeErrorValue(et.name, data, nil)
+		got, ok := DecodeErrorValue("*registry.testErr", freshEncode(t, &testErr{Code: i}), nil)
 		if te, isTest := got.(*testErr); !ok || !isTest || te.Code != i {
 			t.Errorf("value %d from another encoder decoded as %#v, %v", i, got, ok)
+		}
+		// An interface in an interface: the inner type is defined in
+		// the middle of the value.
+		in := anyTestErr{V: []any{i}}
+		for range 2 {
+			got, ok = DecodeErrorValue("registry.anyTestErr", freshEncode(t, &in), nil)
+			if !ok || !reflect.DeepEqual(got, in) {
+				t.Errorf("%#v from another encoder decoded as %#v, %v", in, got, ok)
+			}
 		}
 	}
 }
 
 func TestMalformedErrorValues(t *testing.T) {
 	good := EncodeError(&testErr{Code: 3}).Nodes[0].Value
+	other := freshEncode(t, &struct{ Name string }{"x"})
 	for name, data := range map[string][]byte{
-		"unknown kind":      {9, 1, 2},
-		"prefix too long":   {prefixed, 200, 1},
-		"cut in the prefix": good[:len(good)/2],
-		"cut in the value":  good[:len(good)-1],
-		"extra bytes":       append(append([]byte(nil), good...), 0),
+		"garbage":                {9, 1, 2},
+		"a count past the end":   {200, 1},
+		"cut in the definitions": good[:len(good)/2],
+		"cut in the value":       good[:len(good)-1],
+		"extra bytes":            append(append([]byte(nil), good...), 0),
+		"another type's value":   other,
 	} {
 		if v, ok := DecodeErrorValue("*registry.testErr", data, nil); ok {
 			t.Errorf("%s: decoded as %#v", name, v)

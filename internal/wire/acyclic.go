@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"encoding"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"reflect"
@@ -36,24 +34,6 @@ func CheckAcyclic(v any) error {
 	return nil
 }
 
-var (
-	gobEncoderType = reflect.TypeFor[gob.GobEncoder]()
-	binaryMarshal  = reflect.TypeFor[encoding.BinaryMarshaler]()
-)
-
-// encodesItself reports whether gob hands values of t to their own
-// encoding method instead of walking them: GobEncode or MarshalBinary.
-// Not MarshalText: gob ignores it (encoding/gob's type.go has that case
-// commented out) and walks the fields.
-func encodesItself(t reflect.Type) bool {
-	for _, m := range []reflect.Type{gobEncoderType, binaryMarshal} {
-		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
-			return true
-		}
-	}
-	return false
-}
-
 // MayCycle reports whether a value of type t can refer to itself: whether
 // t contains itself through pointers, slices, maps or interfaces.
 func MayCycle(t reflect.Type) bool { return typeMayCycle(t) }
@@ -85,7 +65,7 @@ func reachesItself(t reflect.Type, onPath, done map[reflect.Type]bool) bool {
 		return reachesItself(t.Key(), onPath, done) || reachesItself(t.Elem(), onPath, done)
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && reachesItself(f.Type, onPath, done) {
+			if f := t.Field(i); gobField(f) && reachesItself(f.Type, onPath, done) {
 				return true
 			}
 		}
@@ -165,7 +145,7 @@ func (w *walker) walk(v reflect.Value, path string) (string, bool) {
 	case reflect.Struct:
 		for i := range v.NumField() {
 			f := t.Field(i)
-			if !f.IsExported() || !typeMayCycle(f.Type) {
+			if !gobField(f) || !typeMayCycle(f.Type) {
 				continue
 			}
 			if p, ok := w.walk(v.Field(i), path+"."+f.Name); !ok {

@@ -1,11 +1,24 @@
 // Package wire carries the messages between an executor (a ProcessPool,
-// a cluster driver) and its workers: length-prefixed frames, each holding
-// one envelope (Msg) encoded with encoding/gob on a stream that lives as
-// long as the connection, followed by the message's payload bytes, which
-// travel outside the envelope so that a large argument is copied once.
-// Payloads (task arguments and results) are encoded on streams of their
-// own, one per task and direction (see Streams). Nothing here knows about
-// pipes or networks: any io.Reader and io.Writer pair will do.
+// a cluster driver) and its workers, and how each value in them is
+// encoded, each in one place. Nothing here knows about pipes or networks:
+// any io.Reader and io.Writer pair will do.
+//
+//   - Frames (conn.go): length-prefixed, each holding one envelope (Msg)
+//     encoded with encoding/gob on a stream that lives as long as the
+//     connection, followed by the message's payload bytes, which travel
+//     outside the envelope so that a large argument is copied once.
+//   - Payloads (streams.go, value.go): task arguments and results, boxed
+//     (Box) so that gob carries any value, on streams of their own, one
+//     per task and direction (Streams), or each self-contained.
+//   - Batches (batch.go): a chunk's arguments or results as one payload;
+//     EncodeBatch finds the items that cannot cross and encodes the rest.
+//   - The self-contained codec (selfcontained.go): values that each decode
+//     alone, fast; used by self-contained streams (a cluster's) and by
+//     the values of registered error types (internal/registry).
+//   - What gob does with a type (gobtypes.go: whether it encodes itself,
+//     whether it holds an interface), asked by the codec and by the cycle
+//     check (acyclic.go), which keeps a value that refers to itself from
+//     reaching gob.
 //
 // Limits: an envelope is at most MaxEnvelope bytes and a payload at most
 // the connection's payload limit (DefaultMaxPayload unless told
@@ -19,9 +32,13 @@ import (
 	"time"
 )
 
-// Version is the protocol version a worker announces in its Hello. An
-// executor refuses a worker that speaks another.
-const Version = 2
+// Version is the protocol version a worker announces in its Hello (and a
+// cluster worker in its announcements). An executor refuses a worker that
+// speaks another. It changes with the bytes of anything that crosses:
+// frames, envelopes, payloads, error values. 3: the values of registered
+// error types are self-contained payloads (EncodeSelfContained), no
+// longer a format of the registry's own.
+const Version = 3
 
 // DeadlineSlack is how long a worker told that a call's deadline passed
 // waits for its own copy of the deadline (set from the time remaining
