@@ -46,8 +46,8 @@ func RegisterSentinel(name string, err error) {
 	if err == nil {
 		panic(fmt.Sprintf("futuresgen: sentinel %q is nil; register it after it is initialized", name))
 	}
-	if !reflect.TypeOf(err).Comparable() {
-		panic(fmt.Sprintf("futuresgen: sentinel %q has type %T, which is not comparable: errors.Is could not find it", name, err))
+	if !reflect.ValueOf(err).Comparable() {
+		panic(fmt.Sprintf("futuresgen: sentinel %q (%T) is not comparable: errors.Is could not find it", name, err))
 	}
 	errs.Lock()
 	defer errs.Unlock()
@@ -123,8 +123,12 @@ func Sentinel(name string) error {
 	return errs.sentinels[name]
 }
 
+// sentinelName returns the name err is registered under as a sentinel.
+// An error that cannot be a map key is none: one whose type is not
+// comparable, or whose value holds, in an interface, one that is not (a
+// comparable struct with a slice in a field of type any).
 func sentinelName(err error) (string, bool) {
-	if !reflect.TypeOf(err).Comparable() {
+	if !reflect.ValueOf(err).Comparable() {
 		return "", false
 	}
 	errs.RLock()
