@@ -164,6 +164,21 @@ func TestEncodeErrorSurvivesPanics(t *testing.T) {
 	}
 }
 
+// Once a defect: an error whose type is comparable but whose value is
+// not (a slice in an interface field) made EncodeError panic, looking it
+// up among the sentinels; in a worker, that ended the process.
+func TestEncodeErrorOfAnUncomparableValue(t *testing.T) {
+	err := fmt.Errorf("wrapped: %w", anyTestErr{V: []any{1, "x"}})
+	w := EncodeError(err)
+	if len(w.Nodes) != 2 || w.Nodes[1].Type != "registry.anyTestErr" {
+		t.Fatalf("nodes %+v; want the wrapper and the value", w.Nodes)
+	}
+	got, ok := DecodeErrorValue(w.Nodes[1].Type, w.Nodes[1].Value, nil)
+	if !ok || !reflect.DeepEqual(got, anyTestErr{V: []any{1, "x"}}) {
+		t.Errorf("decoded %#v, %v", got, ok)
+	}
+}
+
 func TestEncodeErrorCutsLargeTrees(t *testing.T) {
 	err := errors.New("root")
 	for i := range 2 * maxNodes {
@@ -211,4 +226,58 @@ func BenchmarkErrorValue(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeErrorValue decodes arbitrary bytes as the value of each
+// registered error type of the tests, twice (the second time maybe on a
+// kept decoder): the same answer each time and a fresh gob.Decoder's,
+// never a panic.
+//
+//	go test -run '^$' -fuzz FuzzDecodeErrorValue -fuzztime 1m ./internal/registry
+func FuzzDecodeErrorValue(f *testing.F) {
+	for _, err := range []error{&testErr{Code: 7}, anyTestErr{V: 42}, anyTestErr{V: []any{1}}, &anyCause{V: "x"}} {
+		f.Add(bytes.Clone(EncodeError(err).Nodes[0].Value))
+	}
+	f.Add(freshEncodeF(&anyTestErr{V: []any{anyTestErr{V: 1}}}))
+	f.Add([]byte{})
+	types := []struct {
+		name string
+		t    reflect.Type // the type decoded into: the struct behind a pointer
+	}{
+		{"*registry.testErr", reflect.TypeFor[testErr]()},
+		{"registry.anyTestErr", reflect.TypeFor[anyTestErr]()},
+		{"*registry.anyCause", reflect.TypeFor[anyCause]()},
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, typ := range types {
+			want := reflect.New(typ.t)
+			wantOK := len(data) == 0 && typ.name[0] == '*' // a nil pointer
+			if len(data) > 0 {
+				r := bytes.NewReader(data)
+				wantOK = gob.NewDecoder(r).Decode(want.Interface()) == nil && r.Len() == 0
+			}
+			for range 2 {
+				got, ok := DecodeErrorValue(typ.name, data, nil)
+				if ok != wantOK {
+					t.Fatalf("%s: DecodeErrorValue() = %#v, %v; a fresh decoder says %v", typ.name, got, ok, wantOK)
+				}
+				if !ok || len(data) == 0 {
+					continue
+				}
+				g := reflect.ValueOf(got)
+				if g.Kind() == reflect.Pointer {
+					g = g.Elem()
+				}
+				if !reflect.DeepEqual(g.Interface(), want.Elem().Interface()) {
+					t.Fatalf("%s: DecodeErrorValue() = %#v; a fresh decoder says %#v", typ.name, g.Interface(), want.Elem().Interface())
+				}
+			}
+		}
+	})
+}
+
+func freshEncodeF(v any) []byte {
+	var buf bytes.Buffer
+	gob.NewEncoder(&buf).Encode(v)
+	return buf.Bytes()
 }

@@ -282,6 +282,15 @@ type textNode struct {
 
 func (n *textNode) MarshalText() ([]byte, error) { return []byte(n.Name), nil }
 
+// encNode refers to itself, but encodes itself: gob calls its GobEncode
+// and never walks its fields, so a loop is no danger.
+type encNode struct {
+	Name string
+	Next *encNode
+}
+
+func (n *encNode) GobEncode() ([]byte, error) { return []byte(n.Name), nil }
+
 func TestCheckAcyclic(t *testing.T) {
 	t.Parallel()
 	loop := &node{Name: "a"}
@@ -295,6 +304,8 @@ func TestCheckAcyclic(t *testing.T) {
 	ss[0] = ss
 	textLoop := &textNode{Name: "t"}
 	textLoop.Next = textLoop
+	encLoop := &encNode{Name: "e"}
+	encLoop.Next = encLoop
 	tests := []struct {
 		name string
 		v    any
@@ -308,6 +319,8 @@ func TestCheckAcyclic(t *testing.T) {
 		{"a slice that holds itself", ss, false},
 		{"a map", map[string][]int{"a": {1}}, true},
 		{"a TextMarshaler that is its own next", textLoop, false},
+		{"a GobEncoder that is its own next", encLoop, true},
+		{"a GobEncoder that is its own next, in a struct", &struct{ N *encNode }{encLoop}, true},
 	}
 	for _, tt := range tests {
 		err := CheckAcyclic(tt.v)
