@@ -126,9 +126,15 @@ func Sentinel(name string) error {
 // sentinelName returns the name err is registered under as a sentinel.
 // An error that cannot be a map key is none: one whose type is not
 // comparable, or whose value holds, in an interface, one that is not (a
-// comparable struct with a slice in a field of type any).
+// comparable struct with a slice in a field of type any). Only a struct
+// or an array can be such a value; the look at the value is kept for
+// them (it allocates).
 func sentinelName(err error) (string, bool) {
-	if !reflect.ValueOf(err).Comparable() {
+	t := reflect.TypeOf(err)
+	if !t.Comparable() {
+		return "", false
+	}
+	if k := t.Kind(); (k == reflect.Struct || k == reflect.Array) && !reflect.ValueOf(err).Comparable() {
 		return "", false
 	}
 	errs.RLock()

@@ -153,7 +153,7 @@ type ErrNode struct {
 	Joined   bool   // this node's children came from Unwrap() []error, not Unwrap() error
 	Sentinel string // the registered name of the sentinel this node is, if any
 	Type     string // the registered name of this node's error type, if its value travels
-	Value    []byte // the value, gob-encoded on its own, when Type is set
+	Value    []byte // the value, a self-contained payload (EncodeSelfContained), when Type is set; empty for a nil pointer
 }
 
 // Text returns the message of the error: its top node's.
