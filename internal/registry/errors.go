@@ -35,6 +35,7 @@ type errType struct {
 	// error, or -1. Such a field (a wrapped cause) crosses as the node's
 	// child and is put back on arrival, so the value round-trips.
 	wrapField int
+	mayCycle  bool // a value can refer to itself (wire.MayCycle): look before encoding it
 }
 
 var errorType = reflect.TypeFor[error]()
@@ -102,6 +103,11 @@ func RegisterErrorType(name string, t reflect.Type) {
 			}
 		}
 	}
+	st := t
+	if st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	et.mayCycle = wire.MayCycle(reflect.PointerTo(st))
 	errs.Lock()
 	defer errs.Unlock()
 	if old, ok := errs.types[name]; ok {
@@ -290,8 +296,10 @@ func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
 		v = c
 	}
 	p := v.Addr().Interface()
-	if err := wire.CheckAcyclic(p); err != nil {
-		return nil, nil, false
+	if et.mayCycle {
+		if err := wire.CheckAcyclic(p); err != nil {
+			return nil, nil, false
+		}
 	}
 	if value, err = wire.EncodeSelfContained(p, 0); err != nil {
 		return nil, nil, false

@@ -179,6 +179,29 @@ func TestEncodeErrorOfAnUncomparableValue(t *testing.T) {
 	}
 }
 
+// loopErr can refer to itself.
+type loopErr struct {
+	Msg  string
+	Next *loopErr
+}
+
+func (e *loopErr) Error() string { return e.Msg }
+
+func init() { RegisterErrorType("*registry.loopErr", reflect.TypeFor[*loopErr]()) }
+
+// A value that refers to itself crosses as text: gob would recurse on it
+// until the process died.
+func TestEncodeErrorOfACyclicValue(t *testing.T) {
+	loop := &loopErr{Msg: "loop"}
+	loop.Next = loop
+	if w := EncodeError(loop); w.Nodes[0].Type != "" || w.Nodes[0].Text != "loop" {
+		t.Errorf("a value that refers to itself: %+v; want its text only", w.Nodes[0])
+	}
+	if w := EncodeError(&loopErr{Msg: "line", Next: &loopErr{Msg: "end"}}); w.Nodes[0].Type != "*registry.loopErr" {
+		t.Errorf("a value that ends: %+v; want it as a value", w.Nodes[0])
+	}
+}
+
 func TestEncodeErrorCutsLargeTrees(t *testing.T) {
 	err := errors.New("root")
 	for i := range 2 * maxNodes {

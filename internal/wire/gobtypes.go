@@ -108,3 +108,20 @@ func reachesInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 	}
 	return false
 }
+
+// gobFieldsWhere returns the indexes of the fields of the struct type t
+// that gob encodes (gobField) and whose type satisfies keep, cached in c:
+// the fields a walk of a value of t has to look at.
+func gobFieldsWhere(c *sync.Map, t reflect.Type, keep func(reflect.Type) bool) []int {
+	if idx, ok := c.Load(t); ok {
+		return idx.([]int)
+	}
+	var idx []int
+	for i := range t.NumField() {
+		if f := t.Field(i); gobField(f) && keep(f.Type) {
+			idx = append(idx, i)
+		}
+	}
+	c.Store(t, idx)
+	return idx
+}

@@ -153,25 +153,31 @@ type scEncoder struct {
 	todo   []reflect.Type // scratch
 }
 
+// encType is what the encoder keeps per concrete type.
+type encType struct {
+	pool   sync.Pool // of *scEncoder
+	ifaces bool      // holdsInterface: values are walked for the types they hold
+}
+
 var encoders struct {
-	pools sync.Map // reflect.Type → *sync.Pool of *scEncoder
+	types sync.Map // reflect.Type → *encType
 	n     atomic.Int64
 }
 
-// encoderPool returns the pool of encoders for values of t, or nil if
-// there are too many types already.
-func encoderPool(t reflect.Type) *sync.Pool {
-	if p, ok := encoders.pools.Load(t); ok {
-		return p.(*sync.Pool)
+// encoderType returns what is kept for values of t, or nil if there are
+// too many types already.
+func encoderType(t reflect.Type) *encType {
+	if et, ok := encoders.types.Load(t); ok {
+		return et.(*encType)
 	}
 	if encoders.n.Load() >= maxEncTypes {
 		return nil
 	}
-	p, loaded := encoders.pools.LoadOrStore(t, new(sync.Pool))
+	et, loaded := encoders.types.LoadOrStore(t, &encType{ifaces: holdsInterface(t)})
 	if !loaded {
 		encoders.n.Add(1)
 	}
-	return p.(*sync.Pool)
+	return et.(*encType)
 }
 
 // EncodeSelfContained encodes v into a payload that any gob.Decoder
@@ -194,17 +200,16 @@ func EncodeSelfContained(v any, max int) ([]byte, error) {
 	if !rv.IsValid() {
 		return encodeFresh(v, max)
 	}
-	pool := encoderPool(rv.Type())
-	if pool == nil {
+	et := encoderType(rv.Type())
+	if et == nil {
 		return encodeFresh(v, max)
 	}
-	e, _ := pool.Get().(*scEncoder)
+	e, _ := et.pool.Get().(*scEncoder)
 	if e == nil {
 		e = new(scEncoder)
 		e.enc = gob.NewEncoder(&e.buf)
 	}
-	ifaces := holdsInterface(rv.Type())
-	if ifaces {
+	if et.ifaces {
 		// Describe the types v holds in interfaces first, each on its
 		// own: gob would otherwise write their definitions in the
 		// middle of the value, where they cannot be cut out.
@@ -238,10 +243,10 @@ func EncodeSelfContained(v any, max int) ([]byte, error) {
 		if e.buf.Cap() > 64<<10 {
 			e.buf = bytes.Buffer{}
 		}
-		pool.Put(e)
+		et.pool.Put(e)
 	}
 	if payload == nil {
-		if ifaces {
+		if et.ifaces {
 			// The prefix may describe types earlier values held and
 			// this one does not: the limit is for what it needs.
 			return encodeFresh(v, max)
@@ -262,7 +267,9 @@ func (e *scEncoder) cut() ([]byte, bool) {
 	if n, def, ok := gobMessage(out[plen:]); !ok || def || plen+n != len(out) {
 		return nil, false
 	}
-	e.prefix = append(e.prefix, out[:plen]...)
+	if plen > 0 { // (most values define nothing: e is not written to)
+		e.prefix = append(e.prefix, out[:plen]...)
+	}
 	return out[plen:], true
 }
 
@@ -312,9 +319,8 @@ func (e *scEncoder) unprimed(v reflect.Value, depth int) bool {
 	case reflect.Pointer:
 		return v.IsNil() || e.unprimed(v.Elem(), depth+1)
 	case reflect.Struct:
-		t := v.Type()
-		for i := range v.NumField() {
-			if gobField(t.Field(i)) && !e.unprimed(v.Field(i), depth+1) {
+		for _, i := range gobFieldsWhere(&ifaceFields, v.Type(), holdsInterface) {
+			if !e.unprimed(v.Field(i), depth+1) {
 				return false
 			}
 		}
@@ -335,6 +341,10 @@ func (e *scEncoder) unprimed(v reflect.Value, depth int) bool {
 	return true
 }
 
+// ifaceFields caches, per struct type, the fields gob encodes that can
+// hold an interface.
+var ifaceFields sync.Map // reflect.Type → []int
+
 // scDecoder is a kept decoder and the reader it reads from.
 type scDecoder struct {
 	r   sliceReader
@@ -352,6 +362,7 @@ type decEntry struct {
 	key  string
 	idle []*scDecoder
 	elem *list.Element
+	gone bool // evicted: no longer in the cache
 }
 
 var decoders struct {
@@ -377,28 +388,31 @@ func knownTypes(d *gob.Decoder) int {
 	return reflect.ValueOf(d).Elem().Field(wireTypesField).Len()
 }
 
-// takeDecoder returns an idle decoder that has read prefix, or nil.
-func takeDecoder(prefix []byte) *scDecoder {
+// takeDecoder returns an idle decoder that has read prefix, or nil, and
+// the cache's entry for prefix, if it has one (for putDecoder).
+func takeDecoder(prefix []byte) (*scDecoder, *decEntry) {
 	decoders.mu.Lock()
 	defer decoders.mu.Unlock()
 	e := decoders.m[string(prefix)]
 	if e == nil || len(e.idle) == 0 {
-		return nil
+		return nil, e
 	}
-	decoders.lru.MoveToFront(e.elem)
 	d := e.idle[len(e.idle)-1]
 	e.idle[len(e.idle)-1] = nil
 	e.idle = e.idle[:len(e.idle)-1]
-	return d
+	return d, e
 }
 
 // putDecoder keeps d, which has read prefix and nothing else that
-// defines a type, for the next payload with that prefix.
-func putDecoder(prefix []byte, d *scDecoder) {
+// defines a type, for the next payload with that prefix. e is the
+// entry takeDecoder returned for prefix, if any.
+func putDecoder(prefix []byte, e *decEntry, d *scDecoder) {
 	d.r.reset(nil)
 	decoders.mu.Lock()
 	defer decoders.mu.Unlock()
-	e := decoders.m[string(prefix)]
+	if e == nil || e.gone {
+		e = decoders.m[string(prefix)]
+	}
 	if e == nil {
 		if decoders.m == nil {
 			decoders.m = map[string]*decEntry{}
@@ -415,6 +429,7 @@ func putDecoder(prefix []byte, d *scDecoder) {
 			decoders.lru.Remove(old.elem)
 			delete(decoders.m, old.key)
 			decoders.bytes -= len(old.key)
+			old.gone, old.idle = true, nil
 		}
 	} else {
 		decoders.lru.MoveToFront(e.elem)
@@ -441,7 +456,7 @@ func DecodeSelfContained(data []byte, v any) error {
 		return strayBytes(r.Len())
 	}
 	prefix, value := data[:plen], data[plen:]
-	d := takeDecoder(prefix)
+	d, e := takeDecoder(prefix)
 	if d != nil {
 		d.r.reset(value)
 	} else {
@@ -455,7 +470,7 @@ func DecodeSelfContained(data []byte, v any) error {
 		return strayBytes(n)
 	}
 	if knownTypes(d.dec) == defs && len(value) <= maxCachedValue {
-		putDecoder(prefix, d)
+		putDecoder(prefix, e, d)
 	}
 	return nil
 }

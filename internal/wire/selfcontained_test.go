@@ -518,11 +518,11 @@ func TestSelfContainedKeepsCleanDecodersOnly(t *testing.T) {
 	if err := NewStreams().Decode("k", 0, b, &out); err != nil {
 		t.Fatal(err)
 	}
-	d := takeDecoder(b[:plen])
+	d, e := takeDecoder(b[:plen])
 	if d == nil {
 		t.Fatal("no decoder kept after a clean decode")
 	}
-	putDecoder(b[:plen], d)
+	putDecoder(b[:plen], e, d)
 	allocs := testing.AllocsPerRun(100, func() {
 		p, _, _ := NewSelfContainedStreams().Encode("k", &scKept{2}, 0)
 		NewStreams().Decode("k", 0, p, &out)
@@ -541,7 +541,7 @@ func TestSelfContainedKeepsCleanDecodersOnly(t *testing.T) {
 		if err := NewStreams().Decode("k", 0, nested, &got); err != nil {
 			t.Fatal(err)
 		}
-		if d := takeDecoder(nested[:plen]); d != nil {
+		if d, _ := takeDecoder(nested[:plen]); d != nil {
 			t.Fatal("a decoder a value taught a type was kept")
 		}
 	}
