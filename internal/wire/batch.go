@@ -51,7 +51,8 @@ var alone = NewSelfContainedStreams()
 // within its bound.
 //
 // The error, if not nil, is the one case left: the items that encode
-// alone do not encode together (too large: the payload is over max).
+// alone do not encode together. That is a payload over max (too large),
+// or a value gob takes alone but refuses in a slice: a nil pointer.
 // Nothing is encoded then; Failed still names the items that failed on
 // their own, if any.
 //
