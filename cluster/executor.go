@@ -65,6 +65,7 @@ type executorConfig struct {
 	queueLimit int
 	retries    int
 	lostAfter  time.Duration
+	slowAfter  time.Duration // a worker busy for longer gets no call sent ahead (tests raise it)
 }
 
 // rtExecutor lets Executor embed the runtime's executor without an
@@ -159,7 +160,7 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	if nc == nil {
 		panic("cluster: NewExecutor(nil)")
 	}
-	cfg := executorConfig{common: defaultCommon(), lostAfter: lostAfter}
+	cfg := executorConfig{common: defaultCommon(), lostAfter: lostAfter, slowAfter: 2 * time.Millisecond}
 	for _, o := range opts {
 		o.applyExecutor(&cfg)
 	}
@@ -189,7 +190,7 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 		// are taken back when another worker frees up first, and a
 		// worker busy for longer than a round trip or two gets none.
 		AheadPerSlot: aheadPerSlot,
-		SlowAfter:    2 * time.Millisecond,
+		SlowAfter:    cfg.slowAfter,
 	})
 	var err error
 	if d.inboxSub, err = nc.Subscribe(d.inbox, d.receive); err == nil {

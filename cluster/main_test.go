@@ -97,6 +97,17 @@ var (
 		return 0, nil
 	})
 	taskCount = runtime.RegisterTask("test.count", runCount)
+	// taskRecord records that it ran, and where: a file Dir/run-Name-*
+	// holding its worker process's pid, one per run.
+	taskRecord = runtime.RegisterTask("test.record", func(_ context.Context, g gateArgs) (int, error) {
+		f, err := os.CreateTemp(g.Dir, "run-"+g.Name+"-*")
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		_, err = fmt.Fprint(f, os.Getppid())
+		return os.Getppid(), err
+	})
 )
 
 // extraTask exists only in processes started with FUTURESGEN_TEST_EXTRA_TASK
