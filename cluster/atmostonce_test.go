@@ -50,7 +50,7 @@ func TestAStoppedWorkerRunsNothingTwice(t *testing.T) {
 			l := startLocal(t, Workers(2))
 			// Calls go ahead to busy workers whatever their tasks' age, and
 			// a silent worker is lost after 2s.
-			ex := newDriver(t, l, option{exec: func(c *executorConfig) { c.slowAfter, c.lostAfter = time.Hour, 2 * time.Second }})
+			ex := newDriver(t, l, option{exec: func(c *executorConfig) { c.slowAfter, c.lostAfter = time.Hour, 2*time.Second }})
 			g := newGate(t)
 			fa := runtime.SubmitTask(ctx, ex, taskGate, g.args("a"))
 			fb := runtime.SubmitTask(ctx, ex, taskGate, g.args("b"))
