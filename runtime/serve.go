@@ -134,7 +134,7 @@ func serveProcess(cfg workerConfig) int {
 	// start with the default action.
 	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	conn := wire.NewConn(os.NewFile(3, "futuresgen-from-parent"), os.NewFile(4, "futuresgen-to-parent"), wire.DefaultMaxPayload)
-	err := worker.Serve(context.Background(), conn, worker.Config{Slots: 1, Setup: cfg.setup, MaxPayload: wire.DefaultMaxPayload, Out: out})
+	err := worker.Serve(context.Background(), conn, worker.ServeConfig{Slots: 1, Setup: cfg.setup, MaxPayload: wire.DefaultMaxPayload, Out: out})
 	switch {
 	case errors.Is(err, worker.ErrBye), errors.Is(err, io.EOF):
 		return 0 // let go, or the parent is gone: leave, whatever runs

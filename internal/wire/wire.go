@@ -84,7 +84,10 @@ type Msg struct {
 	// the payload limit bounds them, all together): a result over it fails
 	// its own input. An executor whose own limit is lower than the
 	// connection's (a cluster's MaxPayload) sets it.
-	ItemMax  int
+	ItemMax int
+	// Full marks a Revoked sent for want of a free slot: the worker
+	// takes nothing more until it says it has room.
+	Full     bool
 	Gen      uint32 // the generation of Payload's stream (see Streams)
 	Err      *Error // Error: the task's error; Panic: the panic value, when it is an error
 	Text     string // Panic: the panic value's text
