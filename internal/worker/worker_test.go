@@ -313,7 +313,9 @@ func FuzzServe(f *testing.F) {
 		fromR, fromW := io.Pipe()
 		go io.Copy(io.Discard, fromR)
 		done := make(chan error, 1)
-		go func() { done <- Serve(context.Background(), wire.NewConn(&byteReader{b: data}, fromW, 0), ServeConfig{}) }()
+		go func() {
+			done <- Serve(context.Background(), wire.NewConn(&byteReader{b: data}, fromW, 0), ServeConfig{})
+		}()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
