@@ -43,10 +43,9 @@ func (s *Scheduler) Join(name string, slots int, newLink func(*Worker) Link) *Wo
 	w := &Worker{s: s, name: name, slots: max(slots, 1), ready: true}
 	w.link = newLink(w)
 	s.mu.Lock()
+	// After Shutdown too: calls still queued run on it (pump lets it go
+	// once none is left).
 	s.workers = append(s.workers, w)
-	if s.shutdown {
-		w.retiring = true
-	}
 	s.pump()
 	s.unlock()
 	return w
@@ -257,7 +256,7 @@ func (s *Scheduler) Gone(w *Worker, cause error) {
 		c.w = nil
 		s.held--
 		switch {
-		case c.state == Sent:
+		case c.state == Sent && !c.granted:
 			s.back(c)
 		case c.killed:
 			s.fail(c, fmt.Errorf("%w (its worker, %s, was killed after the task ignored the end of its context for %v)", ctxErr(c), w.name, s.cfg.Grace))

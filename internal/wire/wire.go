@@ -32,7 +32,7 @@ const DeadlineSlack = time.Second
 // Kind says what a message is.
 type Kind uint8
 
-// The message kinds. Executor to worker: Call, Batch, Cancel, Revoke, Bye.
+// The message kinds. Executor to worker: Call, Batch, Cancel, Revoke, Grant, Bye.
 // Worker to executor: Hello, Started, Revoked, Result, Error, Panic,
 // BatchResult.
 const (
@@ -49,10 +49,11 @@ const (
 	KindError                   // call ID failed with Err (it may not have started: no Started came)
 	KindPanic                   // call ID panicked: Text is the value, Stack the worker's stack, Err the value if it is an error
 	KindBatchResult             // batch ID is done: Payload holds the results, Failures the items that failed
+	KindGrant                   // the calls up to ID may start once a slot is free
 	kindEnd
 )
 
-var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result"}
+var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result", "grant"}
 
 // String names the kind, as error messages show it.
 func (k Kind) String() string {
