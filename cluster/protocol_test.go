@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/gob"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,42 +24,51 @@ import (
 // a real one sends only when the network misbehaves: answers late,
 // twice, on an old link, or not at all.
 type fakeWorker struct {
-	t       *testing.T
-	nc      *nats.Conn
-	ns      string
-	session string
-	calls   chan *frame
-	ctl     chan *frame
+	t      *testing.T
+	nc     *nats.Conn
+	ns     string
+	me     peer // the fake worker session
+	mu     *sync.Mutex
+	driver peer // the executor that sent the last message; under mu
+	calls  chan *frame
+	ctl    chan *frame
 }
 
 func newFakeWorker(t *testing.T, nc *nats.Conn) *fakeWorker {
 	t.Helper()
-	w := &fakeWorker{t: t, nc: nc, ns: DefaultNamespace, session: nuid.Next(), calls: make(chan *frame, 100), ctl: make(chan *frame, 100)}
-	for what, ch := range map[string]chan *frame{"call": w.calls, "ctl": w.ctl} {
-		sub, err := nc.Subscribe(subjWorker(w.ns, w.session, what), func(m *nats.Msg) {
-			f, err := parse(m)
-			if err != nil {
-				t.Errorf("the fake worker got a message that does not parse: %v", err)
-				return
-			}
-			ch <- f
-		})
-		if err != nil {
-			t.Fatal(err)
+	w := &fakeWorker{t: t, nc: nc, ns: DefaultNamespace, me: peer{id: "fakeworker", sub: nuid.Next()}, calls: make(chan *frame, 100), ctl: make(chan *frame, 100)}
+	prefix := strings.TrimSuffix(subjWorkerInbox(w.ns, w.me.id, w.me.sub), ">")
+	w.mu = new(sync.Mutex)
+	sub, err := nc.Subscribe(prefix+">", func(m *nats.Msg) {
+		f, err := parse(m)
+		from, ok := sender(m.Subject, prefix)
+		if err != nil || !ok {
+			t.Errorf("the fake worker got a message that does not parse: %v", err)
+			return
 		}
-		t.Cleanup(func() { sub.Unsubscribe() })
+		w.mu.Lock()
+		w.driver = from
+		w.mu.Unlock()
+		if f.kind == kCall || f.kind == kBatch {
+			w.calls <- f
+		} else {
+			w.ctl <- f
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { sub.Unsubscribe() })
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	table := registry.Table()
-	w.publish(subjAnnounce(w.ns), &frame{kind: kAnnounce, name: "fake", slots: 1, free: 1, version: versionText, digest: tableDigest(table)})
+	w.publish(subjAnnounce(w.ns, w.me.sub, w.me.id), &frame{kind: kAnnounce, name: "fake", slots: 1, free: 1, version: versionText, digest: tableDigest(table)})
 	return w
 }
 
 func (w *fakeWorker) publish(subject string, f *frame) {
 	w.t.Helper()
-	f.worker = w.session
 	m, err := f.msg(subject)
 	if err == nil {
 		err = w.nc.PublishMsg(m)
@@ -103,7 +114,10 @@ func (w *fakeWorker) join(after uint64) *frame {
 func (w *fakeWorker) say(c *frame, link uint64, f *frame) {
 	w.t.Helper()
 	f.link = link
-	w.publish(c.reply, f)
+	w.mu.Lock()
+	driver := w.driver
+	w.mu.Unlock()
+	w.publish(subjToDriver(w.ns, driver, w.me), f)
 }
 
 func (w *fakeWorker) started(c *frame) { w.say(c, c.link, &frame{kind: kStarted, id: c.id}) }
@@ -154,12 +168,15 @@ func TestALateOrReplayedAnswerIsNeverTakenForANewOne(t *testing.T) {
 	w.result(c, c.link, c.id+100, 1) // a call the worker was never sent
 	w.result(c, c.link+1, c.id, 2)   // a link that is not open
 	other := *w
-	other.session = nuid.Next()
+	other.me.sub = nuid.Next()
 	other.result(c, c.link, c.id, 3) // another worker session
-	w.beat(c, c.link, c.id+1, c.id)  // in order after the three: they were read and dropped
+	forger := *w
+	forger.me.id = "someone-else"
+	forger.result(c, c.link, c.id, 4) // this session, claimed by another identity
+	w.beat(c, c.link, c.id+1, c.id)   // in order after the four: they were read and dropped
 	if st := f.State(); st != runtime.Running {
 		v, err := f.Result(ctx)
-		t.Fatalf("after three answers that are not its own the future is %v (%v, %v); want Running", st, v, err)
+		t.Fatalf("after four answers that are not its own the future is %v (%v, %v); want Running", st, v, err)
 	}
 	w.result(c, c.link, c.id, 42)
 	if v, err := f.Result(ctx); v != 42 || err != nil {

@@ -147,22 +147,17 @@ func NewProcessPool(opts ...Option) *ProcessPool {
 	if grace == 0 {
 		grace = 3 * time.Second
 	}
-	p.procs = proc.New(proc.Config{Command: cfg.command, StartTimeout: cfg.startTimeout, MaxStartFailures: maxStartFailures})
-	p.s = sched.New(sched.Config{
+	p.s, p.procs = proc.NewScheduler(proc.Config{Command: cfg.command, StartTimeout: cfg.startTimeout, MaxStartFailures: maxStartFailures}, sched.Config{
 		MaxWorkers:        p.max,
-		Spawn:             p.procs.Spawn,
 		QueueLimit:        cfg.queueLimit,
 		Grace:             grace,
 		MaxTasksPerWorker: cfg.maxTasksPerWkr,
 		Exclusive:         true,
 		AheadPerSlot:      aheadPerWorker,
-		Lost:              func(cause error) error { return cause },
-		MaxStartFailures:  maxStartFailures,
 		StartFailed: func(n int, last error) error {
 			return fmt.Errorf("%w: %d worker processes in a row died before they were ready; the last: %w", ErrBrokenPool, n, last)
 		},
 	})
-	p.procs.Bind(p.s)
 	p.eng.remote = &remote{s: p.s, buffer: 2 * p.max, refuse: ErrShutdown, maxPayload: wire.DefaultMaxPayload, where: "a ProcessPool"}
 	return p
 }

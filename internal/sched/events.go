@@ -227,7 +227,7 @@ func (s *Scheduler) NotSent(w *Worker, c *Call, err error) {
 }
 
 // Gone records that w ended, for cause. Its calls that had not started
-// are queued again; those running fail with Config.Lost(cause) (or with
+// are queued again; those running fail with cause (or with
 // their context's error if their worker was killed for ignoring it), or
 // run again under Config.Retries.
 func (s *Scheduler) Gone(w *Worker, cause error) {
@@ -265,7 +265,7 @@ func (s *Scheduler) Gone(w *Worker, cause error) {
 			c.state = Queued
 			s.pushFront(c)
 		default:
-			s.fail(c, s.cfg.Lost(cause))
+			s.fail(c, cause)
 		}
 	}
 	if s.cfg.MaxStartFailures > 0 && s.startFailures >= s.cfg.MaxStartFailures && s.broken == nil {

@@ -257,9 +257,6 @@ type Config struct {
 	// RevokeWait bounds how long Cancel waits for a worker to give back a
 	// call sent ahead (default 1s); past it, Cancel says false.
 	RevokeWait time.Duration
-	// Lost is the error of a call whose worker was lost while it ran,
-	// given the worker's cause.
-	Lost func(cause error) error
 	// MaxCalls bounds the calls this scheduler's workers hold at once,
 	// sent or running (0: no bound): a cluster executor's MaxWorkers.
 	MaxCalls int
@@ -317,9 +314,6 @@ func New(cfg Config) *Scheduler {
 	}
 	if cfg.SlowAfter == 0 {
 		cfg.SlowAfter = time.Millisecond
-	}
-	if cfg.Lost == nil {
-		cfg.Lost = func(cause error) error { return cause }
 	}
 	s := &Scheduler{
 		cfg:  cfg,

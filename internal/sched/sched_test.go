@@ -485,7 +485,6 @@ func TestAWorkerLostRequeuesWhatItHadNotStarted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	cfg := exclusive()
-	cfg.Lost = func(cause error) error { return fmt.Errorf("lost: %w", cause) }
 	s := New(cfg)
 	defer finish(s)
 	w1, l1 := addWorker(s, "w1", 1)
@@ -493,8 +492,8 @@ func TestAWorkerLostRequeuesWhatItHadNotStarted(t *testing.T) {
 	_, f2 := submit(t, s, ctx, 1)
 	l1.take()
 	s.Gone(w1, errors.New("killed"))
-	if err := f1.err(0); err == nil || err.Error() != "lost: killed" {
-		t.Errorf("the running call's error = %v; want lost: killed", err)
+	if err := f1.err(0); err == nil || err.Error() != "killed" {
+		t.Errorf("the running call's error = %v; want the worker's cause, killed", err)
 	}
 	if f2.state(0) != pending {
 		t.Errorf("the call sent ahead is %v after its worker died; want pending, queued again", stateName[f2.state(0)])
