@@ -483,7 +483,7 @@ func TestAttackMapZeroWorkersThenJoin(t *testing.T) {
 		t.Fatalf("a result %+v came with no worker", r)
 	default:
 	}
-	if err := l.startWorker(nil); err != nil {
+	if _, err := l.startWorker(); err != nil {
 		t.Fatal(err)
 	}
 	i := 0
@@ -1006,7 +1006,7 @@ func TestAttackWorkerConnectionCloses(t *testing.T) {
 	if err := a.Err(ctx); !errors.Is(err, runtime.ErrWorkerDied) {
 		t.Errorf("Err() = %v; want ErrWorkerDied", err)
 	}
-	if err := l.startWorker(nil); err != nil {
+	if _, err := l.startWorker(); err != nil {
 		t.Fatal(err)
 	}
 	bounded(t, "the queued task, once another worker joined", b, 25*time.Second)

@@ -90,7 +90,7 @@ func TestLateWorkers(t *testing.T) {
 	}
 
 	t.Run("a worker with a different dispatch table is refused, naming the difference", func(t *testing.T) {
-		if err := l.startWorker([]string{"FUTURESGEN_TEST_EXTRA_TASK=1"}); err != nil {
+		if _, err := l.startWorker("FUTURESGEN_TEST_EXTRA_TASK=1"); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the driver refused the worker", func() bool { return ex.Stats().Refused == 1 })
@@ -104,7 +104,7 @@ func TestLateWorkers(t *testing.T) {
 	})
 
 	t.Run("a worker that joins late picks up the queued work", func(t *testing.T) {
-		if err := l.startWorker(nil); err != nil {
+		if _, err := l.startWorker(); err != nil {
 			t.Fatal(err)
 		}
 		for i, f := range fs {

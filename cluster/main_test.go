@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	}
 	// Joins and leaves are news in a program, not in a test's output.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if os.Getenv("FUTURESGEN_TEST_DIE_AT_START") != "" {
+		os.Exit(5) // a worker that cannot start
+	}
 	embeddedtest.ServeChild()
 	runtime.ServeWorker()
 	code := m.Run()

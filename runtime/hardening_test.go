@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/internal/proc"
 )
 
 // Tasks a real program might have, each of which broke a ProcessPool once
@@ -178,8 +180,8 @@ func TestProcessPoolTaskSubprocessesInheritNeitherPipesNorMarker(t *testing.T) {
 	if slices.Contains(lines, "3") || slices.Contains(lines, "4") {
 		t.Errorf("a task's subprocess has fd 3 or 4 open:\n%s", out)
 	}
-	if strings.Contains(out, workerEnv) {
-		t.Errorf("a task's subprocess sees %s:\n%s", workerEnv, out)
+	if strings.Contains(out, proc.Env) {
+		t.Errorf("a task's subprocess sees %s:\n%s", proc.Env, out)
 	}
 	// This same binary, run by a task, is an ordinary program.
 	if out, err := SubmitTask(ctx, p, taskSelf, struct{}{}).Result(ctx); err != nil || !strings.Contains(out, "PASS") {
@@ -418,10 +420,10 @@ func TestAMarkerSetByHandIsIgnoredWithAWord(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerEnv+"=1")
+	cmd.Env = append(os.Environ(), proc.Env+"=1")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ignoring "+workerEnv+"=1") || !strings.Contains(string(out), "PASS") {
-		t.Errorf("this binary run with %s=1 by hand: %v\n%s\nwant a word on stderr, then an ordinary run", workerEnv, err, out)
+	if err != nil || !strings.Contains(string(out), "ignoring "+proc.Env+"=1") || !strings.Contains(string(out), "PASS") {
+		t.Errorf("this binary run with %s=1 by hand: %v\n%s\nwant a word on stderr, then an ordinary run", proc.Env, err, out)
 	}
 }
 

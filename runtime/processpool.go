@@ -9,6 +9,7 @@ import (
 	"github.com/futuresgen/futuresgen/internal/proc"
 	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
+	"github.com/futuresgen/futuresgen/internal/worker"
 )
 
 // ProcessPool runs generated tasks in worker processes: Python's
@@ -134,7 +135,7 @@ const aheadPerWorker = 15
 // NewProcessPool panics if this process is itself a worker whose main did
 // not call ServeWorker, rather than start workers of its own.
 func NewProcessPool(opts ...Option) *ProcessPool {
-	guardNotWorker()
+	worker.Guard()
 	cfg := newConfig(opts)
 	if cfg.initializer != nil {
 		panic("futuresgen: NewProcessPool: Initializer cannot run in worker processes; pass WorkerSetup to ServeWorker instead")

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/futuresgen/futuresgen/internal/proc"
 	"github.com/futuresgen/futuresgen/internal/registry"
 )
 
@@ -419,7 +420,7 @@ func TestProcessPoolBrokenStart(t *testing.T) {
 // TestProcessPoolForkBombGuard is run by TestProcessPoolBrokenStart as a
 // worker that skips ServeWorker: creating a pool must stop the process.
 func TestProcessPoolForkBombGuard(t *testing.T) {
-	if os.Getenv(workerEnv) == "" {
+	if os.Getenv(proc.Env) == "" {
 		t.Skip("runs only as a misconfigured worker")
 	}
 	NewProcessPool()

@@ -29,11 +29,6 @@ type Options struct {
 }
 
 var (
-	// ServeCluster, set by the cluster package's init, serves this
-	// process as a cluster worker if it was started as one, and returns
-	// the exit status with ok true; otherwise it returns ok false at
-	// once. runtime.ServeWorker calls it first.
-	ServeCluster func() (status int, ok bool)
 	// NewExecutor returns a runtime.Executor (as any: this package cannot
 	// name the type) that submits to cfg.Scheduler.
 	NewExecutor func(cfg ExecutorConfig) any
