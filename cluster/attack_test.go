@@ -524,19 +524,25 @@ func TestAttackQueueLimit(t *testing.T) {
 	if err := c.Err(ctx); err != context.DeadlineExceeded {
 		t.Errorf("a submit to a full queue whose ctx ended: %v; want DeadlineExceeded", err)
 	}
-	// A submit that waits gets in once there is room.
-	got := make(chan *runtime.Future[int], 1)
-	go func() { got <- runtime.SubmitTask(ctx, ex, taskDouble, 21) }()
-	time.Sleep(200 * time.Millisecond)
-	select {
-	case <-got:
-		t.Errorf("a submit to a full queue (QueueLimit 1) returned at once; want it to wait")
-	default:
+	// A submit that waits gets in once there is room: once a has ended
+	// and b has left the queue.
+	type submitted struct {
+		f     *runtime.Future[int]
+		aDone bool // a had finished when the submit returned
 	}
+	got := make(chan submitted, 1)
+	go func() {
+		f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+		got <- submitted{f, a.State() == runtime.Finished}
+	}()
 	g.open()
 	var d *runtime.Future[int]
 	select {
-	case d = <-got:
+	case r := <-got:
+		if !r.aDone {
+			t.Errorf("a submit to a full queue (QueueLimit 1) returned while a ran and b waited; want it to wait for room")
+		}
+		d = r.f
 	case <-time.After(20 * time.Second):
 		t.Fatal("the waiting submit never got in after the queue emptied")
 	}
@@ -887,8 +893,12 @@ func TestAttackNamespaceIsolation(t *testing.T) {
 	if err := exB.WaitForWorkers(wctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	// Give any cross-talk time to show: several heartbeats.
-	time.Sleep(time.Second)
+	// A driver of namespace a that joins now has heard the workers that
+	// answer its heartbeats: any cross-talk would show there too.
+	exA2 := newDriver(t, l)
+	if s := exA2.Stats(); s.Workers != 1 || s.Slots != 1 {
+		t.Errorf("a new driver of namespace a: Stats() = %+v; want a's worker only", s)
+	}
 	if s := exB.Stats(); s.Workers != 1 || s.Slots != 2 {
 		t.Errorf("namespace b Stats() = %+v; want its own worker only (1 worker, 2 slots)", s)
 	}
@@ -1039,19 +1049,24 @@ func TestAttackLocalCloseWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- l.Close() }()
-	time.Sleep(300 * time.Millisecond)
-	select {
-	case err := <-closed:
-		t.Errorf("Close returned %v while a task ran; it waits for its drivers' tasks", err)
-	default:
+	// Close returns only once the task has ended: a must be done by then.
+	type result struct {
+		err   error
+		aDone bool
 	}
+	closed := make(chan result, 1)
+	go func() {
+		err := l.Close()
+		closed <- result{err, a.State() == runtime.Finished}
+	}()
 	g.open()
 	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close() = %v", err)
+	case r := <-closed:
+		if r.err != nil {
+			t.Errorf("Close() = %v", r.err)
+		}
+		if !r.aDone {
+			t.Errorf("Close returned while a task ran; it waits for its drivers' tasks")
 		}
 	case <-time.After(25 * time.Second):
 		t.Fatal("Close did not return once the task could end")

@@ -16,6 +16,7 @@ import (
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
 	"github.com/futuresgen/futuresgen/internal/registry"
+	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
 	"github.com/futuresgen/futuresgen/runtime"
 )
@@ -261,10 +262,17 @@ func TestARefusalForAFullWorkerRequeuesTheCall(t *testing.T) {
 	c := w.call()
 	w.say(c, c.link, &frame{kind: kRevoked, id: c.id, full: true}) // another driver took the slot
 	w.say(c, c.link, &frame{kind: kBeat, free: 0, seen: c.id + 1})
+	// The driver takes the worker for full, and sends it nothing until
+	// it says it has room (the scheduler's tests show the rest).
+	waitFor(t, "the driver takes the worker for full", func() bool {
+		full := false
+		ex.d.s.Workers(func(sw *sched.Worker) { full = full || sw.Full() })
+		return full
+	})
 	select {
 	case c2 := <-w.calls:
 		t.Fatalf("a full worker was sent call %d", c2.id)
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	if st := f.State(); st != runtime.Pending {
 		t.Errorf("a refused call is %v; want Pending", st)

@@ -125,7 +125,8 @@ func TestScheduling(t *testing.T) {
 		g := newGate(t)
 		first := runtime.SubmitTask(ctx, ex, taskGate, g.args("first"))
 		g.worker("first")
-		var through atomic.Int32
+		var through, early atomic.Int32
+		var opened atomic.Bool
 		var wg sync.WaitGroup
 		fs := make([]*runtime.Future[int], 8)
 		for i := range fs {
@@ -134,17 +135,18 @@ func TestScheduling(t *testing.T) {
 				defer wg.Done()
 				fs[i] = runtime.SubmitTask(ctx, ex, taskDouble, i)
 				through.Add(1)
+				if !opened.Load() {
+					early.Add(1) // through while the first task held the only worker
+				}
 			}()
 		}
 		waitFor(t, "two submits went through", func() bool { return through.Load() >= 2 })
-		for range 50 { // every chance to get through wrongly
-			time.Sleep(time.Millisecond)
-			if n := through.Load(); n > 2 {
-				t.Fatalf("%d submits returned while one task runs and MaxWorkers is 1; QueueLimit(2) allows 2", n)
-			}
-		}
+		opened.Store(true)
 		g.open()
 		wg.Wait()
+		if n := early.Load(); n > 2 {
+			t.Errorf("%d submits returned while one task ran and MaxWorkers is 1; QueueLimit(2) allows 2", n)
+		}
 		if _, err := first.Result(ctx); err != nil {
 			t.Fatal(err)
 		}

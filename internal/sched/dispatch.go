@@ -42,6 +42,11 @@ func (w *Worker) Link() Link { return w.link }
 // Ready reports whether the worker said hello and was accepted.
 func (w *Worker) Ready() bool { return w.ready }
 
+// Full reports whether the worker refused a call for want of a slot and
+// has not said since that it has room: it gets no call until it does.
+// Call it under Scheduler.Workers.
+func (w *Worker) Full() bool { return w.full }
+
 // load is the calls the worker holds.
 func (w *Worker) load() int { return w.running + w.ahead }
 
