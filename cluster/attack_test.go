@@ -772,8 +772,8 @@ func TestAttackInProcessWorkerExitsMidTask(t *testing.T) {
 		}
 	}
 	s := quiescentStats(t, ex)
-	if s.Lost != 1 || s.Workers != 1 || s.Failed != 1 || s.Completed != 5 {
-		t.Errorf("Stats() = %+v; want 1 lost, 1 worker left, 1 failed, 5 completed", s)
+	if s.Lost != 1 || s.Workers < 1 || s.Failed != 1 || s.Completed != 5 {
+		t.Errorf("Stats() = %+v; want 1 lost, 1 worker left (or 2 once StartLocal replaced it), 1 failed, 5 completed", s)
 	}
 }
 

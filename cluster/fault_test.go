@@ -48,8 +48,8 @@ func TestAWorkerKilledMidTask(t *testing.T) {
 		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 			t.Errorf("after the death: %v, %v; want the cluster to go on", v, err)
 		}
-		if s := ex.Stats(); s.Lost != 1 || s.Workers != 2 {
-			t.Errorf("Stats() = %+v; want 1 worker lost, 2 left", s)
+		if s := ex.Stats(); s.Lost != 1 || s.Workers < 2 {
+			t.Errorf("Stats() = %+v; want 1 worker lost, 2 left (or 3 once StartLocal replaced it)", s)
 		}
 	})
 

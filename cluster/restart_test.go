@@ -21,9 +21,10 @@ func TestStartLocalKeepsItsWorkers(t *testing.T) {
 	ex := l.Executor()
 	pids := l.pids()
 	syscall.Kill(pids[0], syscall.SIGKILL)
-	waitFor(t, "a new worker process replaces the one killed, and joins", func() bool {
+	waitFor(t, "a new worker process replaces the one killed, joins, and the driver lost the killed one", func() bool {
 		now := l.pids()
-		return len(now) == 2 && !slices.Contains(now, pids[0]) && ex.Stats().Workers == 2
+		s := ex.Stats()
+		return len(now) == 2 && !slices.Contains(now, pids[0]) && s.Workers == 2 && s.Lost == 1
 	})
 	if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 		t.Errorf("after the restart: %v, %v", v, err)
