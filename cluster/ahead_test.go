@@ -22,6 +22,7 @@ type fakeDriver struct {
 	me     peer // the fake executor
 	worker peer // the worker session
 	said   chan *frame
+	beats  chan *frame
 }
 
 func newFakeDriver(t *testing.T, opts ...ServeOption) *fakeDriver {
@@ -32,10 +33,19 @@ func newFakeDriver(t *testing.T, opts ...ServeOption) *fakeDriver {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	d := &fakeDriver{t: t, nc: nc, me: peer{id: "fakedriver", sub: "e1"}, said: make(chan *frame, 100)}
+	d := &fakeDriver{t: t, nc: nc, me: peer{id: "fakedriver", sub: "e1"}, said: make(chan *frame, 100), beats: make(chan *frame, 1000)}
 	announced := make(chan peer, 10)
 	for subject, ch := range map[string]func(*nats.Msg, *frame){
-		subjDriverInbox(DefaultNamespace, d.me.id, d.me.sub): func(_ *nats.Msg, f *frame) { d.said <- f },
+		subjDriverInbox(DefaultNamespace, d.me.id, d.me.sub): func(_ *nats.Msg, f *frame) {
+			if f.kind == kBeat {
+				select {
+				case d.beats <- f:
+				default:
+				}
+				return
+			}
+			d.said <- f
+		},
 		subjAnnouncements(DefaultNamespace): func(m *nats.Msg, f *frame) {
 			if p, ok := sender(m.Subject, DefaultNamespace+".announce."); ok {
 				announced <- p
@@ -43,7 +53,7 @@ func newFakeDriver(t *testing.T, opts ...ServeOption) *fakeDriver {
 		},
 	} {
 		sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
-			if f, err := parse(m); err == nil && f.kind != kBeat {
+			if f, err := parse(m); err == nil {
 				ch(m, f)
 			}
 		})
@@ -51,6 +61,11 @@ func newFakeDriver(t *testing.T, opts ...ServeOption) *fakeDriver {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sub.Unsubscribe() })
+	}
+	// The subscriptions reach the server before the worker announces
+	// itself on its own connection.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	wnc, err := srv.Connect()
 	if err != nil {
@@ -151,6 +166,11 @@ func TestAWorkerHoldsCallsSentAheadUntilASlotFrees(t *testing.T) {
 	if f := d.expect(kRevoked, 7); !f.full {
 		t.Errorf("a call ahead past the bound: revoked without full; want refused")
 	}
+	// Granted behind a call that runs long, a call gets its grant given
+	// back (once: the worker's running call did not change); granted
+	// again, it keeps it.
+	d.send(&frame{kind: kGrant, id: 5})
+	d.expect(kUngrant, 5)
 	d.send(&frame{kind: kGrant, id: 5})
 	g.open()
 	if f := d.expect(kAnswer, 1); !f.freeSet || f.free != aheadPerSlot-1 {

@@ -162,7 +162,7 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	if nc == nil {
 		panic("cluster: NewExecutor(nil)")
 	}
-	cfg := executorConfig{common: defaultCommon(), lostAfter: lostAfter, slowAfter: 2 * time.Millisecond}
+	cfg := executorConfig{common: defaultCommon(), lostAfter: lostAfter, slowAfter: slowAfter}
 	for _, o := range opts {
 		o.applyExecutor(&cfg)
 	}
@@ -443,6 +443,8 @@ func (d *driver) receive(m *nats.Msg) {
 		l.started(f.id)
 	case kRevoked:
 		l.revoked(f.id, f.full)
+	case kUngrant:
+		l.ungranted(f.id)
 	case kAnswer:
 		l.answer(f)
 	case kBeat:

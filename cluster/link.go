@@ -239,6 +239,13 @@ func (l *link) started(id uint64) {
 	l.event(l.d.s.Started(l.worker(), id))
 }
 
+func (l *link) ungranted(id uint64) {
+	if l.call(id) == nil {
+		return
+	}
+	l.event(l.d.s.Ungranted(l.worker(), id))
+}
+
 func (l *link) revoked(id uint64, full bool) {
 	if l.call(id) == nil {
 		return

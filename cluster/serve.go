@@ -34,6 +34,11 @@ const defaultGrace = 3 * time.Second
 // aheadPerSlot bounds the calls a worker holds sent ahead, per slot.
 const aheadPerSlot = 2
 
+// slowAfter is how long a call runs before it is taken for a slow one: a
+// driver sends nothing ahead to a worker whose calls all run longer, and
+// such a worker gives up the grants of the calls it holds.
+const slowAfter = 2 * time.Millisecond
+
 // ErrConnectionClosed is what Serve returns when its NATS connection
 // closed for good (it gave up reconnecting, or was closed).
 var ErrConnectionClosed = errors.New("cluster: the NATS connection closed")
@@ -85,7 +90,7 @@ func Serve(ctx context.Context, nc *nats.Conn, opts ...ServeOption) error {
 		host:    host,
 		log:     cfg.logger(),
 		run:     run,
-		w:       worker.New(context.Background(), worker.Config{Slots: cfg.slots, HoldPerSlot: aheadPerSlot}),
+		w:       worker.New(context.Background(), worker.Config{Slots: cfg.slots, HoldPerSlot: aheadPerSlot, SlowAfter: slowAfter}),
 		table:   registry.Table(),
 		drivers: map[string]*driverSession{},
 		byes:    make(chan struct{}, 1),
@@ -248,6 +253,8 @@ func (w *writer) Write(m *wire.Msg) error {
 		return w.send(&frame{kind: kStarted, id: m.ID})
 	case wire.KindRevoked:
 		return w.send(&frame{kind: kRevoked, id: m.ID, full: m.Full})
+	case wire.KindUngranted:
+		return w.send(&frame{kind: kUngrant, id: m.ID})
 	}
 	return fmt.Errorf("cluster: the worker has no frame for a %v", m.Kind)
 }

@@ -24,6 +24,7 @@ type Worker struct {
 	running   int     // calls running
 	ahead     int     // calls sent ahead, not started
 	granted   int     // calls it may start or started, not done (see Config.GrantPerSlot)
+	slow      bool    // it gave up grants behind slow calls: none until a call starts or ends
 	assigned  int
 	busySince time.Time // when its running calls last went from 0 to 1
 	outbox    []Out
@@ -130,7 +131,7 @@ func (s *Scheduler) grant() {
 	}
 	for _, w := range s.workers {
 		bound := w.slots * (1 + s.cfg.GrantPerSlot)
-		if w.gone || w.ahead == 0 || w.granted >= bound {
+		if w.gone || w.slow || w.ahead == 0 || w.granted >= bound {
 			continue
 		}
 		var upTo uint64

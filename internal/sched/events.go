@@ -91,7 +91,29 @@ func (s *Scheduler) Started(w *Worker, id uint64) error {
 		return protocolError(w, wire.KindStarted, id)
 	}
 	s.start(c)
+	w.slow = false
 	s.pump() // its place ahead is free
+	s.unlock()
+	return nil
+}
+
+// Ungranted records that w gave up its grant of call id, which it holds
+// behind calls that run long: it starts it only if granted again, and if
+// w is lost, the call runs elsewhere. w gets no grant until one of its
+// calls starts or ends. An error means w broke the protocol.
+func (s *Scheduler) Ungranted(w *Worker, id uint64) error {
+	s.mu.Lock()
+	c := w.find(id)
+	if c == nil {
+		s.mu.Unlock()
+		return protocolError(w, wire.KindUngranted, id)
+	}
+	if c.state == Sent && c.granted {
+		c.granted = false
+		w.granted--
+	}
+	w.slow = true
+	s.pump()
 	s.unlock()
 	return nil
 }
@@ -197,6 +219,7 @@ func (s *Scheduler) Answer(w *Worker, m *wire.Msg, dec *wire.Streams) error {
 		s.mu.Unlock()
 		return protocolError(w, m.Kind, m.ID)
 	}
+	w.slow = false
 	failed := expectFailed(m, c.n)
 	from := c.from()
 	s.count(failed, from, cFailed)

@@ -869,3 +869,50 @@ func TestAWorkerThatJoinsAfterShutdownRunsWhatWasQueued(t *testing.T) {
 	s.Gone(w, nil)
 	<-s.Done()
 }
+
+func TestAWorkerGivesUpGrantsBehindASlowCall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c0, _ := submit(t, s, ctx, 1)
+	c1, f1 := submit(t, s, ctx, 1)
+	if err := s.Started(w1, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "call 0", "call 1 ahead", "grant 1")
+	// Call 0 runs long: the worker gives call 1's grant back, and gets
+	// none until call 0 ends.
+	if err := s.Ungranted(w1, c1.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1)
+	s.Gone(w1, errors.New("lost"))
+	if f1.state(0) != pending {
+		t.Errorf("the call whose grant was given back is %v after its worker was lost; want pending, queued again", stateName[f1.state(0)])
+	}
+	_, l2 := addWorker(s, "w2", 1)
+	want(t, l2, "call 2")
+}
+
+func TestGrantsResumeOnceTheSlowCallEnds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c0, _ := submit(t, s, ctx, 1)
+	c1, _ := submit(t, s, ctx, 1)
+	if err := s.Started(w1, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "call 0", "call 1 ahead", "grant 1")
+	if err := s.Ungranted(w1, c1.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Answer(w1, &wire.Msg{Kind: wire.KindResult, ID: c0.ID()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "grant 1")
+}

@@ -33,8 +33,8 @@ const DeadlineSlack = time.Second
 type Kind uint8
 
 // The message kinds. Executor to worker: Call, Batch, Cancel, Revoke, Grant, Bye.
-// Worker to executor: Hello, Started, Revoked, Result, Error, Panic,
-// BatchResult.
+// Worker to executor: Hello, Started, Revoked, Ungranted, Result, Error,
+// Panic, BatchResult.
 const (
 	kindPrime       Kind = iota // the first frame of a stream: carries the envelope's type, nothing else
 	KindHello                   // the worker is ready: Hello is set
@@ -50,10 +50,11 @@ const (
 	KindPanic                   // call ID panicked: Text is the value, Stack the worker's stack, Err the value if it is an error
 	KindBatchResult             // batch ID is done: Payload holds the results, Failures the items that failed
 	KindGrant                   // the calls up to ID may start once a slot is free
+	KindUngranted               // call ID, held, gave up its grant: it starts only if granted again
 	kindEnd
 )
 
-var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result", "grant"}
+var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result", "grant", "ungranted"}
 
 // String names the kind, as error messages show it.
 func (k Kind) String() string {

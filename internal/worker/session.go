@@ -47,7 +47,7 @@ type Session struct {
 
 	// Under w.mu.
 	calls   map[uint64]*Call // received, not answered or given back
-	granted uint64           // with Grants: calls up to this ID may start
+	granted uint64           // with Grants: the grants came up to this call
 	closed  bool
 	bye     bool
 	refused bool          // refused a call for want of a slot: OnRoom is owed
@@ -115,7 +115,7 @@ func (s *Session) reports(c *Call) bool { return s.cfg.ReportAll || c.Ahead }
 
 // mayStart reports whether c may take a free slot. w.mu is held.
 func (s *Session) mayStart(c *Call) bool {
-	return !s.cfg.Grants || c.Granted || c.ID <= s.granted
+	return !s.cfg.Grants || c.Granted
 }
 
 // Receive takes call c from the session's executor. If c can start now it
@@ -132,6 +132,9 @@ func (s *Session) Receive(c *Call) (start bool) {
 		c.ctx, c.cancel = context.WithCancel(w.base)
 	}
 	w.mu.Lock()
+	if c.ID <= s.granted {
+		c.Granted = true // its grant overtook it
+	}
 	switch {
 	case s.closed:
 		w.mu.Unlock()
@@ -242,8 +245,13 @@ func (s *Session) Grant(upTo uint64) []*Call {
 	w := s.w
 	w.mu.Lock()
 	var start []*Call
-	if upTo > s.granted && !s.closed {
-		s.granted = upTo
+	if !s.closed {
+		s.granted = max(s.granted, upTo)
+		for _, c := range w.held {
+			if c.s == s && c.ID <= upTo {
+				c.Granted = true
+			}
+		}
 		for c := w.takeLocked(); c != nil; c = w.takeLocked() {
 			start = append(start, c)
 		}

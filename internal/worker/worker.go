@@ -21,6 +21,11 @@ type Config struct {
 	// before the worker says so (0: as it starts). A call that ends
 	// sooner is not reported: its answer says it started.
 	ReportAfter time.Duration
+	// SlowAfter, if positive, is how long every slot's call may run
+	// before the worker gives up the grants of the calls it holds
+	// (Ungranted): they wait behind slow tasks, and its executor may
+	// then run them elsewhere should it lose the worker.
+	SlowAfter time.Duration
 }
 
 // Worker is the state of a worker that serves one or more executors
@@ -44,6 +49,10 @@ type Worker struct {
 	// the order they started; report fires when the oldest is due.
 	due    []*Call
 	report *time.Timer
+	// slow fires SlowAfter after the latest call started: if every slot's
+	// call is older than that, the grants of held calls are given up.
+	slow   *time.Timer
+	latest time.Time  // when the latest call started
 	dirty  []*Session // sessions with messages to write once mu is released
 }
 
@@ -57,6 +66,8 @@ func New(base context.Context, cfg Config) *Worker {
 	w.wrote.L = &w.mu
 	w.report = time.AfterFunc(time.Hour, w.reportDue)
 	w.report.Stop()
+	w.slow = time.AfterFunc(time.Hour, w.slowDue)
+	w.slow.Stop()
 	return w
 }
 
@@ -117,6 +128,7 @@ func (w *Worker) checkIdleLocked() {
 func (w *Worker) Stop() {
 	w.mu.Lock()
 	w.report.Stop()
+	w.slow.Stop()
 	for _, c := range w.held {
 		c.cancel()
 	}
@@ -149,6 +161,10 @@ func (w *Worker) startLocked(c *Call) {
 		}
 		w.idle = make(chan struct{})
 	default:
+	}
+	if w.cfg.SlowAfter > 0 {
+		w.latest = time.Now()
+		w.slow.Reset(w.cfg.SlowAfter)
 	}
 	if !c.s.reports(c) {
 		return
@@ -188,6 +204,21 @@ func (w *Worker) reportDue() {
 	w.due = w.due[:k]
 	if len(w.due) > 0 {
 		w.report.Reset(w.cfg.ReportAfter - now.Sub(w.due[0].startedAt))
+	}
+	w.unlock()
+}
+
+// slowDue gives up the grants of the calls held, if every slot runs a
+// call that started SlowAfter ago or more: none of them may start soon.
+func (w *Worker) slowDue() {
+	w.mu.Lock()
+	if w.running >= w.cfg.Slots && time.Since(w.latest) >= w.cfg.SlowAfter {
+		for _, c := range w.held {
+			if c.Granted && c.s.cfg.Grants && !c.s.closed {
+				c.Granted = false
+				c.s.sendLocked(item{kind: wire.KindUngranted, id: c.ID})
+			}
+		}
 	}
 	w.unlock()
 }
