@@ -25,3 +25,7 @@ func (e *WorkerLost) Error() string { return e.Msg }
 
 // Is makes errors.Is(err, runtime.ErrWorkerDied) true.
 func (e *WorkerLost) Is(target error) bool { return target == WorkerDied }
+
+// Goexit is the error of a task that called runtime.Goexit, in this
+// process or in a worker.
+var Goexit = errors.New("futuresgen: task called runtime.Goexit")
