@@ -103,6 +103,13 @@ func New(cfg Config) *Pool {
 	return p
 }
 
+// MaxWorkers returns how many workers p runs at most (not counting the
+// compensating workers of managed blocking).
+func (p *Pool) MaxWorkers() int { return p.max }
+
+// Closing returns a channel closed once Shutdown has begun.
+func (p *Pool) Closing() <-chan struct{} { return p.closing }
+
 // DefaultBuffer is how many inputs a map reads ahead on p by default:
 // twice its workers.
 func (p *Pool) DefaultBuffer() int { return 2 * p.max }
