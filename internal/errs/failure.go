@@ -31,7 +31,9 @@ func (e *Panic) Unwrap() error {
 // Public returns the error users see for e: mk(e) the first time, the
 // same value after, so that a future's error is one value however often
 // it is asked for.
-func (e *Panic) Public(mk func(*Panic) error) error { return e.public.get(func() error { return mk(e) }) }
+func (e *Panic) Public(mk func(*Panic) error) error {
+	return e.public.get(func() error { return mk(e) })
+}
 
 // Remote is the error of a task that failed in a worker, when that error
 // is not itself a registered sentinel or a value of a registered error
