@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/futuresgen/futuresgen/cluster"
-	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // exampleWordCount is registered the way generated code registers a task:
 // at init, so that every worker process (this same binary) has it too.
-var exampleWordCount = runtime.RegisterTask("example.cluster.wordcount",
+var exampleWordCount = futuresimpl.RegisterTask("example.cluster.wordcount",
 	func(_ context.Context, text string) (int, error) { return len(strings.Fields(text)), nil })
 
 // StartLocal is the one-machine cluster: an embedded NATS server and
@@ -31,7 +31,7 @@ func ExampleStartLocal() {
 	defer local.Close()
 	ex := local.Executor()
 
-	n, err := runtime.SubmitTask(ctx, ex, exampleWordCount, "a task on a cluster worker").Result(ctx)
+	n, err := futuresimpl.SubmitTask(ctx, ex, exampleWordCount, "a task on a cluster worker").Result(ctx)
 	fmt.Println(n, err)
 	fmt.Println(ex.Stats().Workers, "workers; more can join at", strings.SplitN(local.URL(), ":", 2)[0]+"://…")
 	// Output:
@@ -88,5 +88,5 @@ func ExampleNewExecutor() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(runtime.SubmitTask(ctx, ex, exampleWordCount, "counted elsewhere").Result(ctx))
+	fmt.Println(futuresimpl.SubmitTask(ctx, ex, exampleWordCount, "counted elsewhere").Result(ctx))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
 	"github.com/futuresgen/futuresgen/cluster/internal/netns"
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // TestWorkersOnOtherHosts runs the NATS server and the driver on one
@@ -68,8 +69,8 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 	t.Run("a cut link fails the task running behind it within 10s", func(t *testing.T) {
 		ex := driverOn()
 		g := newGate(t)
-		a := runtime.SubmitTask(ctx, ex, taskGate, g.args("a"))
-		b := runtime.SubmitTask(ctx, ex, taskGate, g.args("b"))
+		a := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("a"))
+		b := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("b"))
 		_, hostA := g.where("a")
 		_, hostB := g.where("b")
 		if hostA == hostB || hostA == "" {
@@ -91,7 +92,7 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 		ports[hostA].Up()
 		// The worker reconnects and joins again, on a new link.
 		waitFor(t, "the cut-off worker joined again", func() bool { return ex.Stats().Workers == 2 })
-		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+		if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 			t.Errorf("after the worker came back: %v, %v", v, err)
 		}
 	})
@@ -99,7 +100,7 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 	t.Run("with Retries the task runs again on the other host", func(t *testing.T) {
 		ex := driverOn(Retries(1))
 		g := newGate(t)
-		f := runtime.SubmitTask(ctx, ex, taskGate, g.args("c"))
+		f := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("c"))
 		_, host := g.where("c")
 		os.Remove(filepath.Join(g.dir, "started-c"))
 		ports[host].Down()
