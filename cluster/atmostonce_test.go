@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // runs returns the pids of the worker processes on which the recorded
@@ -52,8 +53,8 @@ func TestAStoppedWorkerRunsNothingTwice(t *testing.T) {
 			// a silent worker is lost after 2s.
 			ex := newDriver(t, l, option{exec: func(c *executorConfig) { c.slowAfter, c.lostAfter = time.Hour, 2*time.Second }})
 			g := newGate(t)
-			fa := runtime.SubmitTask(ctx, ex, taskGate, g.args("a"))
-			fb := runtime.SubmitTask(ctx, ex, taskGate, g.args("b"))
+			fa := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("a"))
+			fb := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("b"))
 			stopped, other := g.worker("a"), g.worker("b")
 			if stopped == other {
 				t.Fatalf("both gates run on worker %d; want one on each", stopped)
@@ -61,7 +62,7 @@ func TestAStoppedWorkerRunsNothingTwice(t *testing.T) {
 			dir := t.TempDir()
 			var qs []*runtime.Future[int]
 			for i := range 4 {
-				qs = append(qs, runtime.SubmitTask(ctx, ex, taskRecord, gateArgs{Dir: dir, Name: fmt.Sprint("q", i)}))
+				qs = append(qs, futuresimpl.SubmitTask(ctx, ex, taskRecord, gateArgs{Dir: dir, Name: fmt.Sprint("q", i)}))
 			}
 			syscall.Kill(stopped, syscall.SIGSTOP)
 			resumed := false
@@ -90,8 +91,8 @@ func TestAStoppedWorkerRunsNothingTwice(t *testing.T) {
 			// frees its slot for nothing else first).
 			waitFor(t, "the resumed worker rejoins", func() bool { return ex.Stats().Workers == 2 })
 			g2 := newGate(t)
-			fc := runtime.SubmitTask(ctx, ex, taskGate, g2.args("c"))
-			fd := runtime.SubmitTask(ctx, ex, taskGate, g2.args("d"))
+			fc := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("c"))
+			fd := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("d"))
 			if pc, pd := g2.worker("c"), g2.worker("d"); pc != stopped && pd != stopped {
 				t.Fatalf("the barrier tasks ran on %d and %d; want one on the resumed worker %d", pc, pd, stopped)
 			}
@@ -130,7 +131,7 @@ func TestShutdownAtOnceRunsWhatWasSubmitted(t *testing.T) {
 		}
 		var fs []*runtime.Future[int]
 		for range 3 + 5*try {
-			fs = append(fs, runtime.SubmitTask(ctx, ex, taskSleep, 50*time.Millisecond))
+			fs = append(fs, futuresimpl.SubmitTask(ctx, ex, taskSleep, 50*time.Millisecond))
 		}
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err = ex.Shutdown(sctx)

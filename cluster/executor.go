@@ -13,9 +13,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
-	"github.com/futuresgen/futuresgen/internal/bridge"
+	"github.com/futuresgen/futuresgen/internal/engine"
 	"github.com/futuresgen/futuresgen/internal/errs"
+	"github.com/futuresgen/futuresgen/internal/options"
 	"github.com/futuresgen/futuresgen/internal/registry"
+	"github.com/futuresgen/futuresgen/internal/remote"
 	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
 	"github.com/futuresgen/futuresgen/runtime"
@@ -69,9 +71,11 @@ type executorConfig struct {
 	slowAfter  time.Duration // a worker busy for longer gets no call sent ahead (tests raise it)
 }
 
-// rtExecutor lets Executor embed the runtime's executor without an
-// exported field: *Executor is a runtime.Executor through it.
-type rtExecutor = runtime.Executor
+// handle makes *Executor a runtime.Executor (see engine.Handle), without
+// a field or a method in its documentation.
+type handle = engine.Handle
+
+var _ runtime.Executor = (*Executor)(nil)
 
 // Executor runs generated tasks on the workers of a cluster: a
 // runtime.Executor, so every generated SubmitX and MapX, AsCompleted,
@@ -93,7 +97,7 @@ type rtExecutor = runtime.Executor
 // Submitting a call costs about as much as on a ProcessPool plus a NATS
 // round trip; see the README for measured numbers.
 type Executor struct {
-	rtExecutor
+	handle
 	d *driver
 }
 
@@ -219,14 +223,13 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	}
 	d.beat()
 	go d.tick()
-	ex := bridge.NewExecutor(bridge.ExecutorConfig{
-		Scheduler:  d.s,
+	return &Executor{handle: engine.NewHandle(engine.Engine{Remote: &remote.Executor{
+		S:          d.s,
 		Buffer:     mapBuffer,
+		Refuse:     runtime.ErrShutdown,
 		MaxPayload: cfg.maxPayload,
 		Where:      "a cluster",
-		Shutdown:   d.shutdown,
-	}).(runtime.Executor)
-	return &Executor{rtExecutor: ex, d: d}, nil
+	}}), d: d}, nil
 }
 
 // Shutdown stops e taking new tasks, waits until the tasks submitted have
@@ -237,7 +240,7 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 // workers. Shutdown returns ctx.Err() if ctx ends first (the work goes
 // on, and a later Shutdown waits for it again), and nil otherwise.
 func (e *Executor) Shutdown(ctx context.Context, opts ...runtime.ShutdownOption) error {
-	return e.rtExecutor.Shutdown(ctx, opts...)
+	return e.d.shutdown(ctx, options.Apply(opts).CancelPending)
 }
 
 // Close is Shutdown(context.Background()).
@@ -282,7 +285,7 @@ func (e *Executor) Stats() Stats {
 	}
 }
 
-// shutdown is the runtime executor's Shutdown, its options read.
+// shutdown is the executor's Shutdown, its options read.
 func (d *driver) shutdown(ctx context.Context, cancelPending bool) error {
 	d.s.Shutdown(cancelPending)
 	if err := d.s.WaitDone(ctx); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
 	"github.com/futuresgen/futuresgen/cluster/internal/netns"
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // TestWorkersOnOtherHosts runs the NATS server and the driver on one
@@ -69,8 +70,8 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 	t.Run("a cut link fails the task running behind it within 10s", func(t *testing.T) {
 		ex := driverOn()
 		g := newGate(t)
-		a := runtime.SubmitTask(ctx, ex, taskGate, g.args("a"))
-		b := runtime.SubmitTask(ctx, ex, taskGate, g.args("b"))
+		a := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("a"))
+		b := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("b"))
 		_, hostA := g.where("a")
 		_, hostB := g.where("b")
 		if hostA == hostB || hostA == "" {
@@ -92,7 +93,7 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 		ports[hostA].Up()
 		// The worker reconnects and joins again, on a new link.
 		waitFor(t, "the cut-off worker joined again", func() bool { return ex.Stats().Workers == 2 })
-		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+		if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 			t.Errorf("after the worker came back: %v, %v", v, err)
 		}
 	})
@@ -102,8 +103,8 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 		// silent worker is lost after 2s.
 		ex := driverOn(option{exec: func(c *executorConfig) { c.slowAfter, c.lostAfter = time.Hour, 2*time.Second }})
 		g := newGate(t)
-		a := runtime.SubmitTask(ctx, ex, taskGate, g.args("a"))
-		b := runtime.SubmitTask(ctx, ex, taskGate, g.args("b"))
+		a := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("a"))
+		b := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("b"))
 		_, hostA := g.where("a")
 		_, hostB := g.where("b")
 		if hostA == hostB || hostA == "" {
@@ -112,7 +113,7 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 		dir := t.TempDir()
 		var qs []*runtime.Future[int]
 		for i := range 4 {
-			qs = append(qs, runtime.SubmitTask(ctx, ex, taskRecord, gateArgs{Dir: dir, Name: fmt.Sprint("q", i)}))
+			qs = append(qs, futuresimpl.SubmitTask(ctx, ex, taskRecord, gateArgs{Dir: dir, Name: fmt.Sprint("q", i)}))
 		}
 		ports[hostA].Down()
 		t.Cleanup(ports[hostA].Up)
@@ -133,8 +134,8 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 		// starts only once that worker has decided what became of what it
 		// held.
 		g2 := newGate(t)
-		fc := runtime.SubmitTask(ctx, ex, taskGate, g2.args("c"))
-		fd := runtime.SubmitTask(ctx, ex, taskGate, g2.args("d"))
+		fc := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("c"))
+		fd := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("d"))
 		if _, hc := g2.where("c"); hc != hostA {
 			if _, hd := g2.where("d"); hd != hostA {
 				t.Fatalf("the barrier tasks ran on %s and %s; want one on %s", hc, hd, hostA)
@@ -161,7 +162,7 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 	t.Run("with Retries the task runs again on the other host", func(t *testing.T) {
 		ex := driverOn(Retries(1))
 		g := newGate(t)
-		f := runtime.SubmitTask(ctx, ex, taskGate, g.args("c"))
+		f := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("c"))
 		_, host := g.where("c")
 		os.Remove(filepath.Join(g.dir, "started-c"))
 		ports[host].Down()

@@ -19,6 +19,7 @@ import (
 	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // A fake worker speaks the protocol by hand, so that a test can send what
@@ -161,7 +162,7 @@ func TestALateOrReplayedAnswerIsNeverTakenForANewOne(t *testing.T) {
 	ctx := context.Background()
 	ex, nc := fakeCluster(t)
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
 	c := w.call()
 	w.started(c)
 	waitFor(t, "the future is running", func() bool { return f.State() == runtime.Running })
@@ -184,7 +185,7 @@ func TestALateOrReplayedAnswerIsNeverTakenForANewOne(t *testing.T) {
 		t.Errorf("Result() = %v, %v; want 42, the answer of its own call", v, err)
 	}
 	w.result(c, c.link, c.id, 43) // replayed (the reconnect buffer)
-	g := runtime.SubmitTask(ctx, ex, taskDouble, 5)
+	g := futuresimpl.SubmitTask(ctx, ex, taskDouble, 5)
 	c2 := w.call()
 	w.started(c2)
 	w.result(c, c.link, c.id, 44) // late, for the old call
@@ -202,7 +203,7 @@ func TestASilentWorkerIsLostAndItsLateAnswerDropped(t *testing.T) {
 	ctx := context.Background()
 	ex, nc := fakeCluster(t)
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
 	c := w.call()
 	w.started(c)
 	// Silence: no heartbeat. The driver gives up after a second.
@@ -214,7 +215,7 @@ func TestASilentWorkerIsLostAndItsLateAnswerDropped(t *testing.T) {
 	// link, brings it back on a new one.
 	w.beat(c, c.link, c.id+1)
 	j := w.join(c.link)
-	g := runtime.SubmitTask(ctx, ex, taskDouble, 1)
+	g := futuresimpl.SubmitTask(ctx, ex, taskDouble, 1)
 	c2 := w.call()
 	if c2.link != j.link {
 		t.Errorf("a call came on link %d after the join of link %d", c2.link, j.link)
@@ -234,7 +235,7 @@ func TestALostAnswerShowsInTheNextHeartbeat(t *testing.T) {
 	ctx := context.Background()
 	ex, nc := fakeCluster(t, Retries(1))
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
 	c := w.call()
 	w.started(c)
 	// The worker says it saw the call and holds nothing: the answer was
@@ -258,7 +259,7 @@ func TestARefusalForAFullWorkerRequeuesTheCall(t *testing.T) {
 	ctx := context.Background()
 	ex, nc := fakeCluster(t)
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
 	c := w.call()
 	w.say(c, c.link, &frame{kind: kRevoked, id: c.id, full: true}) // another driver took the slot
 	w.say(c, c.link, &frame{kind: kBeat, free: 0, seen: c.id + 1})
@@ -298,8 +299,8 @@ func TestAnAnswerSaysTheSlotIsFree(t *testing.T) {
 	// on it while the test waits.
 	ex, nc := fakeCluster(t, option{exec: func(c *executorConfig) { c.lostAfter = time.Minute }})
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
-	g := runtime.SubmitTask(ctx, ex, taskDouble, 5)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
+	g := futuresimpl.SubmitTask(ctx, ex, taskDouble, 5)
 	c := w.call()
 	w.started(c)
 	w.say(c, c.link, &frame{kind: kBeat, free: 0, seen: c.id + 1, held: []uint64{c.id}})

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // TestStartLocalKeepsItsWorkers kills one of StartLocal's worker
@@ -26,7 +26,7 @@ func TestStartLocalKeepsItsWorkers(t *testing.T) {
 		s := ex.Stats()
 		return len(now) == 2 && !slices.Contains(now, pids[0]) && s.Workers == 2 && s.Lost == 1
 	})
-	if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 		t.Errorf("after the restart: %v, %v", v, err)
 	}
 }
