@@ -49,9 +49,9 @@ const DeadlineSlack = time.Second
 // Kind says what a message is.
 type Kind uint8
 
-// The message kinds. Executor to worker: Call, Batch, Cancel, Revoke, Bye.
-// Worker to executor: Hello, Started, Revoked, Result, Error, Panic,
-// BatchResult.
+// The message kinds. Executor to worker: Call, Batch, Cancel, Revoke, Grant, Bye.
+// Worker to executor: Hello, Started, Revoked, Ungranted, Result, Error,
+// Panic, BatchResult.
 const (
 	kindPrime       Kind = iota // the first frame of a stream: carries the envelope's type, nothing else
 	KindHello                   // the worker is ready: Hello is set
@@ -66,10 +66,12 @@ const (
 	KindError                   // call ID failed with Err (it may not have started: no Started came)
 	KindPanic                   // call ID panicked: Text is the value, Stack the worker's stack, Err the value if it is an error
 	KindBatchResult             // batch ID is done: Payload holds the results, Failures the items that failed
+	KindGrant                   // the calls up to ID may start once a slot is free
+	KindUngranted               // call ID, held, gave up its grant: it starts only if granted again
 	kindEnd
 )
 
-var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result"}
+var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result", "grant", "ungranted"}
 
 // String names the kind, as error messages show it.
 func (k Kind) String() string {
@@ -101,7 +103,10 @@ type Msg struct {
 	// the payload limit bounds them, all together): a result over it fails
 	// its own input. An executor whose own limit is lower than the
 	// connection's (a cluster's MaxPayload) sets it.
-	ItemMax  int
+	ItemMax int
+	// Full marks a Revoked sent for want of a free slot: the worker
+	// takes nothing more until it says it has room.
+	Full     bool
 	Gen      uint32 // the generation of Payload's stream (see Streams)
 	Err      *Error // Error: the task's error; Panic: the panic value, when it is an error
 	Text     string // Panic: the panic value's text
