@@ -448,6 +448,8 @@ func (d *driver) receive(m *nats.Msg) {
 		l.revoked(f.id, f.full)
 	case kUngrant:
 		l.ungranted(f.id)
+	case kAsk:
+		d.s.Ask(l.worker())
 	case kAnswer:
 		l.answer(f)
 	case kBeat:

@@ -82,7 +82,7 @@ func StartLocal(ctx context.Context, opts ...LocalOption) (l *Local, err error) 
 	for _, o := range cfg.serveOpts {
 		o.applyServe(&sc)
 	}
-	srv, err := embedded.Start(embedded.Config{Listen: cfg.listen, PingInterval: time.Second, MaxPingsOut: 2})
+	srv, err := embedded.Start(embedded.Config{Listen: cfg.listen, PingInterval: pingInterval, MaxPingsOut: maxPingsOut})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: StartLocal: %w", err)
 	}
@@ -219,12 +219,22 @@ func (l *Local) Close() error {
 	return errors.Join(errs...)
 }
 
+// NATS pings, on the cluster's connections and StartLocal's server: a
+// client or server that has had no pong for maxPingsOut intervals takes
+// its peer for gone.
+const (
+	pingInterval = 2 * time.Second
+	maxPingsOut  = 3
+)
+
 // Connect connects to the NATS server at url with the options a cluster
-// wants, after which opts apply: a ping every second with two
-// outstanding, so that the server and the client notice a dead peer in
-// about three seconds instead of minutes, and reconnecting for ever. Any
-// *nats.Conn works with NewExecutor and Serve; this one notices trouble
-// sooner.
+// wants, after which opts apply: a ping every 2 seconds with three
+// outstanding, so that the client notices a dead server or link in about
+// 8 seconds instead of minutes (a pong waits behind what the server has
+// queued for the client: megabytes of a large value, on a loaded
+// machine, take seconds), and reconnecting for ever. Any *nats.Conn works
+// with NewExecutor and Serve; this one notices trouble sooner. A lost
+// worker is noticed by the cluster's own heartbeats, in 4 seconds.
 func Connect(url string, opts ...nats.Option) (*nats.Conn, error) {
 	return connect(url, slog.Default(), opts...)
 }
@@ -233,8 +243,8 @@ func Connect(url string, opts ...nats.Option) (*nats.Conn, error) {
 // (nats.go would print its errors on standard error, unprefixed).
 func connect(url string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, error) {
 	base := []nats.Option{
-		nats.PingInterval(time.Second),
-		nats.MaxPingsOutstanding(2),
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(2 * time.Second),

@@ -35,7 +35,7 @@ import (
 //	ns.w.W.S.E.D           everything E says to S: calls, cancels, revokes,
 //	                       grants, joins, byes, refusals, table requests. One
 //	                       subject from one connection, so they come in order.
-//	ns.d.D.E.S.W           everything S says to E: started, revoked, ungranted, answers,
+//	ns.d.D.E.S.W           everything S says to E: started, revoked, ungranted, ask, answers,
 //	                       heartbeats, announcements, leave. One subject, so
 //	                       they are read in the order the worker sent them.
 //	ns.blob.O.<id>         values over max_payload that O offers (package blob)
@@ -74,6 +74,7 @@ const (
 	kTable    = "table"
 	kStarted  = "started"
 	kUngrant  = "ungranted"
+	kAsk      = "ask"
 	kRevoked  = "revoked"
 	kAnswer   = "answer"
 	kBeat     = "beat"

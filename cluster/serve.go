@@ -255,6 +255,8 @@ func (w *writer) Write(m *wire.Msg) error {
 		return w.send(&frame{kind: kRevoked, id: m.ID, full: m.Full})
 	case wire.KindUngranted:
 		return w.send(&frame{kind: kUngrant, id: m.ID})
+	case wire.KindAsk:
+		return w.send(&frame{kind: kAsk})
 	}
 	return fmt.Errorf("cluster: the worker has no frame for a %v", m.Kind)
 }

@@ -118,6 +118,15 @@ func (s *Scheduler) Ungranted(w *Worker, id uint64) error {
 	return nil
 }
 
+// Ask records that w, which gave up grants, has a slot free again: it
+// may be granted calls.
+func (s *Scheduler) Ask(w *Worker) {
+	s.mu.Lock()
+	w.slow = false
+	s.pump()
+	s.unlock()
+}
+
 // Revoked records that w dropped call id before starting it, because it
 // was asked to or of its own accord (it was full). An error means w broke
 // the protocol.

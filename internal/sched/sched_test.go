@@ -916,3 +916,24 @@ func TestGrantsResumeOnceTheSlowCallEnds(t *testing.T) {
 	}
 	want(t, l1, "grant 1")
 }
+
+func TestAWorkerThatGaveUpGrantsGetsThemWhenItAsks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c0, _ := submit(t, s, ctx, 1)
+	c1, _ := submit(t, s, ctx, 1)
+	if err := s.Started(w1, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "call 0", "call 1 ahead", "grant 1")
+	if err := s.Ungranted(w1, c1.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1)
+	// Another driver's call ended on the worker: it asks.
+	s.Ask(w1)
+	want(t, l1, "grant 1")
+}

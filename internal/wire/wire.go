@@ -50,8 +50,8 @@ const DeadlineSlack = time.Second
 type Kind uint8
 
 // The message kinds. Executor to worker: Call, Batch, Cancel, Revoke, Grant, Bye.
-// Worker to executor: Hello, Started, Revoked, Ungranted, Result, Error,
-// Panic, BatchResult.
+// Worker to executor: Hello, Started, Revoked, Ungranted, Ask, Result,
+// Error, Panic, BatchResult.
 const (
 	kindPrime       Kind = iota // the first frame of a stream: carries the envelope's type, nothing else
 	KindHello                   // the worker is ready: Hello is set
@@ -68,10 +68,11 @@ const (
 	KindBatchResult             // batch ID is done: Payload holds the results, Failures the items that failed
 	KindGrant                   // the calls up to ID may start once a slot is free
 	KindUngranted               // call ID, held, gave up its grant: it starts only if granted again
+	KindAsk                     // the worker that gave up grants asks for grants again: a slot freed
 	kindEnd
 )
 
-var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result", "grant", "ungranted"}
+var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result", "grant", "ungranted", "ask"}
 
 // String names the kind, as error messages show it.
 func (k Kind) String() string {

@@ -51,6 +51,7 @@ type Session struct {
 	closed  bool
 	bye     bool
 	refused bool          // refused a call for want of a slot: OnRoom is owed
+	asking  bool          // gave up a grant: an Ask is owed when a slot frees
 	done    chan struct{} // closed once it said bye and holds no call, or closed
 	outbox  []item
 	spare   []item
@@ -150,6 +151,9 @@ func (s *Session) Receive(c *Call) (start bool) {
 		s.calls[c.ID] = c
 		c.state = held
 		w.held = append(w.held, c)
+		if w.slowLocked() {
+			s.ungrantLocked(c)
+		}
 	default:
 		s.refuseLocked(c)
 	}
@@ -185,6 +189,7 @@ func (s *Session) Finish(c *Call, answer func(Writer) error) (next *Call) {
 	if next == nil && w.running < w.cfg.Slots && !w.draining {
 		w.tellRoomLocked()
 	}
+	w.askLocked()
 	w.checkIdleLocked()
 	w.unlock()
 	c.cancel()
@@ -255,9 +260,27 @@ func (s *Session) Grant(upTo uint64) []*Call {
 		for c := w.takeLocked(); c != nil; c = w.takeLocked() {
 			start = append(start, c)
 		}
+		if w.slowLocked() {
+			for _, c := range w.held {
+				if c.s == s {
+					s.ungrantLocked(c)
+				}
+			}
+		}
 	}
 	w.unlock()
 	return start
+}
+
+// ungrantLocked gives up c's grant, if it has one: c is held behind
+// calls that run long. c starts only once granted again; its executor
+// is asked for grants when a slot frees. w.mu is held.
+func (s *Session) ungrantLocked(c *Call) {
+	if c.Granted && s.cfg.Grants && !s.closed {
+		c.Granted = false
+		s.asking = true
+		s.sendLocked(item{kind: wire.KindUngranted, id: c.ID})
+	}
 }
 
 // Bye records that the executor lets the worker go: the calls it holds

@@ -208,19 +208,33 @@ func (w *Worker) reportDue() {
 	w.unlock()
 }
 
-// slowDue gives up the grants of the calls held, if every slot runs a
-// call that started SlowAfter ago or more: none of them may start soon.
+// slowLocked reports whether every slot runs a call that started
+// SlowAfter ago or more: none of the calls held may start soon. w.mu is
+// held.
+func (w *Worker) slowLocked() bool {
+	return w.cfg.SlowAfter > 0 && w.running >= w.cfg.Slots && time.Since(w.latest) >= w.cfg.SlowAfter
+}
+
+// slowDue gives up the grants of the calls held, if the worker is slow.
 func (w *Worker) slowDue() {
 	w.mu.Lock()
-	if w.running >= w.cfg.Slots && time.Since(w.latest) >= w.cfg.SlowAfter {
+	if w.slowLocked() {
 		for _, c := range w.held {
-			if c.Granted && c.s.cfg.Grants && !c.s.closed {
-				c.Granted = false
-				c.s.sendLocked(item{kind: wire.KindUngranted, id: c.ID})
-			}
+			c.s.ungrantLocked(c)
 		}
 	}
 	w.unlock()
+}
+
+// askLocked asks the sessions whose grants were given up for grants
+// again: a slot freed. w.mu is held.
+func (w *Worker) askLocked() {
+	for _, s := range w.open {
+		if s.asking && !s.closed {
+			s.asking = false
+			s.sendLocked(item{kind: wire.KindAsk})
+		}
+	}
 }
 
 // takeLocked starts the oldest held call that may start, and returns it,
