@@ -21,6 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
+	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
+	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/runtime"
 	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
@@ -865,61 +870,66 @@ func TestAttackStatsConsistency(t *testing.T) {
 func TestAttackNamespaceIsolation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	l := startLocal(t, Workers(1), Namespace("attack-a"))
-	exA := newDriver(t, l)
-	// A worker of namespace b, on the same server, in this process.
-	nc, err := Connect(l.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- Serve(sctx, nc, Namespace("attack-b"), InProcess(), Slots(2)) }()
-	defer func() {
-		stop()
-		select {
-		case <-served:
-		case <-time.After(20 * time.Second):
-			t.Errorf("Serve did not return after its ctx ended")
+	// A NATS server of the user's own, without authentication: namespaces
+	// keep clusters apart on it. (StartLocal's server serves one namespace
+	// only: TestJoinURLs.)
+	srv := embeddedtest.StartT(t, embedded.Config{})
+	connect := func() *nats.Conn {
+		nc, err := srv.Connect()
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	exB, err := l.NewExecutor(Namespace("attack-b"))
-	if err != nil {
-		t.Fatal(err)
+		t.Cleanup(nc.Close)
+		return nc
 	}
-	defer exB.Close()
-	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := exB.WaitForWorkers(wctx, 1); err != nil {
-		t.Fatal(err)
+	serve := func(ns string, slots int) {
+		sctx, stop := context.WithCancel(ctx)
+		served := make(chan error, 1)
+		go func() { served <- Serve(sctx, connect(), Namespace(ns), InProcess(), Slots(slots)) }()
+		t.Cleanup(func() {
+			stop()
+			select {
+			case <-served:
+			case <-time.After(20 * time.Second):
+				t.Errorf("Serve did not return after its ctx ended")
+			}
+		})
 	}
+	serve("attack-a", 1)
+	serve("attack-b", 2)
+	executor := func(ns string, workers int) *Executor {
+		ex, err := NewExecutor(connect(), Namespace(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ex.Close() })
+		if workers > 0 {
+			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			if err := ex.WaitForWorkers(wctx, workers); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ex
+	}
+	exA, exB := executor("attack-a", 1), executor("attack-b", 1)
 	// A driver of namespace a that joins now has heard the workers that
 	// answer its heartbeats: any cross-talk would show there too.
-	exA2 := newDriver(t, l)
-	if s := exA2.Stats(); s.Workers != 1 || s.Slots != 1 {
-		t.Errorf("a new driver of namespace a: Stats() = %+v; want a's worker only", s)
-	}
-	if s := exB.Stats(); s.Workers != 1 || s.Slots != 2 {
-		t.Errorf("namespace b Stats() = %+v; want its own worker only (1 worker, 2 slots)", s)
-	}
-	if s := exA.Stats(); s.Workers != 1 || s.Slots != 1 {
-		t.Errorf("namespace a Stats() = %+v; want its own worker only (1 worker, 1 slot)", s)
-	}
-	w, err := futuresimpl.SubmitTask(ctx, exB, taskWhere, struct{}{}).Result(ctx)
-	if err != nil || w.PID != os.Getpid() {
-		t.Errorf("namespace b's task ran in %d (%v); want this process, its only worker", w.PID, err)
-	}
-	w, err = futuresimpl.SubmitTask(ctx, exA, taskWhere, struct{}{}).Result(ctx)
-	if err != nil || w.PID == os.Getpid() {
-		t.Errorf("namespace a's task ran in %d (%v); want a's worker", w.PID, err)
+	exA2 := executor("attack-a", 1)
+	for _, c := range []struct {
+		name  string
+		ex    *Executor
+		slots int
+	}{{"a", exA, 1}, {"a, joined later", exA2, 1}, {"b", exB, 2}} {
+		if s := c.ex.Stats(); s.Workers != 1 || s.Slots != c.slots {
+			t.Errorf("namespace %s: Stats() = %+v; want its own worker only (1 worker, %d slots)", c.name, s, c.slots)
+		}
+		if v, err := futuresimpl.SubmitTask(ctx, c.ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+			t.Errorf("namespace %s: %v, %v", c.name, v, err)
+		}
 	}
 	// A driver in a third namespace sees nobody.
-	exC, err := NewExecutor(nc, Namespace("attack-c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exC.Close()
+	exC := executor("attack-c", 0)
 	c2, cancel2 := context.WithTimeout(ctx, time.Second)
 	defer cancel2()
 	if err := exC.WaitForWorkers(c2, 1); err != context.DeadlineExceeded {
@@ -942,7 +952,7 @@ func TestAttackDriverConnectionCloses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	l := startLocal(t, Workers(1))
-	nc, err := Connect(l.URL())
+	nc, err := Connect(l.DriverURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -988,7 +998,7 @@ func TestAttackWorkerConnectionCloses(t *testing.T) {
 	ctx := context.Background()
 	l := startLocal(t, Workers(0))
 	ex := l.Executor()
-	nc, err := Connect(l.URL())
+	nc, err := Connect(l.WorkerURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1004,6 +1014,17 @@ func TestAttackWorkerConnectionCloses(t *testing.T) {
 	g.worker("a")
 	runningSoon(t, a)
 	b := futuresimpl.SubmitTask(ctx, ex, taskDouble, 5) // queued behind a
+	// b waits in the driver (a runs long: nothing goes ahead to its
+	// worker), or waits ungranted on the worker, which gives back the
+	// grant of a call it holds behind one that runs long: either way the
+	// driver knows b did not start, and runs it elsewhere once the worker
+	// is lost. (A worker lost while it held a granted call fails that call
+	// instead: it may have started.)
+	waitFor(t, "b is not granted to the worker", func() bool {
+		granted := 0
+		ex.d.s.Workers(func(w *sched.Worker) { granted += w.Granted() })
+		return granted == 1 // a alone
+	})
 	nc.Close()
 	select {
 	case err := <-served:
@@ -1041,7 +1062,7 @@ func TestAttackLocalCloseWhileRunning(t *testing.T) {
 	g.worker("a")
 	b := futuresimpl.SubmitTask(ctx, ex, taskDouble, 8)
 	// A driver on the Local's server that Local does not know of.
-	nc, err := Connect(l.URL())
+	nc, err := Connect(l.DriverURL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -138,9 +139,10 @@ type driver struct {
 	finishOnce sync.Once
 
 	mu       sync.Mutex
-	links    map[string]*link // by worker session token
-	known    map[string]known // sessions accepted once, for a rejoin
-	refused  map[string]bool  // session tokens refused, or being checked
+	links    map[string]*link     // by worker session token
+	tables   map[peer]chan []byte // dispatch tables asked of workers being checked
+	known    map[string]known     // sessions accepted once, for a rejoin
+	refused  map[string]bool      // session tokens refused, or being checked
 	nextLink uint64
 	joined   chan struct{} // closed and replaced when a worker joins
 	nRefused int
@@ -170,6 +172,9 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	for _, o := range opts {
 		o.applyExecutor(&cfg)
 	}
+	if err := cfg.namespaceOf(nc); err != nil {
+		return nil, fmt.Errorf("cluster: NewExecutor: %w", err)
+	}
 	d := &driver{
 		cfg:     cfg,
 		nc:      nc,
@@ -179,6 +184,7 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 		stop:    make(chan struct{}),
 		ticked:  make(chan struct{}),
 		links:   map[string]*link{},
+		tables:  map[peer]chan []byte{},
 		known:   map[string]known{},
 		refused: map[string]bool{},
 		joined:  make(chan struct{}),
@@ -321,6 +327,9 @@ func (d *driver) unsubscribe() {
 	}
 }
 
+// tableWait bounds how long a driver waits for a worker's dispatch table.
+const tableWait = 5 * time.Second
+
 // errLetGo is the cause of a worker the driver let go: none of its calls
 // is left, so nothing fails with it.
 var errLetGo = errors.New("cluster: the driver let the worker go")
@@ -423,8 +432,20 @@ func (d *driver) receive(m *nats.Msg) {
 		d.log.Warn("futuresgen cluster: a message that does not parse; dropped", "subject", m.Subject, "err", err)
 		return
 	}
-	if f.kind == kAnnounce {
+	switch f.kind {
+	case kAnnounce:
 		d.announced(from, f)
+		return
+	case kTable:
+		d.mu.Lock()
+		ch := d.tables[from]
+		d.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- bytes.Clone(f.body):
+			default:
+			}
+		}
 		return
 	}
 	d.mu.Lock()
@@ -503,15 +524,28 @@ func (d *driver) announced(from peer, f *frame) {
 // accepts it after all.
 func (d *driver) check(from peer, f *frame) {
 	why := compareWorker(f.version, f.digest, d.table, func() ([]wire.TaskSig, error) {
-		req, err := (&frame{kind: kTable}).msg(subjToWorker(d.cfg.ns, from, d.me))
-		if err != nil {
+		// Asked and answered on the subjects of the two, not as a request
+		// and its reply: a reply may go anywhere the asker says.
+		ch := make(chan []byte, 1)
+		d.mu.Lock()
+		d.tables[from] = ch
+		d.mu.Unlock()
+		defer func() {
+			d.mu.Lock()
+			delete(d.tables, from)
+			d.mu.Unlock()
+		}()
+		if err := d.publish(subjToWorker(d.cfg.ns, from, d.me), &frame{kind: kTable}); err != nil {
 			return nil, err
 		}
-		m, err := d.nc.RequestMsg(req, 5*time.Second)
-		if err != nil {
-			return nil, err
+		t := time.NewTimer(tableWait)
+		defer t.Stop()
+		select {
+		case b := <-ch:
+			return decodeTable(b)
+		case <-t.C:
+			return nil, fmt.Errorf("the worker did not send its dispatch table within %v", tableWait)
 		}
-		return decodeTable(m.Data)
 	})
 	if why == nil {
 		d.accept(from, f.name, f.slots, f.free)

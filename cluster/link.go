@@ -128,7 +128,7 @@ func (l *link) send(o sched.Out) {
 	}
 	s := &sent{task: c.Task, bound: bound}
 	if len(payload) > l.d.inline {
-		ref, release, err := blob.Offer(l.d.nc, subjBlob(l.d.cfg.ns, l.d.me.id), payload, nil)
+		ref, release, err := blob.OfferTo(l.d.nc, subjBlobs(l.d.cfg.ns, l.d.me.id), blobReader(l.d.cfg.ns, l.d.me, l.session), payload, nil)
 		if err != nil {
 			l.d.s.NotSent(l.worker(), c, fmt.Errorf("futuresgen: the arguments of task %s (%d bytes) could not be offered to the worker: %w", c.Task, len(payload), err))
 			return
@@ -271,6 +271,10 @@ func (l *link) answer(f *frame) {
 		return
 	}
 	l.free(f)
+	if err := checkRef(l.d.cfg.ns, f.ref, l.session, l.d.me); err != nil {
+		l.lose(&errs.WorkerLost{Msg: fmt.Sprintf("%v: cluster worker %s: %v", errs.WorkerDied, l.name, err)})
+		return
+	}
 	l.mu.Lock()
 	s.answered = true // not lost, whatever a heartbeat says meanwhile
 	l.mu.Unlock()
@@ -280,7 +284,7 @@ func (l *link) answer(f *frame) {
 		defer d.bg.Done()
 		// Fetch gives up on a holder that stops answering (a dead worker)
 		// within seconds; nothing else can end it.
-		payload, err := blob.Fetch(context.Background(), d.nc, *f.ref, int64(s.bound), blob.FetchOptions{})
+		payload, err := blob.Fetch(context.Background(), d.nc, *f.ref, int64(s.bound), fetchOptions(d.cfg.ns, d.me, l.session))
 		m := f.answerMsg(payload)
 		if err != nil {
 			m = &wire.Msg{Kind: wire.KindError, ID: f.id, Err: registry.EncodeError(

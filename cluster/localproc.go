@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/futuresgen/futuresgen/cluster/internal/secure"
 )
 
 // The worker processes of a Local: started, watched, and restarted when
@@ -49,7 +51,9 @@ func (l *Local) startWorker(extra ...string) (*localProc, error) {
 	l.mu.Unlock()
 	raw, _ := json.Marshal(w)
 	cmd := exec.Command(exe)
-	cmd.Env = append(append(os.Environ(), localEnv+"="+string(raw)), extra...)
+	// The environment marks it; what it needs, its secret included, comes
+	// on its standard input, which no other process can read.
+	cmd.Env = append(append(os.Environ(), localEnv+"=1"), extra...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	// Its own process group (a terminal's Ctrl-C is the driver's to act
 	// on), killed if this process dies; it drains and exits when its
@@ -61,6 +65,10 @@ func (l *Local) startWorker(extra ...string) (*localProc, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting a worker process: %w", err)
+	}
+	if err := secure.WriteHandover(stdin, raw); err != nil {
+		// It died at once: its end is watched like any other.
+		l.log.Warn("futuresgen cluster: handing a local worker process its configuration", "worker", w.Name, "err", err)
 	}
 	p := &localProc{name: w.Name, cmd: cmd, stdin: stdin, done: make(chan struct{})}
 	l.mu.Lock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/futuresgen/futuresgen/cluster/internal/secure"
 	"github.com/futuresgen/futuresgen/internal/errs"
 	"github.com/futuresgen/futuresgen/internal/registry"
 	"github.com/futuresgen/futuresgen/internal/worker"
@@ -20,8 +21,11 @@ import (
 // This file is the worker side of StartLocal: a process that StartLocal
 // started as its worker, served by runtime.ServeWorker.
 
-// localEnv marks a process that StartLocal started as its worker; its
-// value is the worker's localWorker, as JSON.
+// localEnv marks a process that StartLocal started as its worker; the
+// worker's localWorker comes as JSON on its standard input, in a
+// hand-over frame (secure.WriteHandover): it holds the worker's secret,
+// which must not be in its environment or on its command line, where
+// other processes could read it.
 const localEnv = "FUTURESGEN_CLUSTER_WORKER"
 
 // localWorker is what a worker process of StartLocal needs to know.
@@ -48,11 +52,16 @@ func init() {
 }
 
 // serveLocalWorker serves this process as a worker of the StartLocal
-// that started it, described by raw, and returns the exit status.
-func serveLocalWorker(raw string, _ func(context.Context) error) int {
+// that started it, as its parent hands over on standard input, and
+// returns the exit status.
+func serveLocalWorker(string, func(context.Context) error) int {
+	raw, err := secure.ReadHandover(os.Stdin)
 	var w localWorker
-	if err := json.Unmarshal([]byte(raw), &w); err != nil {
-		fmt.Fprintf(os.Stderr, "futuresgen cluster worker: bad %s: %v\n", localEnv, err)
+	if err == nil {
+		err = json.Unmarshal(raw, &w)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "futuresgen cluster worker: reading its configuration from its parent: %v\n", err)
 		return 2
 	}
 	if os.Getenv("FUTURESGEN_CLUSTER_DEBUG") != "" {

@@ -101,6 +101,8 @@ var (
 		return 0, nil
 	})
 	taskCount = futuresimpl.RegisterTask("test.count", runCount)
+	taskEcho  = futuresimpl.RegisterTask("test.echo", func(_ context.Context, s string) (string, error) { return s + s, nil })
+	taskLen   = futuresimpl.RegisterTask("test.len", func(_ context.Context, s string) (int, error) { return len(s), nil })
 	// taskRecord records that it ran, and where: a file Dir/run-Name-*
 	// holding its worker process's pid, one per run.
 	taskRecord = futuresimpl.RegisterTask("test.record", func(_ context.Context, g gateArgs) (int, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
 	"github.com/futuresgen/futuresgen/cluster/internal/netns"
+	"github.com/futuresgen/futuresgen/cluster/internal/secure"
 	"github.com/futuresgen/futuresgen/runtime"
 	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
@@ -36,18 +37,22 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 	srvHost := n.Host("srv")
 	srvPort := sw.Plug(srvHost)
 	ports := map[string]*netns.Port{}
+	// As StartLocal(Listen(addr)) serves, beyond loopback: secrets per
+	// role, permissions per identity, TLS from a certificate pinned in the
+	// join URLs.
 	srv := embeddedtest.StartIn(t, srvHost, embeddedtest.ChildConfig{Config: embedded.Config{
 		Listen:       netip.AddrPortFrom(srvPort.Addr, 4222).String(),
 		PingInterval: time.Second, MaxPingsOut: 2,
-	}})
+		GenerateTLS: true,
+	}, AuthNamespace: DefaultNamespace})
 	for _, name := range []string{"w1", "w2"} {
 		h := n.Host(name)
 		ports[name] = sw.Plug(h)
-		startHostWorker(t, h, srv.URL, name)
+		startHostWorker(t, h, srv.WorkerURL, name)
 	}
 	// The driver is this process, on the server's host: its connection is
 	// dialled from inside that namespace.
-	nc, err := Connect(srv.URL, nats.SetCustomDialer(hostDialer{srvHost}))
+	nc, err := Connect(srv.DriverURL, nats.SetCustomDialer(hostDialer{srvHost}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,20 +183,24 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 }
 
 // startHostWorker runs a cluster worker (this test binary) inside h,
-// named name, joining the server at url. It drains and exits when the
-// test ends.
+// named name, joining the server with the join URL url, handed over on
+// its standard input as StartLocal hands it to its workers. It drains and
+// exits when the test ends.
 func startHostWorker(t *testing.T, h *netns.Host, url, name string) {
 	t.Helper()
 	raw, _ := json.Marshal(localWorker{URL: url, Namespace: DefaultNamespace, Name: name, Slots: 1, Grace: defaultGrace, MaxPayload: DefaultMaxPayload})
 	exe, _ := os.Executable()
 	cmd := h.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), localEnv+"="+string(raw), "FUTURESGEN_TEST_HOST="+name)
+	cmd.Env = append(os.Environ(), localEnv+"=1", "FUTURESGEN_TEST_HOST="+name)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	stdin, err := cmd.StdinPipe() // its end closes it: the worker leaves
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := secure.WriteHandover(stdin, raw); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

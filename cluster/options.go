@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/futuresgen/futuresgen/internal/options"
 	"github.com/futuresgen/futuresgen/runtime"
@@ -72,7 +75,24 @@ type common struct {
 }
 
 func defaultCommon() common {
-	return common{ns: DefaultNamespace, maxPayload: DefaultMaxPayload}
+	return common{maxPayload: DefaultMaxPayload}
+}
+
+// namespaceOf sets the namespace, unless an option did: the one of the
+// join URL nc was made with (Connect), or DefaultNamespace. A namespace
+// other than the join URL's is an error: the server lets the connection
+// use its own only.
+func (c *common) namespaceOf(nc *nats.Conn) error {
+	joined := joinNamespaces.of(nc)
+	switch {
+	case c.ns == "" && joined != "":
+		c.ns = joined
+	case c.ns == "":
+		c.ns = DefaultNamespace
+	case joined != "" && c.ns != joined:
+		return fmt.Errorf("namespace %q, but the connection joined namespace %q with its join URL, and may use that one only", c.ns, joined)
+	}
+	return nil
 }
 
 func (c *common) logger() *slog.Logger {
@@ -211,7 +231,34 @@ func Workers(n int) LocalOption {
 
 // Listen sets the address StartLocal's NATS server listens on (default
 // "127.0.0.1:0": this host only, a free port). Listen(":4222") lets
-// workers on other hosts join at URL().
+// workers on other hosts join with WorkerURL(), and drivers with
+// DriverURL(); beyond loopback, every connection then uses TLS (see TLS
+// and Insecure).
 func Listen(addr string) LocalOption {
 	return option{local: func(c *localConfig) { c.listen = addr }}
+}
+
+// TLS makes StartLocal's server use cfg for TLS instead of a certificate
+// it makes in memory: your own certificate (cfg.Certificates, or
+// GetCertificate), and client certificates if cfg asks for them
+// (ClientAuth, ClientCAs: mutual TLS on top of the secrets). The join
+// URLs then pin cfg's first certificate; with none to pin (GetCertificate),
+// clients verify the server's chain against their system's roots. TLS
+// applies on loopback too. TLS panics if cfg is nil.
+func TLS(cfg *tls.Config) LocalOption {
+	if cfg == nil {
+		panic("cluster: TLS(nil)")
+	}
+	return option{local: func(c *localConfig) { c.tls = cfg }}
+}
+
+// Insecure makes StartLocal's server listen beyond loopback without TLS:
+// secrets, arguments and results then cross the network in plaintext,
+// readable by anyone on the path, who may then join with the secrets
+// seen. StartLocal logs a warning, and join URLs say insecure=1, which
+// Connect needs to send a secret in plaintext. Connections still
+// authenticate. Use it only on a network you trust, or behind a tunnel
+// of your own.
+func Insecure() LocalOption {
+	return option{local: func(c *localConfig) { c.insecure = true }}
 }

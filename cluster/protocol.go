@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/futuresgen/futuresgen/cluster/internal/blob"
+	"github.com/futuresgen/futuresgen/cluster/internal/secure"
 	"github.com/futuresgen/futuresgen/internal/registry"
 	"github.com/futuresgen/futuresgen/internal/wire"
 )
@@ -38,7 +39,9 @@ import (
 //	ns.d.D.E.S.W           everything S says to E: started, revoked, ungranted, ask, answers,
 //	                       heartbeats, announcements, leave. One subject, so
 //	                       they are read in the order the worker sent them.
-//	ns.blob.O.<id>         values over max_payload that O offers (package blob)
+//	ns.b.O.R.<nuid>        a value over max_payload that O offers to R alone
+//	                       (package blob): R asks for chunks there
+//	ns.b.R.O.<nuid>        and O sends them there
 //
 // Every message carries its fields in NATS headers; a call's arguments or
 // an answer's results are the body, after an optional gob-encoded detail
@@ -127,7 +130,32 @@ func subjDriverBeat(ns, exec, id string) string     { return ns + ".drivers." + 
 func subjDriverBeats(ns string) string              { return ns + ".drivers.>" }
 func subjWorkerInbox(ns, id, session string) string { return ns + ".w." + id + "." + session + ".>" }
 func subjDriverInbox(ns, id, exec string) string    { return ns + ".d." + id + "." + exec + ".>" }
-func subjBlob(ns, id string) string                 { return ns + ".blob." + id }
+func subjBlobs(ns, owner string) string             { return ns + ".b." + owner }
+
+// blobReader is who may fetch a value that from offers to to: to, with
+// the chunks on ns.b.<to>.<from>.*, which the server lets from publish on
+// and to subscribe to (see package secure).
+func blobReader(ns string, from, to peer) blob.Reader {
+	return blob.Reader{ID: to.id, Inbox: subjBlobs(ns, to.id) + "." + from.id}
+}
+
+// fetchOptions are the options of a fetch by me of a value that owner
+// offered: the chunks come on a subject of this fetch's own under
+// ns.b.<me>.<owner>.
+func fetchOptions(ns string, me, owner peer) blob.FetchOptions {
+	return blob.FetchOptions{Reply: subjBlobs(ns, me.id) + "." + owner.id + "." + nuid.Next()}
+}
+
+// checkRef returns an error unless ref is a value that from offers to me:
+// one on ns.b.<from>.<me>.<token>. A peer naming another's offer would
+// make me fetch what it has no right to.
+func checkRef(ns string, ref *blob.Ref, from, me peer) error {
+	rest, ok := strings.CutPrefix(ref.Subject, subjBlobs(ns, from.id)+"."+me.id+".")
+	if !ok || rest == "" || strings.ContainsAny(rest, ".*> ") {
+		return fmt.Errorf("%w: a value offered on %s, not by %s to %s", wire.ErrProtocol, ref.Subject, from.id, me.id)
+	}
+	return nil
+}
 
 func subjToWorker(ns string, worker, driver peer) string {
 	return ns + ".w." + worker.id + "." + worker.sub + "." + driver.sub + "." + driver.id
@@ -459,12 +487,12 @@ func compareWorker(version, digest string, mine []wire.TaskSig, fetch func() ([]
 }
 
 // connID returns the identity a process publishes under on nc: its
-// nkey's public key when it has one (with a join URL: the server checked
+// nkey's public key when it joined with a join URL (the server checked
 // it, and permits it its own subjects only), or else a random token,
 // which no server vouches for.
 func connID(nc *nats.Conn) string {
-	if nc.Opts.Nkey != "" {
-		return nc.Opts.Nkey
+	if id := secure.Identity(nc); id != "" {
+		return id
 	}
 	return nuid.Next()
 }

@@ -220,7 +220,7 @@ func TestServeDrains(t *testing.T) {
 	ctx := context.Background()
 	l := startLocal(t, Workers(0))
 	ex := l.Executor()
-	nc, err := Connect(l.URL())
+	nc, err := Connect(l.WorkerURL())
 	if err != nil {
 		t.Fatal(err)
 	}

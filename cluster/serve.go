@@ -68,6 +68,9 @@ func Serve(ctx context.Context, nc *nats.Conn, opts ...ServeOption) error {
 	for _, o := range opts {
 		o.applyServe(&cfg)
 	}
+	if err := cfg.namespaceOf(nc); err != nil {
+		return fmt.Errorf("cluster: Serve: %w", err)
+	}
 	host, _ := os.Hostname()
 	if cfg.name == "" {
 		cfg.name = fmt.Sprintf("%s/%d", host, os.Getpid())
@@ -379,9 +382,9 @@ func (s *server) onMessage(m *nats.Msg) {
 			s.log.Error("futuresgen cluster: refused by a driver", "worker", s.cfg.name, "driver", from, "reason", f.reason)
 		}
 	case kTable:
-		if m.Reply != "" {
-			m.Respond(encodeTable(s.table))
-		}
+		// Not a reply: a reply may go anywhere the asker says. On the
+		// asker's own subject, as everything a worker says.
+		s.publish(subjToDriver(s.cfg.ns, from, s.me), &frame{kind: kTable, body: encodeTable(s.table)})
 	default:
 		s.log.Warn("futuresgen cluster: an unexpected message; dropped", "worker", s.cfg.name, "driver", from, "kind", f.kind)
 	}
@@ -434,8 +437,11 @@ func (s *server) runOne(c *worker.Call) *worker.Call {
 	var ans *wire.Msg
 	payload := f.body
 	if ref := f.ref; ref != nil {
-		var err error
-		if payload, err = blob.Fetch(c.Context(), s.nc, *ref, int64(total), blob.FetchOptions{}); err != nil {
+		err := checkRef(s.cfg.ns, ref, wc.d.peer, s.me)
+		if err == nil {
+			payload, err = blob.Fetch(c.Context(), s.nc, *ref, int64(total), fetchOptions(s.cfg.ns, s.me, wc.d.peer))
+		}
+		if err != nil {
 			if cerr := c.Context().Err(); cerr != nil {
 				err = cerr
 			} else {
@@ -470,7 +476,7 @@ func (s *server) runOne(c *worker.Call) *worker.Call {
 func (s *server) offer(c *worker.Call, wc *wcall, af *frame, payload []byte) *frame {
 	d, f := wc.d, wc.f
 	o := &offer{}
-	ref, release, err := blob.Offer(s.nc, subjBlob(s.cfg.ns, s.me.id), payload, func() {
+	ref, release, err := blob.OfferTo(s.nc, subjBlobs(s.cfg.ns, s.me.id), blobReader(s.cfg.ns, s.me, d.peer), payload, func() {
 		// The driver fetched it, or the offer was released.
 		s.mu.Lock()
 		delete(d.offers, o)

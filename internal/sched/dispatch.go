@@ -43,6 +43,11 @@ func (w *Worker) Link() Link { return w.link }
 // Ready reports whether the worker said hello and was accepted.
 func (w *Worker) Ready() bool { return w.ready }
 
+// Granted returns how many calls the worker may start or has started,
+// and has not answered (see Config.GrantPerSlot). Call it under
+// Scheduler.Workers.
+func (w *Worker) Granted() int { return w.granted }
+
 // Full reports whether the worker refused a call for want of a slot and
 // has not said since that it has room: it gets no call until it does.
 // Call it under Scheduler.Workers.

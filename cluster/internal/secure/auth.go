@@ -180,7 +180,7 @@ func (a *Auth) refuse(c server.ClientAuthentication, reason, id string) {
 	if dropped > 0 {
 		attrs = append(attrs, "not logged before this", dropped)
 	}
-	a.log.Warn("cluster: refused a connection", attrs...)
+	a.log.Warn("futuresgen cluster: refused a connection", attrs...)
 }
 
 // Revoke refuses every future connection with identity id. Connections

@@ -13,14 +13,24 @@ import (
 	"github.com/nats-io/nkeys"
 )
 
-// clusterOptions are the options every cluster connection starts with: a
-// ping every second with two outstanding, so that the server and the
-// client notice a dead peer in about three seconds instead of minutes, and
-// reconnecting for ever.
+// PingInterval and MaxPingsOut are the NATS pings of the cluster's
+// connections, and of the servers it starts: a client or server that has
+// had no pong for MaxPingsOut intervals takes its peer for gone, so that
+// a dead peer is noticed in about 8 seconds instead of minutes. Not
+// sooner: a pong waits behind what the server has queued for the client,
+// and megabytes of a large value take seconds to a loaded worker. A lost
+// worker is noticed by the cluster's own heartbeats, in 4 seconds.
+const (
+	PingInterval = 2 * time.Second
+	MaxPingsOut  = 3
+)
+
+// clusterOptions are the options every cluster connection starts with:
+// the pings above, and reconnecting for ever.
 func clusterOptions() []nats.Option {
 	return []nats.Option{
-		nats.PingInterval(time.Second),
-		nats.MaxPingsOutstanding(2),
+		nats.PingInterval(PingInterval),
+		nats.MaxPingsOutstanding(MaxPingsOut),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(2 * time.Second),
@@ -92,19 +102,19 @@ func LogOptions(log *slog.Logger) []nats.Option {
 			if sub != nil {
 				a = append(a, "subject", sub.Subject)
 			}
-			log.Warn("cluster: NATS error", a...)
+			log.Warn("futuresgen cluster: NATS error", a...)
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			if err != nil { // nil: closed on purpose
-				log.Info("cluster: disconnected from the NATS server", attrs(nc, err)...)
+				log.Info("futuresgen cluster: disconnected from the NATS server; reconnecting", attrs(nc, err)...)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("cluster: reconnected to the NATS server", append(attrs(nc, nil), "server", Redact(nc.ConnectedUrl()))...)
+			log.Info("futuresgen cluster: reconnected to the NATS server", append(attrs(nc, nil), "server", Redact(nc.ConnectedUrl()))...)
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			if err := nc.LastError(); err != nil {
-				log.Warn("cluster: connection to the NATS server closed", attrs(nc, err)...)
+				log.Warn("futuresgen cluster: the connection to the NATS server closed", attrs(nc, err)...)
 			}
 		}),
 	}
@@ -125,9 +135,9 @@ func (e *connectError) Unwrap() error { return e.err }
 
 // Connect connects to a cluster's NATS server at raw: a join URL (see Join)
 // or a plain NATS URL, or comma-separated list, as nats.Connect takes. It
-// starts from the cluster's options (a ping every second, two outstanding;
-// reconnecting for ever, every 250 ms; a 2 s dial timeout) and LogOptions
-// to log; opts apply after them.
+// starts from the cluster's options (a ping every 2 seconds, three
+// outstanding; reconnecting for ever, every 250 ms; a 2 s dial timeout) and
+// LogOptions to log; opts apply after them.
 //
 // With a join URL it authenticates as ClientOptions does, with TLS when
 // the URL says tls:// (checking the pin, if any, before the secret
@@ -163,7 +173,7 @@ func Connect(raw string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, Joi
 					"use the cluster's tls:// join URL (StartLocal serves TLS beyond loopback unless told Insecure), "+
 					"or add insecure=1 to the URL to send everything in plaintext knowingly", shown, j.Addr)
 			}
-			log.Warn("cluster: sending a secret and all traffic in plaintext, as the join URL says (insecure=1)", "server", j.Addr)
+			log.Warn("futuresgen cluster: sending a secret and all traffic in plaintext, as the join URL says (insecure=1)", "server", j.Addr)
 		}
 		auth, err := ClientOptions(j.Secret)
 		if err != nil {

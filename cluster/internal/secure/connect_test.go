@@ -308,7 +308,7 @@ func TestNatsReportsGoToTheLoggerNotStandardError(t *testing.T) {
 	if strings.Contains(stderr(), "not.mine") {
 		t.Errorf("Connect's connection wrote to standard error: %q", stderr())
 	}
-	if !strings.Contains(logs.String(), "level=WARN msg=\"cluster: NATS error\"") {
+	if !strings.Contains(logs.String(), "level=WARN msg=\"futuresgen cluster: NATS error\"") {
 		t.Errorf("log %q; want a warning", logs.String())
 	}
 

@@ -71,7 +71,7 @@ func serveChild(raw string) int {
 			fmt.Fprintln(os.Stderr, "embedded child: Respond and Print need a server without AuthNamespace")
 			return 1
 		}
-		auth, err := secure.NewAuth(cfg.AuthNamespace, nil)
+		auth, err := secure.NewAuth(cfg.AuthNamespace, nil, secure.WithoutResponses())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "embedded child:", err)
 			return 1
