@@ -90,15 +90,7 @@ func TestAStoppedWorkerRunsNothingTwice(t *testing.T) {
 			// new task, it has decided what became of the calls it held (it
 			// frees its slot for nothing else first).
 			waitFor(t, "the resumed worker rejoins", func() bool { return ex.Stats().Workers == 2 })
-			g2 := newGate(t)
-			fc := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("c"))
-			fd := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("d"))
-			if pc, pd := g2.worker("c"), g2.worker("d"); pc != stopped && pd != stopped {
-				t.Fatalf("the barrier tasks ran on %d and %d; want one on the resumed worker %d", pc, pd, stopped)
-			}
-			g2.open()
-			fc.Err(ctx)
-			fd.Err(ctx)
+			barrier(t, ex, func(g *gate, name string) bool { return g.worker(name) == stopped })
 			for i, q := range qs {
 				name := fmt.Sprint("q", i)
 				ran := runs(t, dir, name)

@@ -223,6 +223,45 @@ func (g *gate) where(name string) (pid int, host string) {
 	return pid, host
 }
 
+// barrier runs two gated tasks at a time on ex (one each on two workers
+// of one slot) until one has started on the worker that on says is the
+// one, and returns once both ended: that worker then has taken a call of
+// its current link, so it has decided what became of the calls it held
+// before. A worker just back from a cut or a stop may be lost once more,
+// and the tasks sent to it then fail: the barrier tries again, at most
+// five times.
+func barrier(t *testing.T, ex *Executor, on func(g *gate, name string) bool) {
+	t.Helper()
+	ctx := context.Background()
+	for round := range 5 {
+		g := newGate(t)
+		fs := map[string]*runtime.Future[where]{}
+		for _, name := range []string{fmt.Sprint("c", round), fmt.Sprint("d", round)} {
+			fs[name] = futuresimpl.SubmitTask(ctx, ex, taskGate, g.args(name))
+		}
+		waitFor(t, "the barrier's tasks have started or failed", func() bool {
+			for name, f := range fs {
+				if !g.started(name) && f.State() != runtime.Finished {
+					return false
+				}
+			}
+			return true
+		})
+		hit := false
+		for name := range fs {
+			hit = hit || g.started(name) && on(g, name)
+		}
+		g.open()
+		for _, f := range fs {
+			f.Err(ctx)
+		}
+		if hit {
+			return
+		}
+	}
+	t.Fatal("no barrier task ran on the worker in five tries")
+}
+
 // open lets every gated task return.
 func (g *gate) open() { os.WriteFile(filepath.Join(g.dir, "open"), nil, 0o644) }
 

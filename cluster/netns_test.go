@@ -135,20 +135,12 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 		}
 		ports[hostA].Up()
 		waitFor(t, "the cut-off worker joined again", func() bool { return ex.Stats().Workers == 2 })
-		// A barrier: a task on each worker, the cut-off one included,
-		// starts only once that worker has decided what became of what it
-		// held.
-		g2 := newGate(t)
-		fc := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("c"))
-		fd := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("d"))
-		if _, hc := g2.where("c"); hc != hostA {
-			if _, hd := g2.where("d"); hd != hostA {
-				t.Fatalf("the barrier tasks ran on %s and %s; want one on %s", hc, hd, hostA)
-			}
-		}
-		g2.open()
-		fc.Err(ctx)
-		fd.Err(ctx)
+		// A barrier: a task of the cut-off worker's new link starts only
+		// once it has decided what became of what it held.
+		barrier(t, ex, func(g *gate, name string) bool {
+			_, host := g.where(name)
+			return host == hostA
+		})
 		for i, q := range qs {
 			name := fmt.Sprint("q", i)
 			ran := runs(t, dir, name)

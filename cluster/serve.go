@@ -267,24 +267,25 @@ func (w *writer) Write(m *wire.Msg) error {
 // Flush does nothing: each message was published as it was written.
 func (w *writer) Flush(bool) error { return nil }
 
-// beat sends the driver a heartbeat: the room the worker has, the ID
-// below which it received every call of the link, and the calls of the
-// link it holds. Written in order with the link's answers, so that a
-// call it does not hold was answered before.
-func (w *writer) beat(sess *worker.Session) error {
-	return w.send(&frame{kind: kBeat, free: w.s.w.Room(), seen: w.d.seen.Load(), held: sess.Calls()})
+// beat returns a heartbeat for the driver: the room the worker has, the
+// ID below which it received every call of the link, and the calls of the
+// link it holds. Made under the engine's lock (Session.SendState), at its
+// place in the order of what the worker says: a call it does not list
+// was answered before.
+func (w *writer) beat(calls []uint64, room int) func(worker.Writer) error {
+	f := &frame{kind: kBeat, free: room, seen: w.d.seen.Load(), held: calls}
+	return func(worker.Writer) error { return w.send(f) }
 }
 
 // openLocked opens a new link lid of d: an engine session of its own.
 // s.mu is held.
 func (s *server) openLocked(d *driverSession, lid uint64) {
 	w := &writer{s: s, d: d, lid: lid}
-	var sess *worker.Session
-	sess = s.w.Open(worker.SessionConfig{
+	sess := s.w.Open(worker.SessionConfig{
 		Writer:    w,
 		ReportAll: true, // a driver counts a call Running only when told
 		Grants:    true,
-		OnRoom:    func(worker.Writer) error { return w.beat(sess) },
+		OnRoom:    w.beat,
 	})
 	d.lid, d.sess, d.w, d.dropped = lid, sess, w, false
 	d.seen.Store(0)
@@ -354,7 +355,7 @@ func (s *server) onMessage(m *nats.Msg) {
 			s.mu.Lock()
 			sess, w := d.sess, d.w
 			s.mu.Unlock()
-			sess.Send(func(worker.Writer) error { return w.beat(sess) })
+			sess.SendState(w.beat)
 		}
 	case kBye:
 		s.mu.Lock()
@@ -398,11 +399,16 @@ func (s *server) onCall(from peer, f *frame) {
 	if d == nil {
 		return
 	}
-	for seen := d.seen.Load(); f.id+1 > seen && !d.seen.CompareAndSwap(seen, f.id+1); seen = d.seen.Load() {
-	}
 	s.mu.Lock()
 	sess, w := d.sess, d.w
 	s.mu.Unlock()
+	// seen moves once the call is the engine's (or answered): a
+	// heartbeat made meanwhile must not say it was received, and not
+	// list it.
+	defer func() {
+		for seen := d.seen.Load(); f.id+1 > seen && !d.seen.CompareAndSwap(seen, f.id+1); seen = d.seen.Load() {
+		}
+	}()
 	if _, err := worker.Refusal(f.task); err != nil {
 		af := answerFrame(worker.ErrorAnswer(f.id, err))
 		sess.Send(func(worker.Writer) error { af.free, af.freeSet = s.w.Room(), true; return w.send(af) })
@@ -589,7 +595,7 @@ func (s *server) tick() {
 			s.drop(d)
 		}
 		for _, b := range beats {
-			b.sess.Send(func(worker.Writer) error { return b.w.beat(b.sess) })
+			b.sess.SendState(b.w.beat)
 		}
 	}
 }

@@ -32,9 +32,9 @@ type SessionConfig struct {
 	// start (see the package doc: at most once). Otherwise a call starts
 	// as soon as a slot is free.
 	Grants bool
-	// OnRoom, if set, is written once a slot frees after the session was
-	// refused a call for want of one.
-	OnRoom func(Writer) error
+	// OnRoom, if set, makes what is written once a slot frees after the
+	// session was refused a call for want of one (see SendState).
+	OnRoom func(calls []uint64, room int) func(Writer) error
 	// OnError is told when a write fails; the session is closed then.
 	OnError func(error)
 }
@@ -202,7 +202,7 @@ func (w *Worker) tellRoomLocked() {
 	for _, s := range w.open {
 		if s.refused && !s.closed && !s.bye && s.cfg.OnRoom != nil {
 			s.refused = false
-			s.sendLocked(item{fn: s.cfg.OnRoom})
+			s.sendLocked(item{fn: s.cfg.OnRoom(s.callsLocked(), w.roomLocked())})
 		}
 	}
 }
@@ -338,18 +338,30 @@ func (s *Session) Close() {
 // or once it is closed.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// Calls returns the IDs of the calls the session holds, started or not,
-// sorted.
-func (s *Session) Calls() []uint64 {
-	w := s.w
-	w.mu.Lock()
+// callsLocked returns the IDs of the calls the session holds, started or
+// not, sorted. w.mu is held.
+func (s *Session) callsLocked() []uint64 {
 	ids := make([]uint64, 0, len(s.calls))
 	for id := range s.calls {
 		ids = append(ids, id)
 	}
-	w.mu.Unlock()
 	slices.Sort(ids)
 	return ids
+}
+
+// SendState writes what build makes, after the messages owed before it.
+// build runs at once, under the worker's lock, with the IDs of the calls
+// the session holds (started or not, sorted) and the worker's room: what
+// the message says is the state at its place in the order, so that an
+// executor reading it knows the answers of the calls it no longer lists
+// came before it.
+func (s *Session) SendState(build func(calls []uint64, room int) func(Writer) error) {
+	w := s.w
+	w.mu.Lock()
+	if !s.closed {
+		s.sendLocked(item{fn: build(s.callsLocked(), w.roomLocked())})
+	}
+	w.unlock()
 }
 
 // Send writes fn's message to the session's executor after the messages
