@@ -10,11 +10,14 @@
 // the cluster open after the demo:
 //
 //	go build -o prog ./cluster
-//	./prog -listen 0.0.0.0:4222 -wait 1m     # on host A
-//	./prog -join nats://hostA:4222           # on host B, C, …: a worker
+//	./prog -listen 0.0.0.0:4222 -wait 1m     # on host A; it prints the line below
+//	./prog -join 'tls://fgw_…@hostA:4222/futures?pin=sha256:…'   # on host B, C, …: a worker
 //
-// With -workers 0 host A starts no workers of its own: its tasks wait
-// until a worker joins, then run there.
+// The join URL carries the cluster's worker secret and the pin of its
+// server's certificate (made in memory at start): copy it whole, as a
+// password; the connection is encrypted and authenticated, and nothing
+// else needs copying. With -workers 0 host A starts no workers of its own:
+// its tasks wait until a worker joins, then run there.
 //
 // The same binary is the driver and the worker: its dispatch table (the
 // tasks below) must be the same on every host.
@@ -133,7 +136,7 @@ var files = map[string]string{
 
 func main() {
 	runtime.ServeWorker() // first: in a worker process, this serves tasks and never returns
-	join := flag.String("join", "", "serve as a worker of the cluster at this NATS URL, until interrupted")
+	join := flag.String("join", "", "serve as a worker of the cluster with this join URL (the line the driver prints), until interrupted")
 	listen := flag.String("listen", "127.0.0.1:0", "where the cluster's NATS server listens (0.0.0.0:4222 lets other hosts join)")
 	workers := flag.Int("workers", 2, "worker processes to start on this machine")
 	wait := flag.Duration("wait", 0, "keep the cluster open this long after the demo, for workers on other hosts")
@@ -152,14 +155,15 @@ func main() {
 	}
 }
 
-// serve makes this process a worker of the cluster at url until ctx ends.
-func serve(ctx context.Context, url string) error {
-	nc, err := cluster.Connect(url)
+// serve makes this process a worker of the cluster with the join URL
+// join until ctx ends.
+func serve(ctx context.Context, join string) error {
+	nc, err := cluster.Connect(join)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	fmt.Fprintf(os.Stderr, "serving the cluster at %s; Ctrl-C to leave\n", url)
+	fmt.Fprintf(os.Stderr, "serving the cluster at %s; Ctrl-C to leave\n", nc.ConnectedAddr())
 	return cluster.Serve(ctx, nc)
 }
 
@@ -170,7 +174,8 @@ func run(ctx context.Context, out io.Writer, listen string, workers int, wait ti
 	}
 	defer local.Close()
 	ex := local.Executor()
-	fmt.Fprintf(out, "== A cluster of %d workers; more join with: -join %s\n", ex.Stats().Workers, local.URL())
+	fmt.Fprintf(out, "== A cluster of %d workers at %s; more join with (a password: copy it whole):\n", ex.Stats().Workers, local.URL())
+	fmt.Fprintf(out, "   -join '%s'\n", local.WorkerURL())
 
 	// The file server listens where the cluster does, so that workers on
 	// other hosts can reach it too.
@@ -193,7 +198,8 @@ func run(ctx context.Context, out io.Writer, listen string, workers int, wait ti
 	go srv.Serve(lis)
 	defer srv.Close()
 	// Workers fetch from the host in the cluster's URL.
-	natsHost, _, _ := net.SplitHostPort(strings.TrimPrefix(local.URL(), "nats://"))
+	_, natsAddr, _ := strings.Cut(local.URL(), "://")
+	natsHost, _, _ := net.SplitHostPort(natsAddr)
 	_, port, _ := net.SplitHostPort(lis.Addr().String())
 	base := "http://" + net.JoinHostPort(natsHost, port)
 

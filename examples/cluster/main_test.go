@@ -23,9 +23,11 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("%v; output so far:\n%s", err, out.String())
 	}
 	// The URL changes from run to run.
-	got := regexp.MustCompile(`-join nats://\S+`).ReplaceAllString(out.String(), "-join URL")
+	got := regexp.MustCompile(`-join '\S+'`).ReplaceAllString(out.String(), "-join 'URL'")
+	got = regexp.MustCompile(`at nats://\S+;`).ReplaceAllString(got, "at ADDR;")
 	got = regexp.MustCompile(`http://\S+/missing.txt`).ReplaceAllString(got, "BASE/missing.txt")
-	want := `== A cluster of 2 workers; more join with: -join URL
+	want := `== A cluster of 2 workers at ADDR; more join with (a password: copy it whole):
+   -join 'URL'
 == SubmitFetch + AsCompleted, on whichever worker is free
 data.csv     8 bytes  sha256 492d5ea49605
 failed: BASE/missing.txt: 404 Not Found

@@ -91,14 +91,17 @@ func TestTheExternalServerConfiguration(t *testing.T) {
 				t.Errorf("%s: %v, %v", m.subject, got, err)
 			}
 		}
-		// Values over max_payload, both ways.
+		// Values over max_payload, both ways, as the cluster moves them:
+		// asked for on futures.b.<owner>.<reader>.*, sent on
+		// futures.b.<reader>.<owner>.* (no replies: the file allows none).
 		data := bytes.Repeat([]byte("0123456789abcdef"), 1<<17) // 2 MiB
 		for _, p := range []struct{ holder, reader *client }{{d, w}, {w, d}} {
-			ref, _, err := blob.OfferTo(p.holder.Conn, fgns+".b."+p.holder.id, blob.Reader{ID: p.reader.id}, data, nil)
+			back := fgns + ".b." + p.reader.id + "." + p.holder.id
+			ref, _, err := blob.OfferTo(p.holder.Conn, fgns+".b."+p.holder.id, blob.Reader{ID: p.reader.id, Inbox: back}, data, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := blob.Fetch(context.Background(), p.reader.Conn, ref, 64<<20, blob.FetchOptions{ChunkTimeout: 5 * time.Second})
+			got, err := blob.Fetch(context.Background(), p.reader.Conn, ref, 64<<20, blob.FetchOptions{ChunkTimeout: 5 * time.Second, Reply: back + "." + nuid.Next()})
 			if err != nil || !bytes.Equal(got, data) {
 				t.Errorf("blob from %s: %d bytes, %v", p.holder.Opts.User, len(got), err)
 			}
