@@ -175,7 +175,7 @@ func (t *workerTable) add(name string, now int64) *workerRow {
 // newRow makes and lists a row; t.mu is held.
 func (t *workerTable) newRow(name string, now int64) *workerRow {
 	t.nextID++
-	r := &workerRow{name: name, id: t.nextID, joined: now, heard: now, version: 1}
+	r := &workerRow{name: name, id: t.nextID, joined: now, heard: now, version: 1, sampledAt: -1}
 	t.rows = append(t.rows, r)
 	return r
 }

@@ -84,4 +84,3 @@ func (b *Board) trace() []byte {
 	w.close('}')
 	return w.b
 }
-
