@@ -54,7 +54,7 @@ func New(cfg Config) *Board {
 
 // Observe folds e into the board. It costs a few tens of nanoseconds for
 // a call's events, and never blocks on another worker.
-func (b *Board) Observe(e runtime.Event) { b.rec.Observe(e) }
+func (b *Board) Observe(e runtime.Event) { b.rec.observe(&e) }
 
 // Close ends every open page's stream and stops the board's goroutines.
 // The board still records events and serves requests afterwards, but
@@ -69,6 +69,7 @@ func (b *Board) State() []byte {
 	b.col.mu.Lock()
 	defer b.col.mu.Unlock()
 	b.col.collect()
+	b.hub.idleCollected()
 	return b.col.encodeFull(0)
 }
 

@@ -298,7 +298,48 @@ func (c *collector) mark(cv *callView) {
 	if !cv.queued {
 		cv.queued = true
 		c.changed = append(c.changed, cv)
+		if len(c.changed) > maxChanged {
+			c.compactChanged()
+		}
 	}
+}
+
+// maxChanged bounds the calls queued for the next delta when collections
+// come faster than deltas (API requests between two frames).
+const maxChanged = 4 * streamRing
+
+// compactChanged drops from the next delta the calls it would drop anyway:
+// all but the maxNewEnded newest of those that started and ended unseen.
+func (c *collector) compactChanged() {
+	var fresh []*callView
+	kept := c.changed[:0]
+	for _, cv := range c.changed {
+		if cv.ended && !cv.known {
+			fresh = append(fresh, cv)
+		} else {
+			kept = append(kept, cv)
+		}
+	}
+	if len(fresh) > maxNewEnded {
+		slices.SortFunc(fresh, func(a, b *callView) int { return cmp.Compare(b.end, a.end) })
+		for _, cv := range fresh[maxNewEnded:] {
+			cv.queued = false
+		}
+		fresh = fresh[:maxNewEnded]
+	}
+	c.changed = append(kept, fresh...)
+	clear(c.changed[len(c.changed):cap(c.changed)])
+}
+
+// forgetChanges drops what the next delta would carry: with no page open,
+// the next page starts from the whole view anyway.
+func (c *collector) forgetChanges() {
+	for _, cv := range c.changed {
+		cv.queued = false
+	}
+	clear(c.changed)
+	c.changed = c.changed[:0]
+	c.removed = c.removed[:0]
 }
 
 // takeLane returns the lowest lane free since start and takes it until

@@ -159,6 +159,20 @@ func (h *hub) tick() bool {
 	return true
 }
 
+// idleCollected is called after a collection for an API request, under
+// the collector's lock: with no page open, the changes it found will never
+// be sent as a delta (a page starts from the whole view), so they are
+// dropped rather than kept.
+func (h *hub) idleCollected() {
+	h.mu.Lock()
+	idle := len(h.subs) == 0
+	h.mu.Unlock()
+	if idle {
+		h.b.col.forgetChanges()
+		h.since = h.b.col.ver
+	}
+}
+
 // frame makes an SSE frame: its id is the sequence number, its event the
 // kind, its data one line of JSON.
 func frame(event string, seq uint64, data []byte) []byte {

@@ -149,25 +149,25 @@ func items(e *runtime.Event) int32 {
 	return int32(min(e.Items, 1<<30))
 }
 
-// Observe folds e into the tables. It never blocks on anything but a
+// observe folds e into the tables. It never blocks on anything but a
 // worker's own mutex (or, on slow paths, a table's).
-func (r *recorder) Observe(e runtime.Event) {
+func (r *recorder) observe(e *runtime.Event) {
 	switch e.Kind {
 	case runtime.CallSubmitted:
 		t := r.tasks.lookup(e.Task)
-		t.submitted[e.Call%submitShards].n.Add(int64(items(&e)))
+		t.submitted[e.Call%submitShards].n.Add(int64(items(e)))
 	case runtime.CallStarted:
-		r.started(&e)
+		r.started(e)
 	case runtime.CallEnded:
-		r.ended(&e)
+		r.ended(e)
 	case runtime.CallCancelled:
 		t := r.tasks.lookup(e.Task)
-		t.cancelled.n.Add(int64(items(&e)))
+		t.cancelled.n.Add(int64(items(e)))
 		if e.Err != nil && !errors.Is(e.Err, runtime.ErrCancelled) && !errors.Is(e.Err, context.Canceled) {
-			r.fails.add(t, e.Err, int64(items(&e)), r.clk.precise())
+			r.fails.add(t, e.Err, int64(items(e)), r.clk.precise())
 		}
 	default:
-		r.workerEvent(&e)
+		r.workerEvent(e)
 	}
 }
 

@@ -16,6 +16,7 @@ func (b *Board) trace() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.collect()
+	b.hub.idleCollected()
 	w := &jw{b: make([]byte, 0, 4096+len(c.calls)*160)}
 	w.open('{')
 	w.str("displayTimeUnit", "ms")
