@@ -19,6 +19,7 @@ type clock struct {
 	// the last tick) or clockUnused (running, no event since the last tick).
 	state atomic.Int32
 	fake  bool          // tests: the time is what set says, nothing runs
+	skew  int64         // tests: how far a fake precise reading is ahead of the coarse time
 	done  chan struct{} // closed by stop
 	quit  atomic.Bool
 }
@@ -53,7 +54,7 @@ func (c *clock) now() int64 {
 // precise reads the system clock.
 func (c *clock) precise() int64 {
 	if c.fake {
-		return c.coarse.Load()
+		return c.coarse.Load() + c.skew
 	}
 	return int64(time.Since(c.base))
 }

@@ -203,6 +203,32 @@ func TestLanesPackOverlappingCalls(t *testing.T) {
 	t.Run("collected once", func(t *testing.T) { check(t, false) })
 }
 
+// The coarse clock lags the precise one: a call timed precisely ends after
+// the coarse time its successor starts at. A worker's times never go back,
+// so one call after another stays on one lane.
+func TestSequentialCallsShareALane(t *testing.T) {
+	f := newFeed(t)
+	f.b.clk.skew = int64(700 * time.Microsecond)
+	f.join("w", "h", 1, 1)
+	for i := uint64(1); i <= 20; i++ {
+		f.at(time.Duration(i/3) * time.Millisecond)
+		f.start(i, "a", 1, "w")
+		f.end(i, "a", 1, "w", 0, nil)
+		if i%4 == 0 {
+			f.state()
+		}
+	}
+	s := f.state()
+	if got := s.worker(t, "w").Lanes; got != 1 {
+		t.Errorf("lanes = %d; want 1 for calls one after another", got)
+	}
+	for _, c := range s.Calls {
+		if c.End == nil || *c.End < c.Start {
+			t.Errorf("call %d: start %v, end %v", c.Call, c.Start, c.End)
+		}
+	}
+}
+
 func TestLanesGrowPastSlots(t *testing.T) {
 	f := newFeed(t)
 	f.join("w", "h", 1, 1)

@@ -90,6 +90,7 @@ type workerRow struct {
 	heard   int64
 
 	sampledAt int64 // the coarse time of its last precise reading
+	last      int64 // the latest time it was given: its times never go back
 	running   []rec
 	lost      []rec // running when the worker was lost, not yet ended
 	ended     [endedRing]rec
@@ -173,28 +174,29 @@ func (r *recorder) observe(e *runtime.Event) {
 
 func (r *recorder) started(e *runtime.Event) {
 	t := r.tasks.lookup(e.Task)
-	now := r.clk.now()
-	w := r.lockWorker(e.Worker, now)
-	c := rec{call: e.Call, start: now, task: t.idx, items: items(e)}
-	if w.sampledAt != now {
-		w.sampledAt = now
+	coarse := r.clk.now()
+	w := r.lockWorker(e.Worker, coarse)
+	c := rec{call: e.Call, start: max(coarse, w.last), task: t.idx, items: items(e)}
+	if w.sampledAt != coarse {
+		w.sampledAt = coarse
 		c.start = r.clk.precise()
 		c.flags = recPrecise
 	}
 	w.running = append(w.running, c)
 	w.count(t.idx).started += int64(c.items)
-	w.heard = now
+	w.heard, w.last = c.start, c.start
 	w.version++
 	w.mu.Unlock()
 }
 
 func (r *recorder) ended(e *runtime.Event) {
-	now := r.clk.now()
+	coarse := r.clk.now()
 	failed := int32(min(max(e.Failed, 0), 1<<30))
 	if failed == 0 && e.Err != nil {
 		failed = 1
 	}
-	w := r.lockWorker(e.Worker, now)
+	w := r.lockWorker(e.Worker, coarse)
+	now := max(coarse, w.last)
 	var c rec
 	found := false
 	for i := range w.running {
@@ -238,7 +240,7 @@ func (r *recorder) ended(e *runtime.Event) {
 	k.ok += int64(c.items - c.failed)
 	k.failed += int64(c.failed)
 	w.pushEnded(c)
-	w.heard = now
+	w.heard, w.last = c.end, c.end
 	w.version++
 	w.mu.Unlock()
 	if e.Err != nil {
@@ -254,7 +256,8 @@ func (r *recorder) workerEvent(e *runtime.Event) {
 	now := r.clk.precise()
 	w := r.lockWorker(e.Worker, now)
 	defer w.mu.Unlock()
-	w.heard = now
+	now = max(now, w.last)
+	w.heard, w.last = now, now
 	w.version++
 	switch e.Kind {
 	case runtime.WorkerJoined:
