@@ -150,14 +150,16 @@ func BenchmarkTrivialTask(b *testing.B) {
 	}()
 	none, dash := newEmulated(nil), newEmulated(bd)
 	best := [2]time.Duration{1 << 62, 1 << 62}
+	cpu := [2]time.Duration{1 << 62, 1 << 62}
 	var base uint64
 	b.ResetTimer()
 	for range b.N {
 		for k, e := range []*emulated{none, dash} {
 			goruntime.GC()
-			start := time.Now()
+			start, startCPU := time.Now(), processCPU()
 			e.run(ctx, p, batch, base)
 			best[k] = min(best[k], time.Since(start))
+			cpu[k] = min(cpu[k], processCPU()-startCPU)
 			base += batch
 		}
 	}
@@ -165,6 +167,8 @@ func BenchmarkTrivialTask(b *testing.B) {
 	b.ReportMetric(float64(best[0].Nanoseconds())/batch, "ns/task-none")
 	b.ReportMetric(float64(best[1].Nanoseconds())/batch, "ns/task-dashboard")
 	b.ReportMetric(float64(best[1])/float64(best[0]), "ratio")
+	b.ReportMetric(float64(cpu[0].Nanoseconds())/batch, "cpu-ns/task-none")
+	b.ReportMetric(float64(cpu[1].Nanoseconds())/batch, "cpu-ns/task-dashboard")
 	b.ReportMetric(0, "ns/op")
 	bd.hub.leave(page)
 }

@@ -422,12 +422,16 @@ func (c *collector) collectFailures() {
 	}
 }
 
+// pruneAfter is how long a worker must have been gone, and silent, before
+// its row may go.
+const pruneAfter = int64(10e9)
+
 // prune removes the rows of workers gone beyond keepGone, oldest first,
 // once nothing of theirs can still end; their counts stay in the totals.
 func (c *collector) prune(list []*workerRow) {
 	var gone []*workerView
 	for _, wv := range c.workers {
-		if wv.state != stateJoined {
+		if wv.state != stateJoined && c.now-max(wv.gone, wv.heard) > pruneAfter {
 			gone = append(gone, wv)
 		}
 	}

@@ -413,7 +413,9 @@ func TestGoneWorkersArePruned(t *testing.T) {
 			f.state()
 		}
 	}
-	f.state() // prunes
+	f.state()
+	f.at(time.Duration(n)*time.Millisecond + 11*time.Second) // gone long enough
+	f.state()                                                // prunes
 	s := f.state()
 	if len(s.Workers) != keepGone {
 		t.Errorf("workers listed = %d; want %d", len(s.Workers), keepGone)
