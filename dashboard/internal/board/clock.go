@@ -13,8 +13,9 @@ import (
 //
 // Times are nanoseconds since base, on the monotonic clock.
 type clock struct {
-	base   time.Time
-	coarse atomic.Int64 // ns since base, at most about a millisecond old while running
+	base     time.Time
+	baseUnix int64        // base, in Unix nanoseconds
+	coarse   atomic.Int64 // ns since base, at most about a millisecond old while running
 	// state is clockStopped, clockUsed (running, an event read it since
 	// the last tick) or clockUnused (running, no event since the last tick).
 	state atomic.Int32
@@ -35,7 +36,8 @@ const (
 const clockIdle = 100 * time.Millisecond
 
 func newClock(fake bool) *clock {
-	c := &clock{base: time.Now(), fake: fake, done: make(chan struct{})}
+	now := time.Now()
+	c := &clock{base: now, baseUnix: now.UnixNano(), fake: fake, done: make(chan struct{})}
 	if fake {
 		c.state.Store(clockUsed)
 	}
@@ -128,7 +130,5 @@ func (c *clock) stop() {
 	}
 }
 
-// wall turns a time of this clock into Unix milliseconds.
-func (c *clock) wall(t int64) float64 {
-	return float64(c.base.UnixNano()+t) / 1e6
-}
+// wall turns a time of this clock into Unix nanoseconds.
+func (c *clock) wall(t int64) int64 { return c.baseUnix + t }

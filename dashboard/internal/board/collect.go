@@ -26,22 +26,23 @@ type collector struct {
 	rec *recorder
 	clk *clock
 
-	mu      sync.Mutex
-	ver     uint64 // collections so far
-	now     int64  // time of the last collection
-	tasks   []*taskView
-	workers map[int32]*workerView // by id
-	retired []taskCount           // by task idx: counts of workers removed
-	calls   map[callKey]*callView // running and recent
-	ring    [streamRing]*callView // ended calls, in the order collected
-	ringN   uint64
-	fails   map[int32]*failView
-	failVer uint64
-	removed []int32     // workers removed since the last delta
-	changed []*callView // calls changed since the last delta
-	scratch []rec       // reused across collections
-	lastSum int64       // when tasks were last summed
-	newCall []*callView // reused: calls new in one worker's collection
+	mu        sync.Mutex
+	ver       uint64 // collections so far
+	now       int64  // time of the last collection
+	tasks     []*taskView
+	workers   map[int32]*workerView // by id
+	retired   []taskCount           // by task idx: counts of workers removed
+	calls     map[callKey]*callView // running and recent
+	ring      [streamRing]*callView // ended calls, in the order collected
+	ringN     uint64
+	fails     map[int32]*failView
+	failVer   uint64
+	removed   []int32     // workers removed since the last delta
+	changed   []*callView // calls changed since the last delta
+	compactAt int         // compact changed when it grows past this (and maxChanged)
+	scratch   []rec       // reused across collections
+	lastSum   int64       // when tasks were last summed
+	newCall   []*callView // reused: calls new in one worker's collection
 }
 
 type taskView struct {
@@ -78,6 +79,7 @@ type workerView struct {
 	seenEnded            uint64
 	seenSamples          uint64
 	ver                  uint64
+	listed               uint64 // the last collection that found its row
 }
 
 // lane is one row of a worker's task stream; calls that overlap in time
@@ -141,15 +143,13 @@ func (c *collector) collect() {
 
 	workersChanged := false
 	list := c.rec.workers.list()
-	seen := make(map[int32]bool, len(list))
 	for _, row := range list {
-		seen[row.id] = true
 		if c.collectWorker(row) {
 			workersChanged = true
 		}
 	}
-	for id, wv := range c.workers {
-		if !seen[id] {
+	for _, wv := range c.workers {
+		if wv.listed != c.ver {
 			c.dropWorker(wv)
 			workersChanged = true
 		}
@@ -170,6 +170,7 @@ func (c *collector) collectWorker(row *workerRow) bool {
 		wv = &workerView{id: row.id, name: row.name}
 		c.workers[row.id] = wv
 	}
+	wv.listed = c.ver
 	row.mu.Lock()
 	if row.version == wv.seenVersion {
 		row.mu.Unlock()
@@ -298,7 +299,7 @@ func (c *collector) mark(cv *callView) {
 	if !cv.queued {
 		cv.queued = true
 		c.changed = append(c.changed, cv)
-		if len(c.changed) > maxChanged {
+		if len(c.changed) > max(maxChanged, c.compactAt) {
 			c.compactChanged()
 		}
 	}
@@ -329,6 +330,9 @@ func (c *collector) compactChanged() {
 	}
 	c.changed = append(kept, fresh...)
 	clear(c.changed[len(c.changed):cap(c.changed)])
+	// What is left is what a delta must carry (every running call, say):
+	// compact again only once the list has doubled.
+	c.compactAt = 2 * len(c.changed)
 }
 
 // forgetChanges drops what the next delta would carry: with no page open,
@@ -340,6 +344,7 @@ func (c *collector) forgetChanges() {
 	clear(c.changed)
 	c.changed = c.changed[:0]
 	c.removed = c.removed[:0]
+	c.compactAt = 0
 }
 
 // takeLane returns the lowest lane free since start and takes it until

@@ -44,6 +44,23 @@ func (w *jw) num(k string, v float64, prec int) {
 	w.sep()
 	w.b = strconv.AppendFloat(w.b, v, 'f', prec, 64)
 }
+
+// millis writes a time of ns nanoseconds since the Unix epoch as
+// milliseconds with three decimals, without strconv's float formatting (a
+// state has tens of thousands of them).
+func (w *jw) millis(k string, ns int64) {
+	w.key(k)
+	w.sep()
+	us := ns / 1000
+	if us < 0 {
+		w.b = append(w.b, '-')
+		us = -us
+	}
+	w.b = strconv.AppendInt(w.b, us/1000, 10)
+	frac := us % 1000
+	w.b = append(w.b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+}
+
 func (w *jw) bool(k string, v bool) {
 	w.key(k)
 	w.sep()

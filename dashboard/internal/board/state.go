@@ -116,6 +116,7 @@ func (c *collector) encodeDelta(seq uint64, since uint64) []byte {
 	w.close(']')
 	clear(c.changed)
 	c.changed = c.changed[:0]
+	c.compactAt = 0
 
 	w.arr("failures")
 	for _, fv := range c.sortedFailures(since) {
@@ -132,8 +133,8 @@ func (c *collector) head(w *jw, seq uint64, full bool) {
 	w.int("version", APIVersion)
 	w.int("seq", int64(seq))
 	w.bool("full", full)
-	w.num("now", c.clk.wall(c.now), 3)
-	w.num("since", c.clk.wall(0), 3)
+	w.millis("now", c.clk.wall(c.now))
+	w.millis("since", c.clk.wall(0))
 	var queued, running, done, failed, cancelled int64
 	var rate float64
 	for _, t := range c.tasks {
@@ -200,11 +201,11 @@ func (c *collector) worker(w *jw, wv *workerView) {
 	w.int("slots", int64(wv.slots))
 	w.str("state", wv.state.String())
 	w.str("reason", wv.reason)
-	w.num("joined", c.clk.wall(wv.joined), 3)
+	w.millis("joined", c.clk.wall(wv.joined))
 	if wv.gone != 0 {
-		w.num("gone", c.clk.wall(wv.gone), 3)
+		w.millis("gone", c.clk.wall(wv.gone))
 	}
-	w.num("heard", c.clk.wall(wv.heard), 3)
+	w.millis("heard", c.clk.wall(wv.heard))
 	w.int("running", wv.running)
 	w.int("done", wv.done)
 	w.int("failed", wv.fails)
@@ -218,9 +219,9 @@ func (c *collector) call(w *jw, cv *callView) {
 	w.int("call", int64(cv.key.call))
 	w.int("task", int64(cv.task))
 	w.int("lane", int64(cv.lane))
-	w.num("start", c.clk.wall(cv.start), 3)
+	w.millis("start", c.clk.wall(cv.start))
 	if cv.ended {
-		w.num("end", c.clk.wall(cv.end), 3)
+		w.millis("end", c.clk.wall(cv.end))
 	}
 	w.int("items", int64(cv.items))
 	w.int("failed", int64(cv.failed))
@@ -248,8 +249,8 @@ func (c *collector) failure(w *jw, fv *failView, stack bool) {
 	w.int("task", int64(fv.task))
 	w.str("message", fv.msg)
 	w.int("count", fv.count)
-	w.num("first", c.clk.wall(fv.first), 3)
-	w.num("last", c.clk.wall(fv.last), 3)
+	w.millis("first", c.clk.wall(fv.first))
+	w.millis("last", c.clk.wall(fv.last))
 	if stack {
 		w.str("stack", fv.stack)
 	}
