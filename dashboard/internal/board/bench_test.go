@@ -27,6 +27,7 @@ func BenchmarkObserve(b *testing.B) {
 		bd := New(Config{})
 		defer bd.Close()
 		b.ReportAllocs()
+		reportThreadCPU(b)
 		for i := range b.N {
 			bd.Observe(runtime.Event{Kind: runtime.CallSubmitted, Call: uint64(i + 1), Task: "shop.Square", Items: 1})
 		}
@@ -35,6 +36,7 @@ func BenchmarkObserve(b *testing.B) {
 		bd := New(Config{})
 		defer bd.Close()
 		b.ReportAllocs()
+		reportThreadCPU(b)
 		for i := range b.N {
 			bd.Observe(runtime.Event{Kind: runtime.CallStarted, Call: uint64(i + 1), Task: "shop.Square", Items: 1, Worker: "thread 1"})
 			bd.Observe(runtime.Event{Kind: runtime.CallEnded, Call: uint64(i + 1), Task: "shop.Square", Items: 1, Worker: "thread 1"})
@@ -44,6 +46,7 @@ func BenchmarkObserve(b *testing.B) {
 		bd := New(Config{})
 		defer bd.Close()
 		b.ReportAllocs()
+		reportThreadCPU(b)
 		for i := range b.N {
 			call := uint64(i + 1)
 			bd.Observe(runtime.Event{Kind: runtime.CallSubmitted, Call: call, Task: "shop.Square", Items: 1})

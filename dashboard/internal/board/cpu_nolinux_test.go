@@ -1,0 +1,7 @@
+//go:build !linux
+
+package board
+
+import "testing"
+
+func reportThreadCPU(*testing.B) {}
