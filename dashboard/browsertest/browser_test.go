@@ -355,6 +355,13 @@ func TestWorkloadLive(t *testing.T) {
 	// It fails there, as a ProcessPool reports it.
 	w.end(long, report, "pid 4103", died)
 	do(t, ctx, "the lost call failing", poll(row(report)+`?.dataset.failed === "1" && `+row(report)+`.dataset.queued === "0"`))
+
+	// The last 10 s, for a screenshot where the calls can be seen.
+	do(t, ctx, "a 10 s window", chromedp.Evaluate[chromedp.Void](`(() => {
+		const s = document.querySelector('#window');
+		s.value = '10000';
+		s.dispatchEvent(new Event('change'));
+	})()`))
 	screenshot(t, ctx, "dashboard-workload")
 }
 

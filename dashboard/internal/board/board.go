@@ -52,8 +52,8 @@ func New(cfg Config) *Board {
 	return b
 }
 
-// Observe folds e into the board. It costs a few tens of nanoseconds for
-// a call's events, and never blocks on another worker.
+// Observe folds e into the board. A call's event costs about 30 ns (see
+// recorder), and never waits for another worker.
 func (b *Board) Observe(e runtime.Event) { b.rec.observe(&e) }
 
 // Close ends every open page's stream and stops the board's goroutines.

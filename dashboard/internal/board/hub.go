@@ -209,6 +209,10 @@ func (h *hub) close() {
 
 // serveEvents streams frames to one page until it goes or is dropped.
 func (h *hub) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "text/event-stream")
+		return
+	}
 	s := h.join()
 	if s == nil {
 		http.Error(w, "503: too many dashboard pages are open", http.StatusServiceUnavailable)
