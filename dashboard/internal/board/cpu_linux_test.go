@@ -23,7 +23,7 @@ func reportThreadCPU(b *testing.B) {
 	goruntime.LockOSThread()
 	start := threadCPU()
 	b.Cleanup(func() {
-		b.ReportMetric(float64((threadCPU() - start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64((threadCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		goruntime.UnlockOSThread()
 	})
 }
