@@ -24,8 +24,9 @@ type Observer interface{ Observe(e Event) }
 type EventKind uint8
 
 // The kinds of Event, and the fields each one sets besides Kind. Every
-// event of a call sets Call, Task and Items; every event of a worker sets
-// Worker.
+// event of a call sets Call, Task and Items, and those of a call on a
+// worker set Worker; every event of a worker sets Worker, and Detail when
+// it says more.
 const (
 	// CallSubmitted: the executor took a call; it waits for a worker.
 	CallSubmitted EventKind = iota + 1
@@ -33,24 +34,26 @@ const (
 	// starts again, on another worker, when the executor retries it; it
 	// then has no CallEnded on the lost worker.
 	CallStarted
-	// CallEnded: the call ended after it started, on Worker: Failed is the
-	// number of its items that failed (0 means success), Err the first
-	// failure (a *PanicError carries the stack). A call running on a worker
-	// that died ends there with an error that errors.Is ErrWorkerDied.
+	// CallEnded: the call ended after it started, on Worker. Without
+	// Detail it succeeded; Detail.Failed is the number of its items that
+	// failed, Detail.Err the first failure (a *PanicError carries the
+	// stack). A call running on a worker that died ends there with an
+	// error that errors.Is ErrWorkerDied.
 	CallEnded
-	// CallCancelled: the call ended without starting; Err says why:
+	// CallCancelled: the call ended without starting; Detail.Err says why:
 	// ErrCancelled, its context's error, ErrShutdown, ErrBrokenPool, or
 	// arguments that did not encode.
 	CallCancelled
-	// WorkerJoined: Worker, on Host, process PID, runs up to Slots calls at
-	// once. A WorkerJoined for a worker already joined updates those fields.
+	// WorkerJoined: Worker, on Detail.Host, process Detail.PID, runs up to
+	// Detail.Slots calls at once. A WorkerJoined for a worker already
+	// joined updates those.
 	WorkerJoined
-	// WorkerLost: the worker died or went silent; Err says why (errors.Is
-	// ErrWorkerDied, with details). What it was running either ends there
-	// (CallEnded) or starts again elsewhere (CallStarted).
+	// WorkerLost: the worker died or went silent; Detail.Err says why
+	// (errors.Is ErrWorkerDied, with details). What it was running either
+	// ends there (CallEnded) or starts again elsewhere (CallStarted).
 	WorkerLost
-	// WorkerRefused: the executor will not give work to the worker; Err
-	// says why (another protocol, another dispatch table).
+	// WorkerRefused: the executor will not give work to the worker;
+	// Detail.Err says why (another protocol, another dispatch table).
 	WorkerRefused
 	// WorkerLeft: the worker was let go: idle at shutdown, after
 	// MaxTasksPerWorker tasks, or it drained.
@@ -88,6 +91,11 @@ func (k EventKind) String() string {
 
 // Event is one thing that happened to an executor's call or worker. It is
 // passed by value: an observer may keep it.
+//
+// It is eight machine words, so that it travels in registers: a call
+// through Observer costs 3.5 ns here where a struct of twice the size,
+// passed on the stack, costs 9.5 (and a trivial task has three events).
+// What only some events carry is in Detail, nil on the fast path.
 type Event struct {
 	Kind EventKind
 	// Call numbers a submitted call within its executor, from 1; every
@@ -100,19 +108,35 @@ type Event struct {
 	// of a chunk (ChunkSize).
 	Items int
 	// Worker names the worker: "thread 3", "pid 1234", a cluster worker's
-	// name. It is the same string value for every event of one worker.
+	// name. Every event of one worker carries the same string value (an
+	// observer may compare it by pointer first, as == does).
 	Worker string
+	// Detail is nil for the events of a call that succeeded; it is set for
+	// a CallEnded that failed, a CallCancelled, and the events of workers.
+	Detail *EventDetail
+}
+
+// EventDetail is what an Event carries beyond its call and worker.
+type EventDetail struct {
+	// Failed is, in CallEnded, the number of the call's items that
+	// failed; 0 (or no Detail) means success.
+	Failed int
+	// Err is, in CallEnded, the first failure (a *PanicError carries the
+	// stack); in CallCancelled, WorkerLost and WorkerRefused, why.
+	Err error
 	// Host, PID and Slots describe the worker, in WorkerJoined: the host
 	// it runs on, its process, and how many calls it runs at once.
 	Host  string
 	PID   int
 	Slots int
-	// Failed is, in CallEnded, the number of the call's items that failed;
-	// 0 means success.
-	Failed int
-	// Err is, in CallEnded, the first failure (a *PanicError carries the
-	// stack); in CallCancelled, WorkerLost and WorkerRefused, why.
-	Err error
+}
+
+// Err returns e.Detail.Err, or nil without Detail.
+func (e Event) Err() error {
+	if e.Detail == nil {
+		return nil
+	}
+	return e.Detail.Err
 }
 
 // Observe attaches o to ex until stop is called. o first receives, before

@@ -234,7 +234,7 @@ type workload struct {
 func (w *workload) observe(e runtime.Event) { w.b.Observe(e) }
 
 func (w *workload) join(name, host string, pid, slots int) {
-	w.observe(runtime.Event{Kind: runtime.WorkerJoined, Worker: name, Host: host, PID: pid, Slots: slots})
+	w.observe(runtime.Event{Kind: runtime.WorkerJoined, Worker: name, Detail: &runtime.EventDetail{Host: host, PID: pid, Slots: slots}})
 }
 
 // submit reports a call submitted and returns its number.
@@ -252,11 +252,11 @@ func (w *workload) start(c uint64, task, worker string) {
 }
 
 func (w *workload) end(c uint64, task, worker string, err error) {
-	failed := 0
+	var d *runtime.EventDetail
 	if err != nil {
-		failed = 1
+		d = &runtime.EventDetail{Failed: 1, Err: err}
 	}
-	w.observe(runtime.Event{Kind: runtime.CallEnded, Call: c, Task: task, Items: 1, Worker: worker, Failed: failed, Err: err})
+	w.observe(runtime.Event{Kind: runtime.CallEnded, Call: c, Task: task, Items: 1, Worker: worker, Detail: d})
 }
 
 // run runs calls of task on worker one after the other, each taking d;
@@ -345,7 +345,7 @@ func TestWorkloadLive(t *testing.T) {
 
 	// The third worker is killed: lost, with its reason; its call too.
 	died := fmt.Errorf("%w: exit status: signal: killed; stderr: fatal error: out of memory", runtime.ErrWorkerDied)
-	w.observe(runtime.Event{Kind: runtime.WorkerLost, Worker: "pid 4103", Err: died})
+	w.observe(runtime.Event{Kind: runtime.WorkerLost, Worker: "pid 4103", Detail: &runtime.EventDetail{Err: died}})
 	lost := `document.querySelector('#worker-rows tr[data-worker="pid 4103"]')`
 	do(t, ctx, "the lost worker",
 		poll(lost+`?.dataset.state === "lost" && `+lost+`.querySelector('.why').textContent.includes("signal: killed")`),

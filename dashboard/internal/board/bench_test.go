@@ -191,7 +191,7 @@ func snapshotBoard(workers, slots int) (*Board, []string) {
 	call := uint64(0)
 	for w := range workers {
 		names[w] = fmt.Sprintf("worker-%04d", w)
-		bd.Observe(runtime.Event{Kind: runtime.WorkerJoined, Worker: names[w], Host: "host-" + strconv.Itoa(w%50), PID: 1000 + w, Slots: slots})
+		bd.Observe(runtime.Event{Kind: runtime.WorkerJoined, Worker: names[w], Detail: &runtime.EventDetail{Host: "host-" + strconv.Itoa(w%50), PID: 1000 + w, Slots: slots}})
 		for range slots {
 			call++
 			task := fmt.Sprintf("example.com/shop.Task%d", call%20)
@@ -286,11 +286,11 @@ func feedCalls(bd *Board, from, n int) {
 		task, w := tasks[i%len(tasks)], workers[i%len(workers)]
 		bd.Observe(runtime.Event{Kind: runtime.CallSubmitted, Call: call, Task: task, Items: 1})
 		bd.Observe(runtime.Event{Kind: runtime.CallStarted, Call: call, Task: task, Items: 1, Worker: w})
-		var err error
+		var d *runtime.EventDetail
 		if i%100 == 0 {
-			err = errs[(i/100)%len(errs)]
+			d = &runtime.EventDetail{Failed: 1, Err: errs[(i/100)%len(errs)]}
 		}
-		bd.Observe(runtime.Event{Kind: runtime.CallEnded, Call: call, Task: task, Items: 1, Worker: w, Err: err})
+		bd.Observe(runtime.Event{Kind: runtime.CallEnded, Call: call, Task: task, Items: 1, Worker: w, Detail: d})
 		if i%10_000 == 0 {
 			bd.State()
 		}

@@ -54,7 +54,7 @@ func New(cfg Config) *Board {
 
 // Observe folds e into the board. A call's event costs about 30 ns (see
 // recorder), and never waits for another worker.
-func (b *Board) Observe(e runtime.Event) { b.rec.observe(&e) }
+func (b *Board) Observe(e runtime.Event) { b.rec.observe(e) }
 
 // Close ends every open page's stream and stops the board's goroutines.
 // The board still records events and serves requests afterwards, but

@@ -142,7 +142,7 @@ func (f *feed) at(d time.Duration) *feed {
 }
 
 func (f *feed) join(worker, host string, pid, slots int) {
-	f.b.Observe(runtime.Event{Kind: runtime.WorkerJoined, Worker: worker, Host: host, PID: pid, Slots: slots})
+	f.b.Observe(runtime.Event{Kind: runtime.WorkerJoined, Worker: worker, Detail: &runtime.EventDetail{Host: host, PID: pid, Slots: slots}})
 }
 
 func (f *feed) submit(call uint64, task string, items int) {
@@ -154,15 +154,19 @@ func (f *feed) start(call uint64, task string, items int, worker string) {
 }
 
 func (f *feed) end(call uint64, task string, items int, worker string, failed int, err error) {
-	f.b.Observe(runtime.Event{Kind: runtime.CallEnded, Call: call, Task: task, Items: items, Worker: worker, Failed: failed, Err: err})
+	var d *runtime.EventDetail
+	if failed != 0 || err != nil {
+		d = &runtime.EventDetail{Failed: failed, Err: err}
+	}
+	f.b.Observe(runtime.Event{Kind: runtime.CallEnded, Call: call, Task: task, Items: items, Worker: worker, Detail: d})
 }
 
 func (f *feed) cancel(call uint64, task string, items int, err error) {
-	f.b.Observe(runtime.Event{Kind: runtime.CallCancelled, Call: call, Task: task, Items: items, Err: err})
+	f.b.Observe(runtime.Event{Kind: runtime.CallCancelled, Call: call, Task: task, Items: items, Detail: &runtime.EventDetail{Err: err}})
 }
 
 func (f *feed) workerEvent(kind runtime.EventKind, worker string, err error) {
-	f.b.Observe(runtime.Event{Kind: kind, Worker: worker, Err: err})
+	f.b.Observe(runtime.Event{Kind: kind, Worker: worker, Detail: &runtime.EventDetail{Err: err}})
 }
 
 // state collects and decodes the whole view.

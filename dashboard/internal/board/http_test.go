@@ -327,7 +327,7 @@ func TestEventStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	b.Observe(runtime.Event{Kind: runtime.WorkerJoined, Worker: "w", Host: "h", PID: 1, Slots: 1})
+	b.Observe(runtime.Event{Kind: runtime.WorkerJoined, Worker: "w", Detail: &runtime.EventDetail{Host: "h", PID: 1, Slots: 1}})
 	s1 := openStream(t, srv, ctx)
 	e := s1.next()
 	if e.event != "full" {

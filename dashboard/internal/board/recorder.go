@@ -89,6 +89,8 @@ type workerRow struct {
 	gone    int64 // when it was lost, refused or left
 	heard   int64
 
+	lastTask  string // the task of its last call, and its idx
+	lastIdx   int32
 	sampledAt int64 // the coarse time of its last precise reading
 	last      int64 // the latest time it was given: its times never go back
 	running   []rec
@@ -143,64 +145,74 @@ func (r *recorder) lockWorker(name string, now int64) *workerRow {
 	}
 }
 
-func items(e *runtime.Event) int32 {
-	if e.Items <= 0 {
+func items(n int) int32 {
+	if n <= 0 {
 		return 1
 	}
-	return int32(min(e.Items, 1<<30))
+	return int32(min(n, 1<<30))
 }
 
-// observe folds e into the tables. It never blocks on anything but a
-// worker's own mutex (or, on slow paths, a table's).
-func (r *recorder) observe(e *runtime.Event) {
+// observe takes e into the tables. The call events' fields go on as
+// arguments, in registers, as the Event came.
+func (r *recorder) observe(e runtime.Event) {
 	switch e.Kind {
 	case runtime.CallSubmitted:
 		t := r.tasks.lookup(e.Task)
-		t.submitted[e.Call%submitShards].n.Add(int64(items(e)))
+		t.submitted[e.Call%submitShards].n.Add(int64(items(e.Items)))
 	case runtime.CallStarted:
-		r.started(e)
+		r.started(e.Call, e.Task, e.Items, e.Worker)
 	case runtime.CallEnded:
-		r.ended(e)
+		r.ended(e.Call, e.Task, e.Items, e.Worker, e.Detail)
 	case runtime.CallCancelled:
 		t := r.tasks.lookup(e.Task)
-		t.cancelled.n.Add(int64(items(e)))
-		if e.Err != nil && !errors.Is(e.Err, runtime.ErrCancelled) && !errors.Is(e.Err, context.Canceled) {
-			r.fails.add(t, e.Err, int64(items(e)), r.clk.precise())
+		t.cancelled.n.Add(int64(items(e.Items)))
+		if err := e.Err(); err != nil && !errors.Is(err, runtime.ErrCancelled) && !errors.Is(err, context.Canceled) {
+			r.fails.add(t, err, int64(items(e.Items)), r.clk.precise())
 		}
 	default:
 		r.workerEvent(e)
 	}
 }
 
-func (r *recorder) started(e *runtime.Event) {
-	t := r.tasks.lookup(e.Task)
+// started takes a CallStarted. The first call a worker starts in each
+// millisecond of the coarse clock is timed precisely, start and end.
+func (r *recorder) started(call uint64, task string, n int, worker string) {
 	coarse := r.clk.now()
-	w := r.lockWorker(e.Worker, coarse)
-	c := rec{call: e.Call, start: max(coarse, w.last), task: t.idx, items: items(e)}
+	w := r.lockWorker(worker, coarse)
+	if task != w.lastTask {
+		// A worker mostly runs one task after another: compared by
+		// pointer, the name is found without a lookup.
+		w.lastTask, w.lastIdx = task, r.tasks.lookup(task).idx
+	}
+	c := rec{call: call, start: max(coarse, w.last), task: w.lastIdx, items: items(n)}
 	if w.sampledAt != coarse {
 		w.sampledAt = coarse
-		c.start = r.clk.precise()
+		c.start = max(r.clk.precise(), w.last)
 		c.flags = recPrecise
 	}
 	w.running = append(w.running, c)
-	w.count(t.idx).started += int64(c.items)
+	w.count(c.task).started += int64(c.items)
 	w.heard, w.last = c.start, c.start
 	w.version++
 	w.mu.Unlock()
 }
 
-func (r *recorder) ended(e *runtime.Event) {
+func (r *recorder) ended(call uint64, task string, n int, worker string, d *runtime.EventDetail) {
 	coarse := r.clk.now()
-	failed := int32(min(max(e.Failed, 0), 1<<30))
-	if failed == 0 && e.Err != nil {
-		failed = 1
+	var failed int32
+	var err error
+	if d != nil {
+		failed, err = int32(min(max(d.Failed, 0), 1<<30)), d.Err
+		if failed == 0 && err != nil {
+			failed = 1
+		}
 	}
-	w := r.lockWorker(e.Worker, coarse)
+	w := r.lockWorker(worker, coarse)
 	now := max(coarse, w.last)
 	var c rec
 	found := false
 	for i := range w.running {
-		if w.running[i].call == e.Call {
+		if w.running[i].call == call {
 			c, found = w.running[i], true
 			last := len(w.running) - 1
 			w.running[i] = w.running[last]
@@ -210,7 +222,7 @@ func (r *recorder) ended(e *runtime.Event) {
 	}
 	if !found {
 		for i := range w.lost {
-			if w.lost[i].call == e.Call {
+			if w.lost[i].call == call {
 				c, found = w.lost[i], true
 				last := len(w.lost) - 1
 				w.lost[i] = w.lost[last]
@@ -225,13 +237,13 @@ func (r *recorder) ended(e *runtime.Event) {
 	if !found {
 		// A call this board did not see start (it started before the board
 		// was attached): count it, and draw it from now.
-		t = r.tasks.lookup(e.Task)
-		c = rec{call: e.Call, start: now, task: t.idx, items: items(e)}
+		t = r.tasks.lookup(task)
+		c = rec{call: call, start: now, task: t.idx, items: items(n)}
 		w.count(t.idx).started += int64(c.items)
 	}
 	c.end = now
 	if c.flags&recPrecise != 0 {
-		c.end = r.clk.precise()
+		c.end = max(r.clk.precise(), c.start)
 		w.samples[w.samplesN%sampleRing] = sample{task: c.task, d: c.end - c.start}
 		w.samplesN++
 	}
@@ -243,31 +255,35 @@ func (r *recorder) ended(e *runtime.Event) {
 	w.heard, w.last = c.end, c.end
 	w.version++
 	w.mu.Unlock()
-	if e.Err != nil {
+	if err != nil {
 		if t == nil {
 			t = r.tasks.all()[c.task]
 		}
-		r.fails.add(t, e.Err, int64(c.failed), r.clk.precise())
+		r.fails.add(t, err, int64(c.failed), c.end)
 	}
 }
 
 // workerEvent handles the events of workers themselves: rare, so plain.
-func (r *recorder) workerEvent(e *runtime.Event) {
+func (r *recorder) workerEvent(e runtime.Event) {
 	now := r.clk.precise()
 	w := r.lockWorker(e.Worker, now)
 	defer w.mu.Unlock()
 	now = max(now, w.last)
 	w.heard, w.last = now, now
 	w.version++
+	d := e.Detail
+	if d == nil {
+		d = &runtime.EventDetail{}
+	}
 	switch e.Kind {
 	case runtime.WorkerJoined:
-		w.host, w.pid, w.slots = e.Host, e.PID, e.Slots
+		w.host, w.pid, w.slots = d.Host, d.PID, d.Slots
 		if w.state != stateJoined {
 			w.state, w.reason, w.gone = stateJoined, "", 0
 		}
 	case runtime.WorkerLost:
 		w.state, w.gone = stateLost, now
-		w.reason = reason(e.Err, "lost")
+		w.reason = reason(d.Err, "lost")
 		for _, c := range w.running {
 			w.count(c.task).requeued += int64(c.items)
 			c.flags |= recLost
@@ -278,10 +294,10 @@ func (r *recorder) workerEvent(e *runtime.Event) {
 		w.running = w.running[:0]
 	case runtime.WorkerRefused:
 		w.state, w.gone = stateRefused, now
-		w.reason = reason(e.Err, "refused")
+		w.reason = reason(d.Err, "refused")
 	case runtime.WorkerLeft:
 		w.state, w.gone = stateLeft, now
-		w.reason = reason(e.Err, "")
+		w.reason = reason(d.Err, "")
 	}
 }
 
