@@ -211,6 +211,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		defer bd.Close()
 		bd.hub.tickFrames(true)
 		b.ReportAllocs()
+		reportThreadCPU(b)
 		b.ResetTimer()
 		for range b.N {
 			bd.hub.tickFrames(false)
@@ -222,6 +223,9 @@ func BenchmarkSnapshot(b *testing.B) {
 		bd.hub.tickFrames(true)
 		call := uint64(workers * slots)
 		b.ReportAllocs()
+		goruntime.LockOSThread()
+		defer goruntime.UnlockOSThread()
+		var cpu time.Duration
 		b.ResetTimer()
 		for i := range b.N {
 			b.StopTimer()
@@ -232,13 +236,19 @@ func BenchmarkSnapshot(b *testing.B) {
 				bd.Observe(runtime.Event{Kind: runtime.CallEnded, Call: call, Task: "example.com/shop.Task1", Items: 1, Worker: w})
 			}
 			b.StartTimer()
+			start := threadCPU()
 			bd.hub.tickFrames(false)
+			cpu += threadCPU() - start
+		}
+		if cpu > 0 {
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	})
 	b.Run("frame=full", func(b *testing.B) {
 		bd, _ := snapshotBoard(workers, slots)
 		defer bd.Close()
 		b.ReportAllocs()
+		reportThreadCPU(b)
 		var size int
 		for range b.N {
 			size = len(bd.hub.tickFrames(true))
