@@ -26,14 +26,26 @@
 // of a trivial task): mean and p95 durations come from those timed calls,
 // every call when a worker runs fewer than a thousand a second.
 //
+// A call's three events cost the dashboard about 80 ns of CPU in all
+// (11 ns for the submit, 68 for the start and the end, two thirds of it
+// the two uncontended locks), measured on one goroutine on this project's
+// 2-core virtual machine, where an atomic operation takes about 9 ns. On a
+// trivial ThreadPool task of 250 ns that is a third more, and more than
+// the 10% this package aims at; on a task of 10 µs it is under 1%.
+//
 // While a page is open, one goroutine collects the tables four times a
 // second, reading only the workers that changed, and sends every page the
 // same bytes: what changed since the last frame. Its cost follows the
 // changes, not the number of pages or of calls; with no page open nothing
-// runs. Memory is bounded whatever the number of calls: 256 task names
+// runs. With 1,000 workers and 10,000 calls running, a frame in which
+// every worker ended a call costs 2.4 ms of CPU, one in which nothing
+// changed 60 µs, and the whole view for a page that connects 5 ms (1.1 MB
+// of JSON). Memory is bounded whatever the number of calls: 256 task names
 // (then "(other tasks)"), 4,096 workers plus the last 256 gone ones (then
 // "(other workers)"), 256 failure groups (then "(other messages)" per
-// task), and a task stream of the calls running plus the last 2,000 ended.
+// task), and a task stream of the calls running plus the last 2,000 ended:
+// after a million calls of 20 tasks on 8 workers the dashboard holds half
+// a megabyte.
 //
 // # Security
 //

@@ -22,7 +22,15 @@ import (
 //
 // No allocation once a worker's slices have grown, no map lookup on a cache
 // hit, no lock shared between workers. Everything else (workers joining,
-// failures) takes slower paths.
+// failures) takes slower paths. Costs, in CPU on one goroutine here
+// (BenchmarkObserve): 11 ns for a submit, 68 for a start and an end, of
+// which the two lock-unlock pairs are about 35 (an atomic operation costs
+// 9 ns on this virtual machine).
+//
+// Tried and measured slower: a ring of pending events per worker with a
+// single producer and one atomic store per event, folded under the mutex
+// by the collector or when full (74–78 ns for a start and an end against
+// 65–70): the copying in and out cost more than the atomic it saved.
 
 // A worker's state, as the page shows it.
 type wstate uint8
