@@ -41,7 +41,6 @@ type collector struct {
 	changed   []*callView // calls changed since the last delta
 	compactAt int         // compact changed when it grows past this (and maxChanged)
 	scratch   []rec       // reused across collections
-	lastSum   int64       // when tasks were last summed
 	newCall   []*callView // reused: calls new in one worker's collection
 }
 
