@@ -38,9 +38,9 @@
 // same bytes: what changed since the last frame. Its cost follows the
 // changes, not the number of pages or of calls; with no page open nothing
 // runs. With 1,000 workers and 10,000 calls running, a frame in which
-// every worker ended a call costs 2.4 ms of CPU, one in which nothing
-// changed 60 µs, and the whole view for a page that connects 5 ms (1.1 MB
-// of JSON). Memory is bounded whatever the number of calls: 256 task names
+// every worker ended a call costs 1.5–2.5 ms of CPU, one in which nothing
+// changed about 60 µs, and the whole view for a page that connects about
+// 5 ms (1.1 MB of JSON). Memory is bounded whatever the number of calls: 256 task names
 // (then "(other tasks)"), 4,096 workers plus the last 256 gone ones (then
 // "(other workers)"), 256 failure groups (then "(other messages)" per
 // task), and a task stream of the calls running plus the last 2,000 ended:
