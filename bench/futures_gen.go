@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
+	futuresimpl "github.com/futuresgen/futuresgen/runtime/futuresimpl"
 	"iter"
 	"time"
 )
@@ -19,31 +20,31 @@ import (
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
-const _ = futuresrt.SupportPackageIsVersion2
+const _ = futuresimpl.SupportPackageIsVersion3
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
 var (
-	futuresTask_Double *futuresrt.Task[int, int]
-	futuresTask_Hash   *futuresrt.Task[[]byte, [32]byte]
-	futuresTask_Sleep  *futuresrt.Task[time.Duration, struct{}]
+	futuresTask_Double *futuresimpl.Task[int, int]
+	futuresTask_Hash   *futuresimpl.Task[[]byte, [32]byte]
+	futuresTask_Sleep  *futuresimpl.Task[time.Duration, struct{}]
 )
 
 func init() {
-	futuresTask_Double = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Double", futuresRun_Double)
-	futuresTask_Hash = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Hash", futuresRun_Hash)
-	futuresTask_Sleep = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/bench.Sleep", futuresRun_Sleep)
+	futuresTask_Double = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/bench.Double", futuresRun_Double)
+	futuresTask_Hash = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/bench.Hash", futuresRun_Hash)
+	futuresTask_Sleep = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/bench.Sleep", futuresRun_Sleep)
 
 	// The errors that keep their identity across a process boundary:
 	// errors.Is and errors.As answer on a worker's errors as in-process.
-	futuresrt.RegisterSentinel("context.DeadlineExceeded", context.DeadlineExceeded)
+	futuresimpl.RegisterSentinel("context.DeadlineExceeded", context.DeadlineExceeded)
 }
 
 // SubmitDouble runs [Double] on ex and returns its future at once. If ctx
 // ends before the task starts, the task never runs and the future fails with
 // ctx.Err().
 func SubmitDouble(ctx context.Context, ex futuresrt.Executor, x int) *futuresrt.Future[int] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Double, x)
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_Double, x)
 }
 
 // MapDouble runs [Double] on ex for each element of xs and yields
@@ -52,7 +53,7 @@ func SubmitDouble(ctx context.Context, ex futuresrt.Executor, x int) *futuresrt.
 // opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapDouble(ctx context.Context, ex futuresrt.Executor, xs iter.Seq[int], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
-	return futuresrt.MapTask(ctx, ex, futuresTask_Double, xs, opts...)
+	return futuresimpl.MapTask(ctx, ex, futuresTask_Double, xs, opts...)
 }
 
 // futuresRun_Double calls [Double] with the arguments of one call of the
@@ -67,7 +68,7 @@ func futuresRun_Double(_ context.Context, arg int) (int, error) {
 // before the task starts, the task never runs and the future fails with
 // ctx.Err().
 func SubmitHash(ctx context.Context, ex futuresrt.Executor, b []byte) *futuresrt.Future[[32]byte] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Hash, b)
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_Hash, b)
 }
 
 // MapHash runs [Hash] on ex for each element of bs and yields
@@ -76,7 +77,7 @@ func SubmitHash(ctx context.Context, ex futuresrt.Executor, b []byte) *futuresrt
 // opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapHash(ctx context.Context, ex futuresrt.Executor, bs iter.Seq[[]byte], opts ...futuresrt.MapOption) iter.Seq2[[32]byte, error] {
-	return futuresrt.MapTask(ctx, ex, futuresTask_Hash, bs, opts...)
+	return futuresimpl.MapTask(ctx, ex, futuresTask_Hash, bs, opts...)
 }
 
 // futuresRun_Hash calls [Hash] with the arguments of one call of the task:
@@ -92,7 +93,7 @@ func futuresRun_Hash(_ context.Context, arg []byte) ([32]byte, error) {
 // [futuresrt.CancelPending]. If ctx ends before the task starts, the task
 // never runs and the future fails with ctx.Err().
 func SubmitSleep(ctx context.Context, ex futuresrt.Executor, d time.Duration) *futuresrt.Future[struct{}] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Sleep, d)
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_Sleep, d)
 }
 
 // MapSleep runs [Sleep] on ex for each element of ds and yields
@@ -101,7 +102,7 @@ func SubmitSleep(ctx context.Context, ex futuresrt.Executor, d time.Duration) *f
 // opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapSleep(ctx context.Context, ex futuresrt.Executor, ds iter.Seq[time.Duration], opts ...futuresrt.MapOption) iter.Seq2[struct{}, error] {
-	return futuresrt.MapTask(ctx, ex, futuresTask_Sleep, ds, opts...)
+	return futuresimpl.MapTask(ctx, ex, futuresTask_Sleep, ds, opts...)
 }
 
 // futuresRun_Sleep calls [Sleep] with the arguments of one call of the task:

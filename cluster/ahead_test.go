@@ -14,15 +14,15 @@ import (
 )
 
 // A fake driver speaks the protocol by hand to a real worker, so that a
-// test can send calls ahead, revoke them and watch what the worker says,
-// in order, without a scheduler deciding for it.
+// test can send calls ahead, grant and revoke them, and watch what the
+// worker says, in order, without a scheduler deciding for it.
 type fakeDriver struct {
-	t       *testing.T
-	nc      *nats.Conn
-	id      string
-	inbox   string
-	session string
-	said    chan *frame
+	t      *testing.T
+	nc     *nats.Conn
+	me     peer // the fake executor
+	worker peer // the worker session
+	said   chan *frame
+	beats  chan *frame
 }
 
 func newFakeDriver(t *testing.T, opts ...ServeOption) *fakeDriver {
@@ -33,22 +33,39 @@ func newFakeDriver(t *testing.T, opts ...ServeOption) *fakeDriver {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	d := &fakeDriver{t: t, nc: nc, id: "fakedriver", said: make(chan *frame, 100)}
-	d.inbox = subjDriverInbox(DefaultNamespace, d.id)
-	announced := make(chan string, 10)
-	for subject, ch := range map[string]func(*frame){
-		d.inbox:                        func(f *frame) { d.said <- f },
-		subjAnnounce(DefaultNamespace): func(f *frame) { announced <- f.worker },
+	d := &fakeDriver{t: t, nc: nc, me: peer{id: "fakedriver", sub: "e1"}, said: make(chan *frame, 100), beats: make(chan *frame, 1000)}
+	announced := make(chan peer, 10)
+	for subject, ch := range map[string]func(*nats.Msg, *frame){
+		subjDriverInbox(DefaultNamespace, d.me.id, d.me.sub): func(_ *nats.Msg, f *frame) {
+			if f.kind == kBeat {
+				select {
+				case d.beats <- f:
+				default:
+				}
+				return
+			}
+			d.said <- f
+		},
+		subjAnnouncements(DefaultNamespace): func(m *nats.Msg, f *frame) {
+			if p, ok := sender(m.Subject, DefaultNamespace+".announce."); ok {
+				announced <- p
+			}
+		},
 	} {
 		sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
-			if f, err := parse(m); err == nil && f.kind != kBeat {
-				ch(f)
+			if f, err := parse(m); err == nil {
+				ch(m, f)
 			}
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { sub.Unsubscribe() })
+	}
+	// The subscriptions reach the server before the worker announces
+	// itself on its own connection.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	wnc, err := srv.Connect()
 	if err != nil {
@@ -63,28 +80,29 @@ func newFakeDriver(t *testing.T, opts ...ServeOption) *fakeDriver {
 		wnc.Close()
 	})
 	select {
-	case d.session = <-announced:
+	case d.worker = <-announced:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the worker did not announce itself")
 	}
 	return d
 }
 
-// sendCall sends call id of task with argument v, ahead of need or not.
-// Values travel in a struct of one field, V, as the runtime encodes them.
+// sendCall sends call id of task with argument v, ahead of need (and not
+// granted) or to a free slot (granted). Values travel in a struct of one
+// field, V, as the runtime encodes them.
 func sendCall[T any](d *fakeDriver, id uint64, task string, v T, ahead bool) {
 	d.t.Helper()
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(struct{ V T }{v}); err != nil {
 		d.t.Fatal(err)
 	}
-	d.send("call", &frame{kind: kCall, id: id, task: task, body: buf.Bytes(), ahead: ahead})
+	d.send(&frame{kind: kCall, id: id, task: task, body: buf.Bytes(), ahead: ahead, granted: !ahead})
 }
 
-func (d *fakeDriver) send(what string, f *frame) {
+func (d *fakeDriver) send(f *frame) {
 	d.t.Helper()
-	f.driver, f.reply, f.link = d.id, d.inbox, 1
-	m, err := f.msg(subjWorker(DefaultNamespace, d.session, what))
+	f.link = 1
+	m, err := f.msg(subjToWorker(DefaultNamespace, d.worker, d.me))
 	if err == nil {
 		err = d.nc.PublishMsg(m)
 	}
@@ -119,10 +137,11 @@ func (d *fakeDriver) expect(kind string, id uint64) *frame {
 }
 
 // TestAWorkerHoldsCallsSentAheadUntilASlotFrees: a busy worker keeps a
-// call sent ahead, without starting it, and starts it as the running one
-// ends, before that one's answer goes out; it gives it back, unstarted,
-// when the driver revokes it; it refuses a call not sent ahead for want of
-// a slot, and calls ahead past its bound.
+// call sent ahead, without starting it, and starts it once the running
+// one ends if it was granted; it gives it back, unstarted, when the driver
+// revokes or cancels it; it refuses a call not sent ahead for want of a
+// slot, and calls ahead past its bound; and a call it holds that its
+// driver has not granted never starts, slot or no slot, until granted.
 func TestAWorkerHoldsCallsSentAheadUntilASlotFrees(t *testing.T) {
 	t.Parallel()
 	d := newFakeDriver(t, InProcess(), Slots(1))
@@ -130,14 +149,12 @@ func TestAWorkerHoldsCallsSentAheadUntilASlotFrees(t *testing.T) {
 	sendCall(d, 1, "test.gate", g.args("a"), false)
 	d.expect(kStarted, 1)
 	sendCall(d, 2, "test.double", 21, true)
-	d.send("ctl", &frame{kind: kRevoke, id: 2})
+	d.send(&frame{kind: kRevoke, id: 2})
 	if f := d.expect(kRevoked, 2); f.full {
 		t.Errorf("a call sent ahead came back as refused for want of a slot; want given back")
 	}
-	// A cancel travels apart from calls and may overtake its call: the
-	// call is given back when it comes, never run.
-	d.send("ctl", &frame{kind: kCancel, id: 3})
 	sendCall(d, 3, "test.double", 5, true)
+	d.send(&frame{kind: kCancel, id: 3})
 	d.expect(kRevoked, 3)
 	sendCall(d, 4, "test.double", 1, false)
 	if f := d.expect(kRevoked, 4); !f.full {
@@ -149,14 +166,29 @@ func TestAWorkerHoldsCallsSentAheadUntilASlotFrees(t *testing.T) {
 	if f := d.expect(kRevoked, 7); !f.full {
 		t.Errorf("a call ahead past the bound: revoked without full; want refused")
 	}
+	// Granted behind a call that runs long, a call gets its grant given
+	// back; the worker asks for grants again once the slot frees.
+	d.send(&frame{kind: kGrant, id: 5})
+	d.expect(kUngrant, 5)
 	g.open()
-	d.expect(kStarted, 5) // takes the slot before the answer that freed it goes
-	if f := d.expect(kAnswer, 1); !f.freeSet || f.free != aheadPerSlot-1 {
-		t.Errorf("the answer says free %d (set %v); want %d: no slot, room for one more ahead", f.free, f.freeSet, aheadPerSlot-1)
+	if f := d.expect(kAnswer, 1); !f.freeSet || f.free != 1 {
+		t.Errorf("the answer says free %d (set %v); want 1: a free slot, and calls 5 and 6 fill the room ahead", f.free, f.freeSet)
 	}
-	d.expect(kStarted, 6)
+	d.expect(kAsk, 0)
+	d.send(&frame{kind: kGrant, id: 5})
+	d.expect(kStarted, 5) // granted again: it takes the free slot
 	d.expect(kAnswer, 5)
-	if f := d.expect(kAnswer, 6); f.free != 1+aheadPerSlot {
+	// The slot is free now, but call 6 was never granted: it has not
+	// started, so a revoke still gets it back.
+	d.send(&frame{kind: kRevoke, id: 6})
+	if f := d.expect(kRevoked, 6); f.full {
+		t.Errorf("a held call not granted came back as refused; want given back")
+	}
+	// Held, with a free slot, it starts once granted.
+	sendCall(d, 8, "test.double", 8, true)
+	d.send(&frame{kind: kGrant, id: 8})
+	d.expect(kStarted, 8)
+	if f := d.expect(kAnswer, 8); f.free != 1+aheadPerSlot {
 		t.Errorf("the last answer says free %d; want %d: a free slot and room ahead", f.free, 1+aheadPerSlot)
 	}
 }

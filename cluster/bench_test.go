@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // benchLocal starts a cluster of two worker processes of one slot for a
@@ -21,7 +22,7 @@ func benchLocal(b *testing.B, opts ...LocalOption) *Executor {
 	b.Cleanup(func() { l.Close() })
 	ex := l.Executor()
 	for i := range 16 { // warm: workers' children started
-		runtime.SubmitTask(ctx, ex, taskDouble, i).Result(ctx)
+		futuresimpl.SubmitTask(ctx, ex, taskDouble, i).Result(ctx)
 	}
 	return ex
 }
@@ -40,7 +41,7 @@ func BenchmarkSubmitAll(b *testing.B) {
 			b.ResetTimer()
 			fs := make([]*runtime.Future[int], b.N)
 			for i := range b.N {
-				fs[i] = runtime.SubmitTask(ctx, ex, taskDouble, i)
+				fs[i] = futuresimpl.SubmitTask(ctx, ex, taskDouble, i)
 			}
 			for i, f := range fs {
 				if v, err := f.Result(ctx); v != 2*i || err != nil {
@@ -59,7 +60,7 @@ func BenchmarkOneAtATime(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, i).Result(ctx); v != 2*i || err != nil {
+		if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, i).Result(ctx); v != 2*i || err != nil {
 			b.Fatalf("task %d: %v, %v", i, v, err)
 		}
 	}

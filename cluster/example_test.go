@@ -8,19 +8,15 @@ import (
 	"time"
 
 	"github.com/futuresgen/futuresgen/cluster"
-	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/internal/exampletasks"
 )
 
-// exampleWordCount is registered the way generated code registers a task:
-// at init, so that every worker process (this same binary) has it too.
-var exampleWordCount = runtime.RegisterTask("example.cluster.wordcount",
-	func(_ context.Context, text string) (int, error) { return len(strings.Fields(text)), nil })
-
 // StartLocal is the one-machine cluster: an embedded NATS server and
-// worker processes of this program. Generated SubmitX and MapX wrappers
-// take its executor as they take a ProcessPool; they call SubmitTask and
-// MapTask as here. The program's main (here, TestMain) must call
-// runtime.ServeWorker first.
+// worker processes of this program. The SubmitX and MapX wrappers that go
+// generate writes for functions marked //futures:task (here,
+// exampletasks.WordCount's) take its executor as they take a ProcessPool.
+// The program's main (here, TestMain) must call runtime.ServeWorker
+// first.
 func ExampleStartLocal() {
 	ctx := context.Background()
 	local, err := cluster.StartLocal(ctx, cluster.Workers(2))
@@ -31,7 +27,7 @@ func ExampleStartLocal() {
 	defer local.Close()
 	ex := local.Executor()
 
-	n, err := runtime.SubmitTask(ctx, ex, exampleWordCount, "a task on a cluster worker").Result(ctx)
+	n, err := exampletasks.SubmitWordCount(ctx, ex, "a task on a cluster worker").Result(ctx)
 	fmt.Println(n, err)
 	fmt.Println(ex.Stats().Workers, "workers; more can join at", strings.SplitN(local.URL(), ":", 2)[0]+"://…")
 	// Output:
@@ -88,5 +84,5 @@ func ExampleNewExecutor() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(runtime.SubmitTask(ctx, ex, exampleWordCount, "counted elsewhere").Result(ctx))
+	fmt.Println(exampletasks.SubmitWordCount(ctx, ex, "counted elsewhere").Result(ctx))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,9 +13,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
-	"github.com/futuresgen/futuresgen/internal/bridge"
+	"github.com/futuresgen/futuresgen/internal/engine"
 	"github.com/futuresgen/futuresgen/internal/errs"
+	"github.com/futuresgen/futuresgen/internal/options"
 	"github.com/futuresgen/futuresgen/internal/registry"
+	"github.com/futuresgen/futuresgen/internal/remote"
 	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
 	"github.com/futuresgen/futuresgen/runtime"
@@ -65,11 +68,14 @@ type executorConfig struct {
 	queueLimit int
 	retries    int
 	lostAfter  time.Duration
+	slowAfter  time.Duration // a worker busy for longer gets no call sent ahead (tests raise it)
 }
 
-// rtExecutor lets Executor embed the runtime's executor without an
-// exported field: *Executor is a runtime.Executor through it.
-type rtExecutor = runtime.Executor
+// handle makes *Executor a runtime.Executor (see engine.Handle), without
+// a field or a method in its documentation.
+type handle = engine.Handle
+
+var _ runtime.Executor = (*Executor)(nil)
 
 // Executor runs generated tasks on the workers of a cluster: a
 // runtime.Executor, so every generated SubmitX and MapX, AsCompleted,
@@ -91,7 +97,7 @@ type rtExecutor = runtime.Executor
 // Submitting a call costs about as much as on a ProcessPool plus a NATS
 // round trip; see the README for measured numbers.
 type Executor struct {
-	rtExecutor
+	handle
 	d *driver
 }
 
@@ -114,8 +120,8 @@ type Stats struct {
 type driver struct {
 	cfg    executorConfig
 	nc     *nats.Conn
-	id     string
-	inbox  string
+	me     peer   // this executor
+	prefix string // of the subjects workers say things to it on: "ns.d.D.E."
 	s      *sched.Scheduler
 	log    *slog.Logger
 	table  []wire.TaskSig
@@ -132,9 +138,9 @@ type driver struct {
 	finishOnce sync.Once
 
 	mu       sync.Mutex
-	links    map[string]*link // by worker session
+	links    map[string]*link // by worker session token
 	known    map[string]known // sessions accepted once, for a rejoin
-	refused  map[string]bool  // sessions refused, or being checked
+	refused  map[string]bool  // session tokens refused, or being checked
 	nextLink uint64
 	joined   chan struct{} // closed and replaced when a worker joins
 	nRefused int
@@ -144,8 +150,9 @@ type driver struct {
 
 // known is what a driver remembers of a worker session it accepted.
 type known struct {
-	name  string
-	slots int
+	session peer
+	name    string
+	slots   int
 }
 
 // NewExecutor returns an executor that runs tasks on the workers that
@@ -159,14 +166,14 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	if nc == nil {
 		panic("cluster: NewExecutor(nil)")
 	}
-	cfg := executorConfig{common: defaultCommon(), lostAfter: lostAfter}
+	cfg := executorConfig{common: defaultCommon(), lostAfter: lostAfter, slowAfter: slowAfter}
 	for _, o := range opts {
 		o.applyExecutor(&cfg)
 	}
 	d := &driver{
 		cfg:     cfg,
 		nc:      nc,
-		id:      nuid.Next(),
+		me:      peer{id: connID(nc), sub: nuid.Next()},
 		log:     cfg.logger(),
 		table:   registry.Table(),
 		stop:    make(chan struct{}),
@@ -177,25 +184,27 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 		joined:  make(chan struct{}),
 		inline:  int(nc.MaxPayload()) - headerRoom,
 	}
-	d.inbox = subjDriverInbox(cfg.ns, d.id)
+	d.prefix = strings.TrimSuffix(subjDriverInbox(cfg.ns, d.me.id, d.me.sub), ">")
 	d.digest = tableDigest(d.table)
 	d.s = sched.New(sched.Config{
 		QueueLimit: cfg.queueLimit,
 		Retries:    cfg.retries,
 		MaxCalls:   cfg.maxWorkers,
-		Lost:       func(cause error) error { return cause },
 		// A busy worker holds a few calls sent ahead, so that the next
 		// starts as the last ends instead of a round trip later; they
 		// are taken back when another worker frees up first, and a
 		// worker busy for longer than a round trip or two gets none.
+		// It starts them only once granted, one per slot ahead of its
+		// running calls: at most once, whatever becomes of it.
 		AheadPerSlot: aheadPerSlot,
-		SlowAfter:    2 * time.Millisecond,
+		GrantPerSlot: 1,
+		SlowAfter:    cfg.slowAfter,
 	})
 	var err error
-	if d.inboxSub, err = nc.Subscribe(d.inbox, d.receive); err == nil {
+	if d.inboxSub, err = nc.Subscribe(d.prefix+">", d.receive); err == nil {
 		d.subs = append(d.subs, d.inboxSub)
 		var sub *nats.Subscription
-		if sub, err = nc.Subscribe(subjAnnounce(cfg.ns), d.receive); err == nil {
+		if sub, err = nc.Subscribe(subjAnnouncements(cfg.ns), d.receive); err == nil {
 			d.subs = append(d.subs, sub)
 		}
 	}
@@ -214,14 +223,13 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 	}
 	d.beat()
 	go d.tick()
-	ex := bridge.NewExecutor(bridge.ExecutorConfig{
-		Scheduler:  d.s,
+	return &Executor{handle: engine.NewHandle(engine.Engine{Remote: &remote.Executor{
+		S:          d.s,
 		Buffer:     mapBuffer,
+		Refuse:     runtime.ErrShutdown,
 		MaxPayload: cfg.maxPayload,
 		Where:      "a cluster",
-		Shutdown:   d.shutdown,
-	}).(runtime.Executor)
-	return &Executor{rtExecutor: ex, d: d}, nil
+	}}), d: d}, nil
 }
 
 // Shutdown stops e taking new tasks, waits until the tasks submitted have
@@ -232,7 +240,7 @@ func NewExecutor(nc *nats.Conn, opts ...Option) (*Executor, error) {
 // workers. Shutdown returns ctx.Err() if ctx ends first (the work goes
 // on, and a later Shutdown waits for it again), and nil otherwise.
 func (e *Executor) Shutdown(ctx context.Context, opts ...runtime.ShutdownOption) error {
-	return e.rtExecutor.Shutdown(ctx, opts...)
+	return e.d.shutdown(ctx, options.Apply(opts).CancelPending)
 }
 
 // Close is Shutdown(context.Background()).
@@ -277,7 +285,7 @@ func (e *Executor) Stats() Stats {
 	}
 }
 
-// shutdown is the runtime executor's Shutdown, its options read.
+// shutdown is the executor's Shutdown, its options read.
 func (d *driver) shutdown(ctx context.Context, cancelPending bool) error {
 	d.s.Shutdown(cancelPending)
 	if err := d.s.WaitDone(ctx); err != nil {
@@ -329,7 +337,7 @@ func (d *driver) publish(subject string, f *frame) error {
 // beat tells every worker that this driver is alive; workers that have no
 // session with it announce themselves in reply.
 func (d *driver) beat() {
-	d.publish(subjDrivers(d.cfg.ns), &frame{kind: kDriver, driver: d.id, reply: d.inbox})
+	d.publish(subjDriverBeat(d.cfg.ns, d.me.sub, d.me.id), &frame{kind: kDriver})
 }
 
 // tick beats, and declares lost the workers not heard from for lostAfter.
@@ -402,24 +410,33 @@ func (d *driver) connectionClosed() {
 
 // receive handles one message from a worker: the inbox's callback (one
 // goroutine, in the order each worker sent them) and the announcements'.
+// The sender is the subject's, which the server vouches for.
 func (d *driver) receive(m *nats.Msg) {
 	d.busy.Store(time.Now().UnixNano())
 	defer d.busy.Store(0)
+	from, ok := sender(m.Subject, d.prefix)
+	if !ok {
+		from, ok = sender(m.Subject, d.cfg.ns+".announce.")
+	}
 	f, err := parse(m)
-	if err != nil {
-		d.log.Warn("futuresgen cluster: a message that does not parse", "subject", m.Subject, "err", err)
+	if !ok || err != nil {
+		d.log.Warn("futuresgen cluster: a message that does not parse; dropped", "subject", m.Subject, "err", err)
 		return
 	}
 	if f.kind == kAnnounce {
-		d.announced(f)
+		d.announced(from, f)
 		return
 	}
 	d.mu.Lock()
-	l := d.links[f.worker]
+	l := d.links[from.sub]
 	d.mu.Unlock()
-	if l == nil || l.lid != f.link {
+	switch {
+	case l != nil && l.session.id != from.id:
+		d.log.Warn("futuresgen cluster: a message claims a worker session of another identity; dropped", "worker", l.name, "from", from)
+		return
+	case l == nil || l.lid != f.link:
 		if f.kind == kBeat {
-			d.staleBeat(l, f)
+			d.staleBeat(from, l, f)
 		}
 		return // a late or replayed message of a link given up on
 	}
@@ -429,6 +446,10 @@ func (d *driver) receive(m *nats.Msg) {
 		l.started(f.id)
 	case kRevoked:
 		l.revoked(f.id, f.full)
+	case kUngrant:
+		l.ungranted(f.id)
+	case kAsk:
+		d.s.Ask(l.worker())
 	case kAnswer:
 		l.answer(f)
 	case kBeat:
@@ -436,17 +457,23 @@ func (d *driver) receive(m *nats.Msg) {
 	case kLeave:
 		d.log.Info("futuresgen cluster: worker leaving", "worker", l.name)
 		d.s.Retire(l.worker())
+	default:
+		d.log.Warn("futuresgen cluster: an unexpected message; dropped", "worker", l.name, "kind", f.kind)
 	}
 }
 
 // announced handles a worker's announcement: a worker that started, or
 // one with no session with this driver, answering its heartbeat.
-func (d *driver) announced(f *frame) {
+func (d *driver) announced(from peer, f *frame) {
 	d.mu.Lock()
-	l := d.links[f.worker]
+	l := d.links[from.sub]
 	switch {
-	case d.closed || d.refused[f.worker]:
+	case d.closed || d.refused[from.sub]:
 		d.mu.Unlock()
+		return
+	case l != nil && l.session.id != from.id:
+		d.mu.Unlock()
+		d.log.Warn("futuresgen cluster: an announcement claims a worker session of another identity; dropped", "worker", l.name, "from", from)
 		return
 	case l != nil && f.link < l.lid:
 		// It has not heard of the link yet: the join is on its way.
@@ -459,53 +486,57 @@ func (d *driver) announced(f *frame) {
 		l.lose(&errs.WorkerLost{Msg: fmt.Sprintf("%v: cluster worker %s forgot this driver's calls (it did not hear from the driver for %v)", errs.WorkerDied, l.name, driverLost)})
 		d.mu.Lock()
 	}
-	d.refused[f.worker] = true // until checked
+	d.refused[from.sub] = true // until checked
 	d.mu.Unlock()
 	if f.version == versionText && f.digest == d.digest {
-		d.accept(f.worker, f.name, f.slots, f.free)
+		d.accept(from, f.name, f.slots, f.free)
 		return
 	}
 	d.bg.Add(1)
 	go func() { // fetching the table is a round trip: not in a callback
 		defer d.bg.Done()
-		d.check(f)
+		d.check(from, f)
 	}()
 }
 
 // check refuses a worker whose protocol or dispatch table differs, or
 // accepts it after all.
-func (d *driver) check(f *frame) {
+func (d *driver) check(from peer, f *frame) {
 	why := compareWorker(f.version, f.digest, d.table, func() ([]wire.TaskSig, error) {
-		m, err := d.nc.Request(subjWorker(d.cfg.ns, f.worker, "table"), nil, 5*time.Second)
+		req, err := (&frame{kind: kTable}).msg(subjToWorker(d.cfg.ns, from, d.me))
+		if err != nil {
+			return nil, err
+		}
+		m, err := d.nc.RequestMsg(req, 5*time.Second)
 		if err != nil {
 			return nil, err
 		}
 		return decodeTable(m.Data)
 	})
 	if why == nil {
-		d.accept(f.worker, f.name, f.slots, f.free)
+		d.accept(from, f.name, f.slots, f.free)
 		return
 	}
 	d.mu.Lock()
 	d.nRefused++
 	d.mu.Unlock()
 	d.log.Warn("futuresgen cluster: worker refused", "worker", f.name, "reason", why.Error())
-	d.publish(subjWorker(d.cfg.ns, f.worker, "ctl"), &frame{kind: kRefused, driver: d.id, reason: why.Error()})
+	d.publish(subjToWorker(d.cfg.ns, from, d.me), &frame{kind: kRefused, reason: why.Error()})
 }
 
 // accept opens a link to a worker session whose table matches.
-func (d *driver) accept(session, name string, slots, free int) {
+func (d *driver) accept(session peer, name string, slots, free int) {
 	d.mu.Lock()
-	delete(d.refused, session)
-	if d.closed || d.links[session] != nil {
+	delete(d.refused, session.sub)
+	if d.closed || d.links[session.sub] != nil {
 		d.mu.Unlock()
 		return
 	}
-	_, rejoin := d.known[session]
-	d.known[session] = known{name: name, slots: slots}
+	_, rejoin := d.known[session.sub]
+	d.known[session.sub] = known{session: session, name: name, slots: slots}
 	d.nextLink++
 	l := newLink(d, session, name, slots, d.nextLink)
-	d.links[session] = l
+	d.links[session.sub] = l
 	d.mu.Unlock()
 	if rejoin {
 		d.log.Info("futuresgen cluster: worker rejoined", "worker", name, "slots", slots)
@@ -534,7 +565,7 @@ func (d *driver) accept(session, name string, slots, free int) {
 // staleBeat handles a heartbeat of a link that is not open: the worker
 // did not hear of the newer one yet, or this driver lost it while the
 // worker went on.
-func (d *driver) staleBeat(l *link, f *frame) {
+func (d *driver) staleBeat(from peer, l *link, f *frame) {
 	if l != nil {
 		if f.link < l.lid {
 			l.join() // the join may have been lost; saying it again is harmless
@@ -542,18 +573,18 @@ func (d *driver) staleBeat(l *link, f *frame) {
 		return
 	}
 	d.mu.Lock()
-	k, ok := d.known[f.worker]
+	k, ok := d.known[from.sub]
 	d.mu.Unlock()
-	if ok {
-		d.accept(f.worker, k.name, k.slots, f.free)
+	if ok && k.session == from {
+		d.accept(from, k.name, k.slots, f.free)
 	}
 }
 
 // forget removes l from the open links, if it is there.
 func (d *driver) forget(l *link) {
 	d.mu.Lock()
-	if d.links[l.session] == l {
-		delete(d.links, l.session)
+	if d.links[l.session.sub] == l {
+		delete(d.links, l.session.sub)
 	}
 	d.mu.Unlock()
 }

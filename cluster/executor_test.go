@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // TestEveryExecutor is the runtime's test of the behaviour every executor
@@ -21,37 +22,37 @@ func TestEveryExecutor(t *testing.T) {
 	ctx := context.Background()
 	ex := newDriver(t, sharedLocal(t))
 	t.Run("a result comes back", func(t *testing.T) {
-		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 4).Result(ctx); v != 8 || err != nil {
+		if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 4).Result(ctx); v != 8 || err != nil {
 			t.Errorf("Result() = %v, %v; want 8, nil", v, err)
 		}
 	})
 	t.Run("an error keeps its message", func(t *testing.T) {
-		if err := runtime.SubmitTask(ctx, ex, taskFail, "no route to host").Err(ctx); err == nil || err.Error() != "no route to host" {
+		if err := futuresimpl.SubmitTask(ctx, ex, taskFail, "no route to host").Err(ctx); err == nil || err.Error() != "no route to host" {
 			t.Errorf("Err() = %v; want the task's message", err)
 		}
 	})
 	t.Run("a panic becomes a PanicError", func(t *testing.T) {
 		var pe *runtime.PanicError
-		if _, err := runtime.SubmitTask(ctx, ex, taskPanic, "oops").Result(ctx); !errors.As(err, &pe) || pe.Value != "oops" || !strings.Contains(pe.Stack, "main_test.go") {
+		if _, err := futuresimpl.SubmitTask(ctx, ex, taskPanic, "oops").Result(ctx); !errors.As(err, &pe) || pe.Value != "oops" || !strings.Contains(pe.Stack, "main_test.go") {
 			t.Errorf("Result() error = %v; want a *PanicError of oops with the worker's stack", err)
 		}
 	})
 	t.Run("an ended submit context means the task never runs", func(t *testing.T) {
-		if err := runtime.SubmitTask(expired(), ex, taskDouble, 1).Err(ctx); err != context.Canceled {
+		if err := futuresimpl.SubmitTask(expired(), ex, taskDouble, 1).Err(ctx); err != context.Canceled {
 			t.Errorf("Err() = %v; want context.Canceled", err)
 		}
 	})
 	t.Run("a task's context ends with its submit context", func(t *testing.T) {
 		c, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 		defer cancel()
-		if err := runtime.SubmitTask(c, ex, taskSleep, time.Hour).Err(ctx); err != context.DeadlineExceeded {
+		if err := futuresimpl.SubmitTask(c, ex, taskSleep, time.Hour).Err(ctx); err != context.DeadlineExceeded {
 			t.Errorf("Err() = %v (%T %#v, submit ctx %v); want context.DeadlineExceeded", err, err, err, c.Err())
 		}
 	})
 	t.Run("map yields in input order, with errors per item", func(t *testing.T) {
 		for _, chunk := range []int{1, 4} {
 			var got []string
-			for v, err := range runtime.MapTask(ctx, ex, taskEvens, count(12), runtime.ChunkSize(chunk)) {
+			for v, err := range futuresimpl.MapTask(ctx, ex, taskEvens, count(12), runtime.ChunkSize(chunk)) {
 				switch {
 				case errors.As(err, new(*runtime.PanicError)):
 					got = append(got, "panic")
@@ -70,7 +71,7 @@ func TestEveryExecutor(t *testing.T) {
 	t.Run("leaving a map early stops reading its input", func(t *testing.T) {
 		read := 0
 		n := 0
-		for _, err := range runtime.MapTask(ctx, ex, taskDouble, func(yield func(int) bool) {
+		for _, err := range futuresimpl.MapTask(ctx, ex, taskDouble, func(yield func(int) bool) {
 			for i := 0; ; i++ {
 				read++
 				if !yield(i) {
@@ -94,7 +95,7 @@ func TestEveryExecutor(t *testing.T) {
 		defer cancel()
 		var last error
 		n := 0
-		for _, err := range runtime.MapTask(c, ex, taskSleep, slices.Values([]time.Duration{0, time.Hour, 0})) {
+		for _, err := range futuresimpl.MapTask(c, ex, taskSleep, slices.Values([]time.Duration{0, time.Hour, 0})) {
 			n++
 			last = err
 		}
@@ -103,13 +104,13 @@ func TestEveryExecutor(t *testing.T) {
 		}
 	})
 	t.Run("a local task fails its future, naming the task", func(t *testing.T) {
-		err := runtime.SubmitTask(ctx, ex, taskLocal, nil).Err(ctx)
+		err := futuresimpl.SubmitTask(ctx, ex, taskLocal, nil).Err(ctx)
 		if err == nil || !strings.Contains(err.Error(), "test.local") || !strings.Contains(err.Error(), "a cluster") {
 			t.Errorf("Err() = %v; want an error naming the task and the cluster", err)
 		}
 	})
 	t.Run("tasks run in the workers' child processes", func(t *testing.T) {
-		w, err := runtime.SubmitTask(ctx, ex, taskWhere, struct{}{}).Result(ctx)
+		w, err := futuresimpl.SubmitTask(ctx, ex, taskWhere, struct{}{}).Result(ctx)
 		if err != nil || w.PID == os.Getpid() || w.PPID == os.Getpid() || !slices.Contains(sharedLocal(t).pids(), w.PPID) {
 			t.Errorf("a task ran in pid %d, child of %d (%v); want a child of one of the workers %v", w.PID, w.PPID, err, sharedLocal(t).pids())
 		}
@@ -117,18 +118,18 @@ func TestEveryExecutor(t *testing.T) {
 	t.Run("deadlines cross as time remaining", func(t *testing.T) {
 		c, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		left, err := runtime.SubmitTask(c, ex, taskDeadline, struct{}{}).Result(ctx)
+		left, err := futuresimpl.SubmitTask(c, ex, taskDeadline, struct{}{}).Result(ctx)
 		if err != nil || left <= 50*time.Second || left > time.Minute {
 			t.Errorf("the task's context had %v left (%v) of a minute; want most of it", left, err)
 		}
-		if left, err := runtime.SubmitTask(ctx, ex, taskDeadline, struct{}{}).Result(ctx); left != -1 || err != nil {
+		if left, err := futuresimpl.SubmitTask(ctx, ex, taskDeadline, struct{}{}).Result(ctx); left != -1 || err != nil {
 			t.Errorf("without a deadline the task saw %v, %v; want none", left, err)
 		}
 	})
 	t.Run("AsCompleted and Wait see cluster futures", func(t *testing.T) {
 		var fs []*runtime.Future[int]
 		for i := range 20 {
-			fs = append(fs, runtime.SubmitTask(ctx, ex, taskDouble, i))
+			fs = append(fs, futuresimpl.SubmitTask(ctx, ex, taskDouble, i))
 		}
 		n := 0
 		for f, err := range runtime.AsCompleted(ctx, fs...) {
@@ -155,15 +156,15 @@ func TestEveryExecutorAfterShutdown(t *testing.T) {
 	if err := ex.WaitForWorkers(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	runtime.SubmitTask(ctx, ex, taskDouble, 1).Result(ctx)
+	futuresimpl.SubmitTask(ctx, ex, taskDouble, 1).Result(ctx)
 	if err := ex.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := runtime.SubmitTask(ctx, ex, taskDouble, 1).Err(ctx); !errors.Is(err, runtime.ErrShutdown) {
+	if err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 1).Err(ctx); !errors.Is(err, runtime.ErrShutdown) {
 		t.Errorf("submit after Shutdown: %v; want ErrShutdown", err)
 	}
 	var errs []error
-	for _, err := range runtime.MapTask(ctx, ex, taskDouble, count(5)) {
+	for _, err := range futuresimpl.MapTask(ctx, ex, taskDouble, count(5)) {
 		errs = append(errs, err)
 	}
 	if len(errs) != 1 || !errors.Is(errs[0], runtime.ErrShutdown) {
@@ -183,23 +184,23 @@ func TestPayloads(t *testing.T) {
 	ex := newDriver(t, sharedLocal(t))
 	for _, n := range []int{0, 64 << 10, 900 << 10, 3 << 20, 64 << 20} {
 		b := pattern(n)
-		if sum, err := runtime.SubmitTask(ctx, ex, taskHash, b).Result(ctx); err != nil || sum != sha256.Sum256(b) {
+		if sum, err := futuresimpl.SubmitTask(ctx, ex, taskHash, b).Result(ctx); err != nil || sum != sha256.Sum256(b) {
 			t.Errorf("an argument of %d bytes: %x, %v", n, sum, err)
 		}
-		if got, err := runtime.SubmitTask(ctx, ex, taskBytes, n).Result(ctx); err != nil || !bytes.Equal(got, b) {
+		if got, err := futuresimpl.SubmitTask(ctx, ex, taskBytes, n).Result(ctx); err != nil || !bytes.Equal(got, b) {
 			t.Errorf("a result of %d bytes: %d bytes back, %v", n, len(got), err)
 		}
 	}
 	const over = 65 << 20
-	err := runtime.SubmitTask(ctx, ex, taskHash, make([]byte, over)).Err(ctx)
+	err := futuresimpl.SubmitTask(ctx, ex, taskHash, make([]byte, over)).Err(ctx)
 	if err == nil || !strings.Contains(err.Error(), "test.hash") || !strings.Contains(err.Error(), "[]uint8") || !strings.Contains(err.Error(), "over the limit") || errors.Is(err, runtime.ErrWorkerDied) {
 		t.Errorf("an argument of 65 MiB: %v; want a clear error naming the task, the type and the limit", err)
 	}
-	_, err = runtime.SubmitTask(ctx, ex, taskBytes, over).Result(ctx)
+	_, err = futuresimpl.SubmitTask(ctx, ex, taskBytes, over).Result(ctx)
 	if err == nil || !strings.Contains(err.Error(), "test.bytes") || !strings.Contains(err.Error(), "[]uint8") || !strings.Contains(err.Error(), "over the limit") || errors.Is(err, runtime.ErrWorkerDied) {
 		t.Errorf("a result of 65 MiB: %v; want a clear error naming the task, the type and the limit", err)
 	}
-	if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 2).Result(ctx); v != 4 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 2).Result(ctx); v != 4 || err != nil {
 		t.Errorf("after the payloads over the limit, the cluster did not go on: %v, %v", v, err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // lostWithin is the bound API.md gives for a lost worker's started
@@ -32,7 +33,7 @@ func TestAWorkerKilledMidTask(t *testing.T) {
 	t.Run("its task fails with ErrWorkerDied, and the cluster goes on", func(t *testing.T) {
 		ex := newDriver(t, l)
 		g := newGate(t)
-		f := runtime.SubmitTask(ctx, ex, taskGate, g.args("a"))
+		f := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("a"))
 		pid := g.worker("a")
 		syscall.Kill(pid, syscall.SIGKILL)
 		killed := time.Now()
@@ -45,18 +46,18 @@ func TestAWorkerKilledMidTask(t *testing.T) {
 		if err := f.Err(ctx); !errors.Is(err, runtime.ErrWorkerDied) {
 			t.Errorf("Err() = %v; want ErrWorkerDied", err)
 		}
-		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+		if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 			t.Errorf("after the death: %v, %v; want the cluster to go on", v, err)
 		}
-		if s := ex.Stats(); s.Lost != 1 || s.Workers != 2 {
-			t.Errorf("Stats() = %+v; want 1 worker lost, 2 left", s)
+		if s := ex.Stats(); s.Lost != 1 || s.Workers < 2 {
+			t.Errorf("Stats() = %+v; want 1 worker lost, 2 left (or 3 once StartLocal replaced it)", s)
 		}
 	})
 
 	t.Run("with Retries it runs again on another worker", func(t *testing.T) {
 		ex := newDriver(t, l, Retries(1))
 		g := newGate(t)
-		f := runtime.SubmitTask(ctx, ex, taskGate, g.args("b"))
+		f := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("b"))
 		pid := g.worker("b")
 		os.Remove(filepath.Join(g.dir, "started-b"))
 		syscall.Kill(pid, syscall.SIGKILL)
@@ -83,14 +84,14 @@ func TestLateWorkers(t *testing.T) {
 	ex := l.Executor()
 	var fs []*runtime.Future[int]
 	for i := range 5 {
-		fs = append(fs, runtime.SubmitTask(ctx, ex, taskDouble, i))
+		fs = append(fs, futuresimpl.SubmitTask(ctx, ex, taskDouble, i))
 	}
 	if s := ex.Stats(); s.Queued != 5 || s.Workers != 0 {
 		t.Fatalf("Stats() = %+v with no worker; want 5 queued", s)
 	}
 
 	t.Run("a worker with a different dispatch table is refused, naming the difference", func(t *testing.T) {
-		if err := l.startWorker([]string{"FUTURESGEN_TEST_EXTRA_TASK=1"}); err != nil {
+		if _, err := l.startWorker("FUTURESGEN_TEST_EXTRA_TASK=1"); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the driver refused the worker", func() bool { return ex.Stats().Refused == 1 })
@@ -104,7 +105,7 @@ func TestLateWorkers(t *testing.T) {
 	})
 
 	t.Run("a worker that joins late picks up the queued work", func(t *testing.T) {
-		if err := l.startWorker(nil); err != nil {
+		if _, err := l.startWorker(); err != nil {
 			t.Fatal(err)
 		}
 		for i, f := range fs {
@@ -142,9 +143,9 @@ func TestATaskCrashFailsAlone(t *testing.T) {
 	l := sharedLocal(t)
 	ex := newDriver(t, l)
 	pids := l.pids()
-	before := runtime.SubmitTask(ctx, ex, taskSleep, 20*time.Millisecond)
-	dying := runtime.SubmitTask(ctx, ex, taskExit, 7)
-	after := []*runtime.Future[int]{runtime.SubmitTask(ctx, ex, taskDouble, 1), runtime.SubmitTask(ctx, ex, taskDouble, 2)}
+	before := futuresimpl.SubmitTask(ctx, ex, taskSleep, 20*time.Millisecond)
+	dying := futuresimpl.SubmitTask(ctx, ex, taskExit, 7)
+	after := []*runtime.Future[int]{futuresimpl.SubmitTask(ctx, ex, taskDouble, 1), futuresimpl.SubmitTask(ctx, ex, taskDouble, 2)}
 	err := dying.Err(ctx)
 	if !errors.Is(err, runtime.ErrWorkerDied) || !strings.Contains(err.Error(), "exited with status 7") {
 		t.Errorf("Err() = %v; want ErrWorkerDied saying the child exited with status 7", err)
@@ -169,7 +170,7 @@ func TestAHardDeadlineKillsATaskThatIgnoresIt(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		g := newGate(t)
 		c, cancel := context.WithCancel(ctx)
-		f := runtime.SubmitTask(c, ex, taskStubborn, g.args("s"))
+		f := futuresimpl.SubmitTask(c, ex, taskStubborn, g.args("s"))
 		g.worker("s")
 		cancel()
 		err := f.Err(ctx)
@@ -181,7 +182,7 @@ func TestAHardDeadlineKillsATaskThatIgnoresIt(t *testing.T) {
 		g := newGate(t)
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		err := runtime.SubmitTask(c, ex, taskStubborn, g.args("d")).Err(ctx)
+		err := futuresimpl.SubmitTask(c, ex, taskStubborn, g.args("d")).Err(ctx)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Err() = %v; want context.DeadlineExceeded", err)
 		}
@@ -189,7 +190,7 @@ func TestAHardDeadlineKillsATaskThatIgnoresIt(t *testing.T) {
 			t.Errorf("Err() = %v; want it to say the child was killed", err)
 		}
 	})
-	if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 2).Result(ctx); v != 4 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 2).Result(ctx); v != 4 || err != nil {
 		t.Errorf("after the kills: %v, %v", v, err)
 	}
 }
@@ -199,7 +200,7 @@ func TestInProcessWorkers(t *testing.T) {
 	ctx := context.Background()
 	l := startLocal(t, Workers(1), InProcess(), Slots(2))
 	ex := l.Executor()
-	w, err := runtime.SubmitTask(ctx, ex, taskWhere, struct{}{}).Result(ctx)
+	w, err := futuresimpl.SubmitTask(ctx, ex, taskWhere, struct{}{}).Result(ctx)
 	if err != nil || !slices.Equal(l.pids(), []int{w.PID}) || w.PPID != os.Getpid() {
 		t.Errorf("the task ran in %+v (%v); want the worker process %v itself", w, err, l.pids())
 	}
@@ -207,7 +208,7 @@ func TestInProcessWorkers(t *testing.T) {
 		t.Errorf("Stats() = %+v; want the worker's 2 slots", s)
 	}
 	var pe *runtime.PanicError
-	if _, err := runtime.SubmitTask(ctx, ex, taskPanic, "boom").Result(ctx); !errors.As(err, &pe) || pe.Value != "boom" {
+	if _, err := futuresimpl.SubmitTask(ctx, ex, taskPanic, "boom").Result(ctx); !errors.As(err, &pe) || pe.Value != "boom" {
 		t.Errorf("a panic in an in-process worker: %v", err)
 	}
 }
@@ -253,7 +254,7 @@ func TestLocalParentHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	pids := l.pids()
-	runtime.SubmitTask(context.Background(), l.Executor(), taskSleep, time.Hour) // busy when the parent dies
+	futuresimpl.SubmitTask(context.Background(), l.Executor(), taskSleep, time.Hour) // busy when the parent dies
 	fmt.Println(pids[0], pids[1])
 	time.Sleep(time.Hour)
 }

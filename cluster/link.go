@@ -19,15 +19,14 @@ import (
 // keeping its own account of the calls it sent so that a heartbeat can
 // show which were lost on the way.
 type link struct {
-	d        *driver
-	session  string
-	name     string
-	slots    int
-	lid      uint64
-	w        *sched.Worker // set by sched.Join before any write; read with worker()
-	callSubj string
-	ctlSubj  string
-	enc      *wire.Streams // the writer's: one goroutine at a time
+	d       *driver
+	session peer // the worker session
+	name    string
+	slots   int
+	lid     uint64
+	w       *sched.Worker // set by sched.Join before any write; read with worker()
+	subject string        // where the driver says things to the worker session
+	enc     *wire.Streams // the writer's: one goroutine at a time
 
 	mu    sync.Mutex
 	calls map[uint64]*sent // sent, not answered
@@ -44,17 +43,16 @@ type sent struct {
 	bound    int    // the most its answer's payload may be
 }
 
-func newLink(d *driver, session, name string, slots int, lid uint64) *link {
+func newLink(d *driver, session peer, name string, slots int, lid uint64) *link {
 	return &link{
-		d:        d,
-		session:  session,
-		name:     name,
-		slots:    slots,
-		lid:      lid,
-		callSubj: subjWorker(d.cfg.ns, session, "call"),
-		ctlSubj:  subjWorker(d.cfg.ns, session, "ctl"),
-		enc:      wire.NewSelfContainedStreams(),
-		calls:    map[uint64]*sent{},
+		d:       d,
+		session: session,
+		name:    name,
+		slots:   slots,
+		lid:     lid,
+		subject: subjToWorker(d.cfg.ns, session, d.me),
+		enc:     wire.NewSelfContainedStreams(),
+		calls:   map[uint64]*sent{},
 	}
 }
 
@@ -69,12 +67,12 @@ func (l *link) worker() *sched.Worker {
 
 // frame returns a frame of this link.
 func (l *link) frame(kind string, id uint64) *frame {
-	return &frame{kind: kind, driver: l.d.id, reply: l.d.inbox, link: l.lid, id: id}
+	return &frame{kind: kind, link: l.lid, id: id}
 }
 
 // join tells the worker about the link; calls say it too, so losing it
 // costs nothing but a heartbeat's wait.
-func (l *link) join() { l.d.publish(l.ctlSubj, l.frame(kJoin, 0)) }
+func (l *link) join() { l.d.publish(l.subject, l.frame(kJoin, 0)) }
 
 // Write sends out to the worker, in order.
 func (l *link) Write(out []sched.Out) {
@@ -82,22 +80,25 @@ func (l *link) Write(out []sched.Out) {
 		switch o.Kind {
 		case wire.KindCall:
 			l.send(o)
-		case wire.KindCancel, wire.KindRevoke:
+		case wire.KindCancel, wire.KindRevoke, wire.KindGrant:
 			f := l.frame(kCancel, o.ID)
-			if o.Kind == wire.KindRevoke {
+			switch {
+			case o.Kind == wire.KindRevoke:
 				f.kind = kRevoke
-			} else if o.Deadline {
+			case o.Kind == wire.KindGrant:
+				f.kind = kGrant
+			case o.Deadline:
 				// The worker lets the deadline it was sent (as time
 				// remaining) end the task's context, so that the task sees
 				// context.DeadlineExceeded, as it would in-process.
 				f.reason = reasonDeadline
 			}
-			if err := l.d.publish(l.ctlSubj, f); err != nil {
+			if err := l.d.publish(l.subject, f); err != nil {
 				go l.lose(l.sendFailed(err))
 				return
 			}
 		case wire.KindBye:
-			l.d.publish(l.ctlSubj, l.frame(kBye, 0))
+			l.d.publish(l.subject, l.frame(kBye, 0))
 			l.d.forget(l)
 			l.lose(errLetGo)
 		}
@@ -109,7 +110,7 @@ func (l *link) Write(out []sched.Out) {
 func (l *link) send(o sched.Out) {
 	c := o.Call
 	f := l.frame(kCall, o.ID)
-	f.task, f.max, f.ahead = c.Task, l.d.cfg.maxPayload, o.Ahead
+	f.task, f.max, f.ahead, f.granted = c.Task, l.d.cfg.maxPayload, o.Ahead, o.Granted
 	if c.Batch {
 		f.kind, f.count = kBatch, o.Count
 	}
@@ -127,7 +128,7 @@ func (l *link) send(o sched.Out) {
 	}
 	s := &sent{task: c.Task, bound: bound}
 	if len(payload) > l.d.inline {
-		ref, release, err := blob.Offer(l.d.nc, subjBlob(l.d.cfg.ns, l.d.id), payload, nil)
+		ref, release, err := blob.Offer(l.d.nc, subjBlob(l.d.cfg.ns, l.d.me.id), payload, nil)
 		if err != nil {
 			l.d.s.NotSent(l.worker(), c, fmt.Errorf("futuresgen: the arguments of task %s (%d bytes) could not be offered to the worker: %w", c.Task, len(payload), err))
 			return
@@ -143,7 +144,7 @@ func (l *link) send(o sched.Out) {
 	}
 	l.calls[o.ID] = s
 	l.mu.Unlock()
-	if err := l.d.publish(l.callSubj, f); err != nil {
+	if err := l.d.publish(l.subject, f); err != nil {
 		go l.lose(l.sendFailed(err))
 	}
 }
@@ -236,6 +237,13 @@ func (l *link) started(id uint64) {
 		return
 	}
 	l.event(l.d.s.Started(l.worker(), id))
+}
+
+func (l *link) ungranted(id uint64) {
+	if l.call(id) == nil {
+		return
+	}
+	l.event(l.d.s.Ungranted(l.worker(), id))
 }
 
 func (l *link) revoked(id uint64, full bool) {

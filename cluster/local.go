@@ -2,44 +2,20 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"os/signal"
 	goruntime "runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
-	"github.com/futuresgen/futuresgen/internal/bridge"
-	"github.com/futuresgen/futuresgen/internal/errs"
-	"github.com/futuresgen/futuresgen/internal/registry"
+	"github.com/futuresgen/futuresgen/internal/worker"
 )
-
-// localEnv marks a process that StartLocal started as its worker; its
-// value is the worker's localWorker, as JSON.
-const localEnv = "FUTURESGEN_CLUSTER_WORKER"
-
-// localWorker is what a worker process of StartLocal needs to know.
-type localWorker struct {
-	URL        string
-	Namespace  string
-	Name       string
-	Slots      int
-	InProcess  bool
-	Grace      time.Duration
-	MaxPayload int
-}
 
 // stopWait bounds how long Close waits for a worker process to drain and
 // exit before it is killed.
@@ -64,20 +40,17 @@ type Local struct {
 	ex     *Executor
 	worker localWorker
 
-	mu      sync.Mutex
-	procs   []*localProc
-	drivers []*Executor
-	exited  chan struct{} // closed and replaced when a worker process ends
-	seq     int
-	closed  bool
-}
+	log *slog.Logger // the driver's
 
-// localProc is one worker process.
-type localProc struct {
-	cmd   *exec.Cmd
-	stdin io.Closer
-	done  chan struct{} // closed once it ended and was waited for
-	err   error
+	mu       sync.Mutex
+	procs    []*localProc
+	drivers  []*Executor
+	exited   chan struct{} // closed and replaced when a worker process ends
+	seq      int
+	closed   bool
+	closing  chan struct{}  // closed when Close begins
+	watchers sync.WaitGroup // the goroutines that restart worker processes
+	extraEnv []string       // added to the environment of the processes started (tests)
 }
 
 // StartLocal starts a cluster on this machine, with nothing installed:
@@ -88,7 +61,11 @@ type localProc struct {
 //
 // The worker processes are this binary again, in which
 // runtime.ServeWorker() serves as a cluster worker: main must call it
-// first. They exit when this process exits, or at Close. More workers,
+// first. They exit when this process exits, or at Close. One that exits
+// before (it crashed, or was killed) is replaced, after a pause that
+// grows while they keep exiting; one that keeps dying before it joins is
+// given up on after three tries, with an error in the driver's log. More
+// workers,
 // on this host or on others, can join at URL (Listen makes the server
 // reachable from other hosts).
 //
@@ -96,7 +73,7 @@ type localProc struct {
 // GracePeriod) configure the worker processes, and Options (With,
 // Retries) the driver that Executor returns.
 func StartLocal(ctx context.Context, opts ...LocalOption) (l *Local, err error) {
-	guardNotWorker()
+	worker.Guard()
 	cfg := localConfig{ns: DefaultNamespace, workers: goruntime.GOMAXPROCS(0), listen: "127.0.0.1:0"}
 	for _, o := range opts {
 		o.applyLocal(&cfg)
@@ -105,11 +82,11 @@ func StartLocal(ctx context.Context, opts ...LocalOption) (l *Local, err error) 
 	for _, o := range cfg.serveOpts {
 		o.applyServe(&sc)
 	}
-	srv, err := embedded.Start(embedded.Config{Listen: cfg.listen, PingInterval: time.Second, MaxPingsOut: 2})
+	srv, err := embedded.Start(embedded.Config{Listen: cfg.listen, PingInterval: pingInterval, MaxPingsOut: maxPingsOut})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: StartLocal: %w", err)
 	}
-	l = &Local{srv: srv, ns: cfg.ns, exited: make(chan struct{})}
+	l = &Local{srv: srv, ns: cfg.ns, exited: make(chan struct{}), closing: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -121,20 +98,28 @@ func StartLocal(ctx context.Context, opts ...LocalOption) (l *Local, err error) 
 		return l, fmt.Errorf("cluster: StartLocal: %w", err)
 	}
 	l.url = public
-	if l.nc, err = Connect(self, nats.Name("futuresgen driver")); err != nil {
+	if l.nc, err = connect(self, execLogger(cfg.execOpts), nats.Name("futuresgen driver")); err != nil {
 		return l, fmt.Errorf("cluster: StartLocal: %w", err)
 	}
 	l.worker = localWorker{URL: self, Namespace: cfg.ns, Slots: sc.slots, InProcess: sc.inProcess, Grace: sc.grace, MaxPayload: sc.maxPayload}
 	if l.ex, err = l.NewExecutor(cfg.execOpts...); err != nil {
 		return l, fmt.Errorf("cluster: StartLocal: %w", err)
 	}
+	l.log = l.ex.d.log
+	var procs []*localProc
 	for range cfg.workers {
-		if err := l.startWorker(nil); err != nil {
+		p, err := l.startWorker()
+		if err != nil {
 			return l, fmt.Errorf("cluster: StartLocal: %w", err)
 		}
+		procs = append(procs, p)
 	}
 	if err := l.waitWorkers(ctx, cfg.workers); err != nil {
 		return l, fmt.Errorf("cluster: StartLocal: %w", err)
+	}
+	for _, p := range procs {
+		l.watchers.Add(1)
+		go l.watch(p)
 	}
 	return l, nil
 }
@@ -165,6 +150,15 @@ func serverURLs(srv *embedded.Server) (self, public string, err error) {
 	return self, public, nil
 }
 
+// execLogger returns the logger that opts give a driver.
+func execLogger(opts []Option) *slog.Logger {
+	var c executorConfig
+	for _, o := range opts {
+		o.applyExecutor(&c)
+	}
+	return c.logger()
+}
+
 // Executor returns the driver StartLocal made, with no limits of its own
 // (unless StartLocal was given With or Retries). Close closes it.
 func (l *Local) Executor() *Executor { return l.ex }
@@ -188,7 +182,8 @@ func (l *Local) URL() string { return l.url }
 
 // Close shuts down the cluster's drivers (waiting for their tasks), lets
 // the worker processes finish and exit (killing any that has not after 10
-// seconds), and stops the server. No worker process outlives it.
+// seconds), and stops the server. No worker process outlives it, and
+// none is restarted once Close has begun.
 func (l *Local) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -196,6 +191,10 @@ func (l *Local) Close() error {
 		return nil
 	}
 	l.closed = true
+	close(l.closing)
+	l.mu.Unlock()
+	l.watchers.Wait() // no worker process starts from now on
+	l.mu.Lock()
 	drivers, procs := l.drivers, l.procs
 	l.mu.Unlock()
 	var errs []error
@@ -220,207 +219,54 @@ func (l *Local) Close() error {
 	return errors.Join(errs...)
 }
 
-// startWorker starts a worker process, with extra environment variables
-// if given.
-func (l *Local) startWorker(extraEnv []string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("finding this program to run as a worker: %w", err)
-	}
-	l.mu.Lock()
-	l.seq++
-	w := l.worker
-	w.Name = fmt.Sprintf("local-%d", l.seq)
-	l.mu.Unlock()
-	raw, _ := json.Marshal(w)
-	cmd := exec.Command(exe)
-	cmd.Env = append(append(os.Environ(), localEnv+"="+string(raw)), extraEnv...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	// Its own process group (a terminal's Ctrl-C is the driver's to act
-	// on), killed if this process dies; it drains and exits when its
-	// standard input closes.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting a worker process: %w", err)
-	}
-	p := &localProc{cmd: cmd, stdin: stdin, done: make(chan struct{})}
-	l.mu.Lock()
-	l.procs = append(l.procs, p)
-	l.mu.Unlock()
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-		l.mu.Lock()
-		close(l.exited)
-		l.exited = make(chan struct{})
-		l.mu.Unlock()
-	}()
-	return nil
-}
-
-// waitWorkers waits until n workers joined the driver, failing as soon as
-// a worker process ends before then.
-func (l *Local) waitWorkers(ctx context.Context, n int) error {
-	for {
-		l.ex.d.mu.Lock()
-		joined := l.ex.d.joined
-		l.ex.d.mu.Unlock()
-		l.mu.Lock()
-		exited := l.exited
-		var dead *localProc
-		for _, p := range l.procs {
-			select {
-			case <-p.done:
-				dead = p
-			default:
-			}
-		}
-		l.mu.Unlock()
-		if l.ex.Stats().Workers >= n {
-			return nil
-		}
-		if dead != nil {
-			return fmt.Errorf("worker process %d ended before it joined (%v): does main call runtime.ServeWorker() first?", dead.cmd.Process.Pid, dead.err)
-		}
-		select {
-		case <-joined:
-		case <-exited:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// pids returns the process IDs of the worker processes alive now.
-func (l *Local) pids() []int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var pids []int
-	for _, p := range l.procs {
-		select {
-		case <-p.done:
-		default:
-			pids = append(pids, p.cmd.Process.Pid)
-		}
-	}
-	return pids
-}
+// NATS pings, on the cluster's connections and StartLocal's server: a
+// client or server that has had no pong for maxPingsOut intervals takes
+// its peer for gone.
+const (
+	pingInterval = 2 * time.Second
+	maxPingsOut  = 3
+)
 
 // Connect connects to the NATS server at url with the options a cluster
-// wants, after which opts apply: a ping every second with two
-// outstanding, so that the server and the client notice a dead peer in
-// about three seconds instead of minutes, and reconnecting for ever. Any
-// *nats.Conn works with NewExecutor and Serve; this one notices trouble
-// sooner.
+// wants, after which opts apply: a ping every 2 seconds with three
+// outstanding, so that the client notices a dead server or link in about
+// 8 seconds instead of minutes (a pong waits behind what the server has
+// queued for the client: megabytes of a large value, on a loaded
+// machine, take seconds), and reconnecting for ever. Any *nats.Conn works
+// with NewExecutor and Serve; this one notices trouble sooner. A lost
+// worker is noticed by the cluster's own heartbeats, in 4 seconds.
 func Connect(url string, opts ...nats.Option) (*nats.Conn, error) {
+	return connect(url, slog.Default(), opts...)
+}
+
+// connect is Connect, logging what happens to the connection to log
+// (nats.go would print its errors on standard error, unprefixed).
+func connect(url string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, error) {
 	base := []nats.Option{
-		nats.PingInterval(time.Second),
-		nats.MaxPingsOutstanding(2),
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(2 * time.Second),
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			args := []any{"connection", nc.Opts.Name, "err", err}
+			if sub != nil {
+				args = append(args, "subject", sub.Subject)
+			}
+			log.Warn("futuresgen cluster: NATS", args...)
+		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("futuresgen cluster: NATS connection lost; reconnecting", "connection", nc.Opts.Name, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("futuresgen cluster: NATS connection back", "connection", nc.Opts.Name)
+		}),
 	}
 	nc, err := nats.Connect(url, append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to %s: %w", url, err)
 	}
 	return nc, nil
-}
-
-// serving is set once ServeWorker took this process over as a cluster
-// worker; isLocalWorker when StartLocal started it as one.
-var (
-	serving       atomic.Bool
-	isLocalWorker bool
-)
-
-// guardDelay is how long a process started as a worker may run without
-// calling ServeWorker before it gives up.
-const guardDelay = 3 * time.Second
-
-func init() {
-	// runtime.ServeWorker serves as a cluster worker in a process that
-	// StartLocal started: linking this package makes it so.
-	bridge.ServeCluster = serveLocalWorker
-	// The runtime's sentinels keep their identity when a worker's child
-	// died (ErrWorkerDied) or could not start (ErrBrokenPool).
-	registry.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrWorkerDied", errs.WorkerDied)
-	registry.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrBrokenPool", errs.BrokenPool)
-	registry.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrCancelled", errs.Cancelled)
-	registry.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrShutdown", errs.Shutdown)
-	if _, ok := os.LookupEnv(localEnv); ok {
-		isLocalWorker = true
-		// If main does not hand this process to ServeWorker soon, it must
-		// not go on as the program: it would start clusters of its own.
-		time.AfterFunc(guardDelay, func() {
-			if !serving.Load() {
-				notAWorker()
-			}
-		})
-	}
-}
-
-func guardNotWorker() {
-	if isLocalWorker && !serving.Load() {
-		notAWorker()
-	}
-}
-
-func notAWorker() {
-	fmt.Fprintln(os.Stderr, "futuresgen: this process was started as a cluster worker, but its main did not call runtime.ServeWorker() first; exiting")
-	os.Exit(3)
-}
-
-// serveLocalWorker serves this process as a worker of the StartLocal
-// that started it, if one did.
-func serveLocalWorker() (int, bool) {
-	raw, ok := os.LookupEnv(localEnv)
-	if !ok {
-		return 0, false
-	}
-	serving.Store(true)
-	os.Unsetenv(localEnv) // its child processes are the runtime's workers, not the cluster's
-	var w localWorker
-	if err := json.Unmarshal([]byte(raw), &w); err != nil {
-		fmt.Fprintf(os.Stderr, "futuresgen cluster worker: bad %s: %v\n", localEnv, err)
-		return 2, true
-	}
-	if os.Getenv("FUTURESGEN_CLUSTER_DEBUG") != "" {
-		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	}
-	// Ctrl-C in a terminal is the driver's to act on: it closes our input.
-	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
-	nc, err := Connect(w.URL, nats.Name("futuresgen worker "+w.Name))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "futuresgen cluster worker:", err)
-		return 1, true
-	}
-	defer nc.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		io.Copy(io.Discard, os.Stdin) // ends when the parent closes it, or dies
-		cancel()
-	}()
-	opts := []ServeOption{Namespace(w.Namespace), Slots(w.Slots), GracePeriod(w.Grace), MaxPayload(w.MaxPayload), named(w.Name)}
-	if w.InProcess {
-		opts = append(opts, InProcess())
-	}
-	if err := Serve(ctx, nc, opts...); err != nil {
-		fmt.Fprintf(os.Stderr, "futuresgen cluster worker %s: %v\n", w.Name, err)
-		return 1, true
-	}
-	return 0, true
-}
-
-// named sets the name drivers' logs give the worker.
-func named(name string) ServeOption {
-	return option{serve: func(c *serveConfig) {
-		host, _ := os.Hostname()
-		c.name = fmt.Sprintf("%s (%s/%d)", name, host, os.Getpid())
-	}}
 }

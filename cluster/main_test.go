@@ -19,6 +19,7 @@ import (
 
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // TestMain makes this test binary every process the tests need: a
@@ -33,6 +34,9 @@ func TestMain(m *testing.M) {
 	}
 	// Joins and leaves are news in a program, not in a test's output.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if os.Getenv("FUTURESGEN_TEST_DIE_AT_START") != "" {
+		os.Exit(5) // a worker that cannot start
+	}
 	embeddedtest.ServeChild()
 	runtime.ServeWorker()
 	code := m.Run()
@@ -48,11 +52,11 @@ func TestMain(m *testing.M) {
 
 // Tasks, registered in every process alike, as generated code does.
 var (
-	taskDouble = runtime.RegisterTask("test.double", func(_ context.Context, x int) (int, error) { return 2 * x, nil })
-	taskFail   = runtime.RegisterTask("test.fail", func(_ context.Context, msg string) (struct{}, error) { return struct{}{}, errors.New(msg) })
-	taskPanic  = runtime.RegisterTask("test.panic", func(_ context.Context, v string) (int, error) { panic(v) })
-	taskExit   = runtime.RegisterTask("test.exit", func(_ context.Context, code int) (int, error) { os.Exit(code); return 0, nil })
-	taskSleep  = runtime.RegisterTask("test.sleep", func(ctx context.Context, d time.Duration) (int, error) {
+	taskDouble = futuresimpl.RegisterTask("test.double", func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+	taskFail   = futuresimpl.RegisterTask("test.fail", func(_ context.Context, msg string) (struct{}, error) { return struct{}{}, errors.New(msg) })
+	taskPanic  = futuresimpl.RegisterTask("test.panic", func(_ context.Context, v string) (int, error) { panic(v) })
+	taskExit   = futuresimpl.RegisterTask("test.exit", func(_ context.Context, code int) (int, error) { os.Exit(code); return 0, nil })
+	taskSleep  = futuresimpl.RegisterTask("test.sleep", func(ctx context.Context, d time.Duration) (int, error) {
 		select {
 		case <-time.After(d):
 			return os.Getpid(), nil
@@ -60,11 +64,11 @@ var (
 			return 0, ctx.Err()
 		}
 	})
-	taskIgnore = runtime.RegisterTask("test.ignore", func(_ context.Context, d time.Duration) (int, error) {
+	taskIgnore = futuresimpl.RegisterTask("test.ignore", func(_ context.Context, d time.Duration) (int, error) {
 		time.Sleep(d) // ignores its context
 		return os.Getpid(), nil
 	})
-	taskEvens = runtime.RegisterTask("test.evens", func(_ context.Context, x int) (int, error) {
+	taskEvens = futuresimpl.RegisterTask("test.evens", func(_ context.Context, x int) (int, error) {
 		switch {
 		case x%10 == 3:
 			panic(fmt.Sprintf("three-ish %d", x))
@@ -73,37 +77,48 @@ var (
 		}
 		return x, nil
 	})
-	taskWhere = runtime.RegisterTask("test.where", func(_ context.Context, _ struct{}) (where, error) {
+	taskWhere = futuresimpl.RegisterTask("test.where", func(_ context.Context, _ struct{}) (where, error) {
 		return where{PID: os.Getpid(), PPID: os.Getppid(), Host: os.Getenv("FUTURESGEN_TEST_HOST")}, nil
 	})
-	taskDeadline = runtime.RegisterTask("test.deadline", func(ctx context.Context, _ struct{}) (time.Duration, error) {
+	taskDeadline = futuresimpl.RegisterTask("test.deadline", func(ctx context.Context, _ struct{}) (time.Duration, error) {
 		d, ok := ctx.Deadline()
 		if !ok {
 			return -1, nil
 		}
 		return time.Until(d), nil
 	})
-	taskHash  = runtime.RegisterTask("test.hash", func(_ context.Context, b []byte) ([32]byte, error) { return sha256.Sum256(b), nil })
-	taskBytes = runtime.RegisterTask("test.bytes", func(_ context.Context, n int) ([]byte, error) { return pattern(n), nil })
-	taskLocal = runtime.RegisterTask("test.local", func(_ context.Context, ch chan int) (struct{}, error) { return struct{}{}, nil }, runtime.Local())
-	taskGate  = runtime.RegisterTask("test.gate", runGate)
+	taskHash  = futuresimpl.RegisterTask("test.hash", func(_ context.Context, b []byte) ([32]byte, error) { return sha256.Sum256(b), nil })
+	taskBytes = futuresimpl.RegisterTask("test.bytes", func(_ context.Context, n int) ([]byte, error) { return pattern(n), nil })
+	taskLocal = futuresimpl.RegisterTask("test.local", func(_ context.Context, ch chan int) (struct{}, error) { return struct{}{}, nil }, futuresimpl.Local())
+	taskGate  = futuresimpl.RegisterTask("test.gate", runGate)
 	// taskStubborn says it started, as a gated task does, then ignores its
 	// context for good.
-	taskStubborn = runtime.RegisterTask("test.stubborn", func(_ context.Context, g gateArgs) (int, error) {
+	taskStubborn = futuresimpl.RegisterTask("test.stubborn", func(_ context.Context, g gateArgs) (int, error) {
 		if _, err := markStarted(g); err != nil {
 			return 0, err
 		}
 		time.Sleep(time.Hour)
 		return 0, nil
 	})
-	taskCount = runtime.RegisterTask("test.count", runCount)
+	taskCount = futuresimpl.RegisterTask("test.count", runCount)
+	// taskRecord records that it ran, and where: a file Dir/run-Name-*
+	// holding its worker process's pid, one per run.
+	taskRecord = futuresimpl.RegisterTask("test.record", func(_ context.Context, g gateArgs) (int, error) {
+		f, err := os.CreateTemp(g.Dir, "run-"+g.Name+"-*")
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		_, err = fmt.Fprint(f, os.Getppid())
+		return os.Getppid(), err
+	})
 )
 
 // extraTask exists only in processes started with FUTURESGEN_TEST_EXTRA_TASK
 // set: a worker whose dispatch table differs from the driver's.
 var _ = func() bool {
 	if os.Getenv("FUTURESGEN_TEST_EXTRA_TASK") != "" {
-		runtime.RegisterTask("test.extra", func(_ context.Context, x int) (int, error) { return x, nil })
+		futuresimpl.RegisterTask("test.extra", func(_ context.Context, x int) (int, error) { return x, nil })
 	}
 	return true
 }()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
 	"github.com/futuresgen/futuresgen/cluster/internal/netns"
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // TestWorkersOnOtherHosts runs the NATS server and the driver on one
@@ -68,8 +70,8 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 	t.Run("a cut link fails the task running behind it within 10s", func(t *testing.T) {
 		ex := driverOn()
 		g := newGate(t)
-		a := runtime.SubmitTask(ctx, ex, taskGate, g.args("a"))
-		b := runtime.SubmitTask(ctx, ex, taskGate, g.args("b"))
+		a := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("a"))
+		b := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("b"))
 		_, hostA := g.where("a")
 		_, hostB := g.where("b")
 		if hostA == hostB || hostA == "" {
@@ -91,15 +93,76 @@ func TestWorkersOnOtherHosts(t *testing.T) {
 		ports[hostA].Up()
 		// The worker reconnects and joins again, on a new link.
 		waitFor(t, "the cut-off worker joined again", func() bool { return ex.Stats().Workers == 2 })
-		if v, err := runtime.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+		if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 			t.Errorf("after the worker came back: %v, %v", v, err)
+		}
+	})
+
+	t.Run("a cut link runs nothing twice", func(t *testing.T) {
+		// Calls go ahead to busy workers whatever their tasks' age; a
+		// silent worker is lost after 2s.
+		ex := driverOn(option{exec: func(c *executorConfig) { c.slowAfter, c.lostAfter = time.Hour, 2*time.Second }})
+		g := newGate(t)
+		a := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("a"))
+		b := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("b"))
+		_, hostA := g.where("a")
+		_, hostB := g.where("b")
+		if hostA == hostB || hostA == "" {
+			t.Fatalf("the two tasks run on hosts %q and %q; want one on each", hostA, hostB)
+		}
+		dir := t.TempDir()
+		var qs []*runtime.Future[int]
+		for i := range 4 {
+			qs = append(qs, futuresimpl.SubmitTask(ctx, ex, taskRecord, gateArgs{Dir: dir, Name: fmt.Sprint("q", i)}))
+		}
+		ports[hostA].Down()
+		t.Cleanup(ports[hostA].Up)
+		// Both gates open: the cut-off worker frees its slot while it
+		// cannot hear from the driver, and the other runs what it held,
+		// then what the cut-off one held, once the driver gives up on it.
+		g.open()
+		if err := a.Err(ctx); !errors.Is(err, runtime.ErrWorkerDied) {
+			t.Errorf("the gate behind the cut link: %v; want ErrWorkerDied", err)
+		}
+		b.Err(ctx)
+		for _, q := range qs {
+			<-q.Done()
+		}
+		ports[hostA].Up()
+		waitFor(t, "the cut-off worker joined again", func() bool { return ex.Stats().Workers == 2 })
+		// A barrier: a task on each worker, the cut-off one included,
+		// starts only once that worker has decided what became of what it
+		// held.
+		g2 := newGate(t)
+		fc := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("c"))
+		fd := futuresimpl.SubmitTask(ctx, ex, taskGate, g2.args("d"))
+		if _, hc := g2.where("c"); hc != hostA {
+			if _, hd := g2.where("d"); hd != hostA {
+				t.Fatalf("the barrier tasks ran on %s and %s; want one on %s", hc, hd, hostA)
+			}
+		}
+		g2.open()
+		fc.Err(ctx)
+		fd.Err(ctx)
+		for i, q := range qs {
+			name := fmt.Sprint("q", i)
+			ran := runs(t, dir, name)
+			_, err := q.Result(ctx)
+			switch {
+			case len(ran) > 1:
+				t.Errorf("%s ran %d times; want at most once without Retries", name, len(ran))
+			case err == nil && len(ran) != 1:
+				t.Errorf("%s succeeded but ran %d times", name, len(ran))
+			case err != nil && !errors.Is(err, runtime.ErrWorkerDied):
+				t.Errorf("%s failed with %v; want success, or ErrWorkerDied", name, err)
+			}
 		}
 	})
 
 	t.Run("with Retries the task runs again on the other host", func(t *testing.T) {
 		ex := driverOn(Retries(1))
 		g := newGate(t)
-		f := runtime.SubmitTask(ctx, ex, taskGate, g.args("c"))
+		f := futuresimpl.SubmitTask(ctx, ex, taskGate, g.args("c"))
 		_, host := g.where("c")
 		os.Remove(filepath.Join(g.dir, "started-c"))
 		ports[host].Down()

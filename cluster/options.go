@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/futuresgen/futuresgen/internal/bridge"
+	"github.com/futuresgen/futuresgen/internal/options"
 	"github.com/futuresgen/futuresgen/runtime"
 )
 
@@ -146,7 +146,7 @@ func Logger(l *slog.Logger) Option {
 // QueueLimit(n) bounds its tasks waiting to start, as on a ProcessPool.
 // Other runtime options have no meaning here and are ignored.
 func With(opts ...runtime.Option) Option {
-	o := bridge.ReadOptions(opts)
+	o := options.Apply(opts)
 	return option{exec: func(c *executorConfig) {
 		if o.MaxWorkers > 0 {
 			c.maxWorkers = o.MaxWorkers

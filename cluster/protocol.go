@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 
 	"github.com/futuresgen/futuresgen/cluster/internal/blob"
 	"github.com/futuresgen/futuresgen/internal/registry"
@@ -19,35 +20,46 @@ import (
 
 // The protocol between drivers and workers, on core NATS (no JetStream).
 //
-// Subjects, under the namespace ns:
+// Every process has an identity: its connection's nkey public key when it
+// joined with a join URL (the server checks it, and gives each identity
+// permissions for its own subjects only), a random token otherwise. The
+// last token of every subject a process publishes on is its identity,
+// vouched for by the server's permissions (see package secure): a message
+// never names its sender in a header. A worker session S (one Serve) of
+// identity W and an executor E (one NewExecutor) of identity D talk on:
 //
-//	ns.announce            a worker that starts says so, to every driver
-//	ns.drivers             every driver's heartbeat, to every worker; a worker
-//	                       with no session with that driver announces itself
-//	                       to it in reply
-//	ns.w.<session>.call    calls, to one worker session
-//	ns.w.<session>.ctl     cancels, revokes, joins, byes, refusals: a
-//	                       subscription of their own, so that they never
-//	                       wait behind calls
-//	ns.w.<session>.table   a request for the worker's dispatch table
-//	ns.d.<driver>          everything a worker says to a driver: started,
-//	                       revoked, answers, heartbeats, announcements, leave.
-//	                       One subscription, so they are read in the order
-//	                       the worker sent them.
-//	ns.blob.<id>.<nuid>    values over max_payload (package blob)
+//	ns.announce.S.W        a worker session announces itself to every driver
+//	ns.drivers.E.D         an executor's heartbeat to every worker; a worker
+//	                       with no session with it announces itself to it in
+//	                       reply
+//	ns.w.W.S.E.D           everything E says to S: calls, cancels, revokes,
+//	                       grants, joins, byes, refusals, table requests. One
+//	                       subject from one connection, so they come in order.
+//	ns.d.D.E.S.W           everything S says to E: started, revoked, ungranted, ask, answers,
+//	                       heartbeats, announcements, leave. One subject, so
+//	                       they are read in the order the worker sent them.
+//	ns.blob.O.<id>         values over max_payload that O offers (package blob)
 //
 // Every message carries its fields in NATS headers; a call's arguments or
 // an answer's results are the body, after an optional gob-encoded detail
 // (an error tree, a panic's stack, a batch's failures).
 //
 // Fencing: a driver numbers each link it opens to a worker session (the
-// link ID, increasing per driver), and every message of that link carries
-// it both ways. A driver takes a message only from the session and link
-// it has open; a worker takes a call only on the newest link of its
-// driver, and a newer link ends the calls of older ones. Call IDs are the
-// scheduler's, new for every dispatch (a retry is a new call). So an
-// answer that comes late, or twice (NATS's reconnect buffer replays what
-// was published while it reconnected), is never taken for another.
+// link ID, increasing per executor), and every message of that link
+// carries it both ways. A driver takes a message only from the session
+// and link it has open; a worker takes a call only on the newest link of
+// its executor, and a newer link ends the calls of older ones. Call IDs
+// are the scheduler's, new for every dispatch (a retry is a new call). So
+// an answer that comes late, or twice (NATS's reconnect buffer replays
+// what was published while it reconnected), is never taken for another.
+//
+// At most once: a worker starts a call only once its executor granted it
+// (a call sent to a free slot is granted as it is sent; one sent ahead to
+// a busy worker waits for a grant, which the executor sends as that
+// worker's running calls end, one per slot). When an executor loses a
+// worker, only the calls it never granted run elsewhere: whatever the
+// lost worker does later, and whatever became of its messages, it cannot
+// start one of those (see package internal/worker).
 
 // Message kinds (header K).
 const (
@@ -55,10 +67,14 @@ const (
 	kBatch    = "batch"
 	kCancel   = "cancel"
 	kRevoke   = "revoke"
+	kGrant    = "grant"
 	kJoin     = "join"
 	kBye      = "bye"
 	kRefused  = "refused"
+	kTable    = "table"
 	kStarted  = "started"
+	kUngrant  = "ungranted"
+	kAsk      = "ask"
 	kRevoked  = "revoked"
 	kAnswer   = "answer"
 	kBeat     = "beat"
@@ -70,9 +86,6 @@ const (
 // Header names: short, since every message carries several.
 const (
 	hKind    = "K"
-	hDriver  = "D" // the driver's ID
-	hReply   = "R" // the driver's inbox
-	hWorker  = "W" // the worker's session
 	hLink    = "L"
 	hID      = "I"
 	hTask    = "T"
@@ -86,9 +99,12 @@ const (
 	hHeld    = "H" // the calls of this link the worker holds, comma-separated
 	hFull    = "U" // a revoke for want of a free slot
 	hAhead   = "Q" // a call sent ahead of need
+	hGranted = "Y" // a call its worker may start as soon as it has a slot
 	hBlob    = "B" // the body is offered in chunks: "subject size chunk"
 	hDetail  = "X" // the body starts with that many bytes of gob-encoded detail
 	hName    = "A"
+	hHost    = "W"
+	hPID     = "Z"
 	hVersion = "V"
 	hDigest  = "G"
 	hReason  = "E"
@@ -99,16 +115,49 @@ const (
 const reasonDeadline = "deadline"
 
 // protocolVersion is this package's protocol, apart from wire.Version.
-const protocolVersion = 1
+const protocolVersion = 2
 
 // versionText is what announcements carry in hVersion.
 var versionText = fmt.Sprintf("%d.%d", wire.Version, protocolVersion)
 
-func subjAnnounce(ns string) string              { return ns + ".announce" }
-func subjDrivers(ns string) string               { return ns + ".drivers" }
-func subjWorker(ns, session, what string) string { return ns + ".w." + session + "." + what }
-func subjDriverInbox(ns, id string) string       { return ns + ".d." + id }
-func subjBlob(ns, id string) string              { return ns + ".blob." + id }
+// The subjects; see above.
+func subjAnnounce(ns, session, id string) string    { return ns + ".announce." + session + "." + id }
+func subjAnnouncements(ns string) string            { return ns + ".announce.>" }
+func subjDriverBeat(ns, exec, id string) string     { return ns + ".drivers." + exec + "." + id }
+func subjDriverBeats(ns string) string              { return ns + ".drivers.>" }
+func subjWorkerInbox(ns, id, session string) string { return ns + ".w." + id + "." + session + ".>" }
+func subjDriverInbox(ns, id, exec string) string    { return ns + ".d." + id + "." + exec + ".>" }
+func subjBlob(ns, id string) string                 { return ns + ".blob." + id }
+
+func subjToWorker(ns string, worker, driver peer) string {
+	return ns + ".w." + worker.id + "." + worker.sub + "." + driver.sub + "." + driver.id
+}
+
+func subjToDriver(ns string, driver, worker peer) string {
+	return ns + ".d." + driver.id + "." + driver.sub + "." + worker.sub + "." + worker.id
+}
+
+// peer names a worker session or an executor: the identity of its
+// connection (the last token of what it publishes) and the session or
+// executor within it.
+type peer struct{ id, sub string }
+
+func (p peer) String() string { return p.sub + "@" + p.id }
+
+// sender returns the peer that published on subject, the last two tokens
+// after prefix, or ok false if subject does not have exactly two tokens
+// there.
+func sender(subject, prefix string) (p peer, ok bool) {
+	rest, found := strings.CutPrefix(subject, prefix)
+	if !found {
+		return peer{}, false
+	}
+	sub, id, found := strings.Cut(rest, ".")
+	if !found || sub == "" || id == "" || strings.Contains(id, ".") {
+		return peer{}, false
+	}
+	return peer{id: id, sub: sub}, true
+}
 
 // payloadBound is the bound on a call's arguments or results together:
 // limit for one input, limit per input for a batch (each input's own is
@@ -127,9 +176,6 @@ const headerRoom = 8 << 10
 // frame is one message, parsed.
 type frame struct {
 	kind    string
-	driver  string
-	reply   string
-	worker  string
 	link    uint64
 	id      uint64
 	task    string
@@ -144,8 +190,11 @@ type frame struct {
 	held    []uint64
 	full    bool
 	ahead   bool // a call sent ahead of need: the worker may hold it until a slot frees
+	granted bool // a call its worker may start as soon as it has a slot
 	ref     *blob.Ref
 	name    string
+	host    string
+	pid     int
 	version string
 	digest  string
 	reason  string
@@ -181,9 +230,6 @@ func (f *frame) msg(subject string) (*nats.Msg, error) {
 			h.Set(k, strconv.FormatInt(v, 10))
 		}
 	}
-	set(hDriver, f.driver)
-	set(hReply, f.reply)
-	set(hWorker, f.worker)
 	setU(hLink, f.link)
 	setU(hID, f.id)
 	set(hTask, f.task)
@@ -194,6 +240,8 @@ func (f *frame) msg(subject string) (*nats.Msg, error) {
 	setI(hSlots, int64(f.slots))
 	setU(hSeen, f.seen)
 	set(hName, f.name)
+	set(hHost, f.host)
+	setI(hPID, int64(f.pid))
 	set(hVersion, f.version)
 	set(hDigest, f.digest)
 	set(hReason, f.reason)
@@ -216,6 +264,9 @@ func (f *frame) msg(subject string) (*nats.Msg, error) {
 	if f.ahead {
 		h.Set(hAhead, "1")
 	}
+	if f.granted {
+		h.Set(hGranted, "1")
+	}
 	if f.ref != nil {
 		h.Set(hBlob, fmt.Sprintf("%s %d %d", f.ref.Subject, f.ref.Size, f.ref.Chunk))
 	}
@@ -237,16 +288,15 @@ func parse(m *nats.Msg) (*frame, error) {
 	h := m.Header
 	f := &frame{
 		kind:    h.Get(hKind),
-		driver:  h.Get(hDriver),
-		reply:   h.Get(hReply),
-		worker:  h.Get(hWorker),
 		task:    h.Get(hTask),
 		name:    h.Get(hName),
+		host:    h.Get(hHost),
 		version: h.Get(hVersion),
 		digest:  h.Get(hDigest),
 		reason:  h.Get(hReason),
 		full:    h.Get(hFull) == "1",
 		ahead:   h.Get(hAhead) == "1",
+		granted: h.Get(hGranted) == "1",
 		body:    m.Data,
 	}
 	if f.kind == "" {
@@ -281,6 +331,7 @@ func parse(m *nats.Msg) (*frame, error) {
 	f.free = int(i(hFree))
 	f.freeSet = h.Get(hFree) != ""
 	f.slots = int(i(hSlots))
+	f.pid = int(i(hPID))
 	if held := h.Get(hHeld); held != "" && err == nil {
 		for s := range strings.SplitSeq(held, ",") {
 			var id uint64
@@ -329,7 +380,7 @@ func (f *frame) check() error {
 	for _, n := range []struct {
 		name string
 		v    int64
-	}{{"count", int64(f.count)}, {"timeout", f.timeout}, {"max", int64(f.max)}, {"free", int64(f.free)}, {"slots", int64(f.slots)}} {
+	}{{"count", int64(f.count)}, {"timeout", f.timeout}, {"max", int64(f.max)}, {"free", int64(f.free)}, {"slots", int64(f.slots)}, {"pid", int64(f.pid)}} {
 		if n.v < 0 {
 			return fmt.Errorf("%s %d is negative", n.name, n.v)
 		}
@@ -405,4 +456,15 @@ func compareWorker(version, digest string, mine []wire.TaskSig, fetch func() ([]
 		return err
 	}
 	return fmt.Errorf("the worker's dispatch table differs from this process's (digest %s, here %s)", digest, tableDigest(mine))
+}
+
+// connID returns the identity a process publishes under on nc: its
+// nkey's public key when it has one (with a join URL: the server checked
+// it, and permits it its own subjects only), or else a random token,
+// which no server vouches for.
+func connID(nc *nats.Conn) string {
+	if nc.Opts.Nkey != "" {
+		return nc.Opts.Nkey
+	}
+	return nuid.Next()
 }

@@ -42,14 +42,15 @@ func msgText(m *nats.Msg) string {
 // frame that encodes and parses back to itself.
 func FuzzParse(f *testing.F) {
 	seeds := []*frame{
-		{kind: kCall, driver: "d1", reply: "futures.d.d1", link: 1, id: 7, task: "test.double", timeout: 5e9, max: 1 << 20, body: []byte{1, 2, 3}},
-		{kind: kBatch, link: 2, id: 8, task: "test.double", count: 3, body: []byte("args")},
-		{kind: kBeat, worker: "w1", link: 3, free: 2, seen: 9, held: []uint64{7, 8}},
-		{kind: kAnnounce, worker: "w1", name: "host/1", slots: 4, free: 4, version: versionText, digest: "abc"},
-		{kind: kAnswer, worker: "w1", link: 1, id: 7, wire: wire.KindError, detail: &detail{Text: "boom", Stack: "main.go:1"}, body: []byte("result")},
-		{kind: kAnswer, worker: "w1", link: 1, id: 9, ref: &blob.Ref{Subject: "futures.blob.x.y", Size: 3 << 20, Chunk: 1 << 20}},
+		{kind: kCall, link: 1, id: 7, task: "test.double", timeout: 5e9, max: 1 << 20, granted: true, body: []byte{1, 2, 3}},
+		{kind: kBatch, link: 2, id: 8, task: "test.double", count: 3, ahead: true, body: []byte("args")},
+		{kind: kBeat, link: 3, free: 2, seen: 9, held: []uint64{7, 8}},
+		{kind: kAnnounce, name: "host/1", host: "host", pid: 42, slots: 4, free: 4, version: versionText, digest: "abc"},
+		{kind: kAnswer, link: 1, id: 7, wire: wire.KindError, detail: &detail{Text: "boom", Stack: "main.go:1"}, body: []byte("result")},
+		{kind: kAnswer, link: 1, id: 9, ref: &blob.Ref{Subject: "futures.blob.x.y", Size: 3 << 20, Chunk: 1 << 20}},
 		{kind: kCancel, link: 1, id: 7, reason: reasonDeadline},
 		{kind: kRevoke, link: 1, id: 7, full: true},
+		{kind: kGrant, link: 1, id: 9},
 	}
 	for _, fr := range seeds {
 		m, err := fr.msg("futures.d.fuzz")
@@ -111,6 +112,7 @@ func TestParseRefusesNumbersNoPeerSends(t *testing.T) {
 		"K=answer\nB=futures.blob.x 100 0",
 		"K=answer\nX=100",
 		"K=beat\nH=1,x",
+		"K=announce\nZ=-4",
 		"I=1",
 	} {
 		if _, err := parse(fuzzMsg(headers, []byte("body"))); !errors.Is(err, wire.ErrProtocol) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/gob"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,50 +16,61 @@ import (
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded"
 	"github.com/futuresgen/futuresgen/cluster/internal/embedded/embeddedtest"
 	"github.com/futuresgen/futuresgen/internal/registry"
+	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
 	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // A fake worker speaks the protocol by hand, so that a test can send what
 // a real one sends only when the network misbehaves: answers late,
 // twice, on an old link, or not at all.
 type fakeWorker struct {
-	t       *testing.T
-	nc      *nats.Conn
-	ns      string
-	session string
-	calls   chan *frame
-	ctl     chan *frame
+	t      *testing.T
+	nc     *nats.Conn
+	ns     string
+	me     peer // the fake worker session
+	mu     *sync.Mutex
+	driver peer // the executor that sent the last message; under mu
+	calls  chan *frame
+	ctl    chan *frame
 }
 
 func newFakeWorker(t *testing.T, nc *nats.Conn) *fakeWorker {
 	t.Helper()
-	w := &fakeWorker{t: t, nc: nc, ns: DefaultNamespace, session: nuid.Next(), calls: make(chan *frame, 100), ctl: make(chan *frame, 100)}
-	for what, ch := range map[string]chan *frame{"call": w.calls, "ctl": w.ctl} {
-		sub, err := nc.Subscribe(subjWorker(w.ns, w.session, what), func(m *nats.Msg) {
-			f, err := parse(m)
-			if err != nil {
-				t.Errorf("the fake worker got a message that does not parse: %v", err)
-				return
-			}
-			ch <- f
-		})
-		if err != nil {
-			t.Fatal(err)
+	w := &fakeWorker{t: t, nc: nc, ns: DefaultNamespace, me: peer{id: "fakeworker", sub: nuid.Next()}, calls: make(chan *frame, 100), ctl: make(chan *frame, 100)}
+	prefix := strings.TrimSuffix(subjWorkerInbox(w.ns, w.me.id, w.me.sub), ">")
+	w.mu = new(sync.Mutex)
+	sub, err := nc.Subscribe(prefix+">", func(m *nats.Msg) {
+		f, err := parse(m)
+		from, ok := sender(m.Subject, prefix)
+		if err != nil || !ok {
+			t.Errorf("the fake worker got a message that does not parse: %v", err)
+			return
 		}
-		t.Cleanup(func() { sub.Unsubscribe() })
+		w.mu.Lock()
+		w.driver = from
+		w.mu.Unlock()
+		if f.kind == kCall || f.kind == kBatch {
+			w.calls <- f
+		} else {
+			w.ctl <- f
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { sub.Unsubscribe() })
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	table := registry.Table()
-	w.publish(subjAnnounce(w.ns), &frame{kind: kAnnounce, name: "fake", slots: 1, free: 1, version: versionText, digest: tableDigest(table)})
+	w.publish(subjAnnounce(w.ns, w.me.sub, w.me.id), &frame{kind: kAnnounce, name: "fake", slots: 1, free: 1, version: versionText, digest: tableDigest(table)})
 	return w
 }
 
 func (w *fakeWorker) publish(subject string, f *frame) {
 	w.t.Helper()
-	f.worker = w.session
 	m, err := f.msg(subject)
 	if err == nil {
 		err = w.nc.PublishMsg(m)
@@ -103,7 +116,10 @@ func (w *fakeWorker) join(after uint64) *frame {
 func (w *fakeWorker) say(c *frame, link uint64, f *frame) {
 	w.t.Helper()
 	f.link = link
-	w.publish(c.reply, f)
+	w.mu.Lock()
+	driver := w.driver
+	w.mu.Unlock()
+	w.publish(subjToDriver(w.ns, driver, w.me), f)
 }
 
 func (w *fakeWorker) started(c *frame) { w.say(c, c.link, &frame{kind: kStarted, id: c.id}) }
@@ -146,7 +162,7 @@ func TestALateOrReplayedAnswerIsNeverTakenForANewOne(t *testing.T) {
 	ctx := context.Background()
 	ex, nc := fakeCluster(t)
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
 	c := w.call()
 	w.started(c)
 	waitFor(t, "the future is running", func() bool { return f.State() == runtime.Running })
@@ -154,19 +170,22 @@ func TestALateOrReplayedAnswerIsNeverTakenForANewOne(t *testing.T) {
 	w.result(c, c.link, c.id+100, 1) // a call the worker was never sent
 	w.result(c, c.link+1, c.id, 2)   // a link that is not open
 	other := *w
-	other.session = nuid.Next()
+	other.me.sub = nuid.Next()
 	other.result(c, c.link, c.id, 3) // another worker session
-	w.beat(c, c.link, c.id+1, c.id)  // in order after the three: they were read and dropped
+	forger := *w
+	forger.me.id = "someone-else"
+	forger.result(c, c.link, c.id, 4) // this session, claimed by another identity
+	w.beat(c, c.link, c.id+1, c.id)   // in order after the four: they were read and dropped
 	if st := f.State(); st != runtime.Running {
 		v, err := f.Result(ctx)
-		t.Fatalf("after three answers that are not its own the future is %v (%v, %v); want Running", st, v, err)
+		t.Fatalf("after four answers that are not its own the future is %v (%v, %v); want Running", st, v, err)
 	}
 	w.result(c, c.link, c.id, 42)
 	if v, err := f.Result(ctx); v != 42 || err != nil {
 		t.Errorf("Result() = %v, %v; want 42, the answer of its own call", v, err)
 	}
 	w.result(c, c.link, c.id, 43) // replayed (the reconnect buffer)
-	g := runtime.SubmitTask(ctx, ex, taskDouble, 5)
+	g := futuresimpl.SubmitTask(ctx, ex, taskDouble, 5)
 	c2 := w.call()
 	w.started(c2)
 	w.result(c, c.link, c.id, 44) // late, for the old call
@@ -184,7 +203,7 @@ func TestASilentWorkerIsLostAndItsLateAnswerDropped(t *testing.T) {
 	ctx := context.Background()
 	ex, nc := fakeCluster(t)
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
 	c := w.call()
 	w.started(c)
 	// Silence: no heartbeat. The driver gives up after a second.
@@ -196,7 +215,7 @@ func TestASilentWorkerIsLostAndItsLateAnswerDropped(t *testing.T) {
 	// link, brings it back on a new one.
 	w.beat(c, c.link, c.id+1)
 	j := w.join(c.link)
-	g := runtime.SubmitTask(ctx, ex, taskDouble, 1)
+	g := futuresimpl.SubmitTask(ctx, ex, taskDouble, 1)
 	c2 := w.call()
 	if c2.link != j.link {
 		t.Errorf("a call came on link %d after the join of link %d", c2.link, j.link)
@@ -216,7 +235,7 @@ func TestALostAnswerShowsInTheNextHeartbeat(t *testing.T) {
 	ctx := context.Background()
 	ex, nc := fakeCluster(t, Retries(1))
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
 	c := w.call()
 	w.started(c)
 	// The worker says it saw the call and holds nothing: the answer was
@@ -240,14 +259,21 @@ func TestARefusalForAFullWorkerRequeuesTheCall(t *testing.T) {
 	ctx := context.Background()
 	ex, nc := fakeCluster(t)
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
 	c := w.call()
 	w.say(c, c.link, &frame{kind: kRevoked, id: c.id, full: true}) // another driver took the slot
 	w.say(c, c.link, &frame{kind: kBeat, free: 0, seen: c.id + 1})
+	// The driver takes the worker for full, and sends it nothing until
+	// it says it has room (the scheduler's tests show the rest).
+	waitFor(t, "the driver takes the worker for full", func() bool {
+		full := false
+		ex.d.s.Workers(func(sw *sched.Worker) { full = full || sw.Full() })
+		return full
+	})
 	select {
 	case c2 := <-w.calls:
 		t.Fatalf("a full worker was sent call %d", c2.id)
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	if st := f.State(); st != runtime.Pending {
 		t.Errorf("a refused call is %v; want Pending", st)
@@ -273,8 +299,8 @@ func TestAnAnswerSaysTheSlotIsFree(t *testing.T) {
 	// on it while the test waits.
 	ex, nc := fakeCluster(t, option{exec: func(c *executorConfig) { c.lostAfter = time.Minute }})
 	w := newFakeWorker(t, nc)
-	f := runtime.SubmitTask(ctx, ex, taskDouble, 21)
-	g := runtime.SubmitTask(ctx, ex, taskDouble, 5)
+	f := futuresimpl.SubmitTask(ctx, ex, taskDouble, 21)
+	g := futuresimpl.SubmitTask(ctx, ex, taskDouble, 5)
 	c := w.call()
 	w.started(c)
 	w.say(c, c.link, &frame{kind: kBeat, free: 0, seen: c.id + 1, held: []uint64{c.id}})

@@ -48,7 +48,7 @@ type File struct {
 	Tasks []*Task
 	// Sentinels and ErrorTypes are the errors the file registers at init,
 	// so that they keep their identity across a process boundary (see
-	// the runtime's RegisterSentinel and RegisterErrorType): those
+	// futuresimpl's RegisterSentinel and RegisterErrorType): those
 	// declared, or for sentinels of other packages named, in the
 	// package's files with this build constraint. Each is sorted by Name.
 	Sentinels  []Sentinel

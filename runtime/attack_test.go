@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 // Outside attack tests on the ProcessPool and its scheduler. The tests
 // marked "Once a defect" failed when they were written and were fixed; the
@@ -17,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // liveness is how long a test waits before it takes a wait for a hang.
@@ -36,7 +39,7 @@ type markArgs struct {
 
 func ranFile(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("ran-%d", i)) }
 
-var taskMark = RegisterTask("attack.mark", func(ctx context.Context, a markArgs) (int, error) {
+var taskMark = futuresimpl.RegisterTask("attack.mark", func(ctx context.Context, a markArgs) (int, error) {
 	if err := os.WriteFile(ranFile(a.Dir, a.I), nil, 0o644); err != nil {
 		return 0, err
 	}
@@ -61,7 +64,7 @@ var taskMark = RegisterTask("attack.mark", func(ctx context.Context, a markArgs)
 })
 
 // taskWaitCtx waits until its context ends (or an hour) and says why.
-var taskWaitCtx = RegisterTask("attack.waitCtx", func(ctx context.Context, a markArgs) (int, error) {
+var taskWaitCtx = futuresimpl.RegisterTask("attack.waitCtx", func(ctx context.Context, a markArgs) (int, error) {
 	os.WriteFile(ranFile(a.Dir, a.I), nil, 0o644)
 	select {
 	case <-ctx.Done():
@@ -96,11 +99,11 @@ func (p *picky) GobDecode(b []byte) error {
 }
 
 var (
-	taskPickyArg    = RegisterTask("attack.pickyArg", func(_ context.Context, p picky) (int, error) { return p.N, nil })
-	taskPickyResult = RegisterTask("attack.pickyResult", func(_ context.Context, n int) (picky, error) { return picky{n}, nil })
-	taskIdentity    = RegisterTask("attack.identity", func(_ context.Context, n int) (int, error) { return n, nil })
-	taskEmpty       = RegisterTask("attack.empty", func(_ context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
-	taskNils        = RegisterTask("attack.nils", func(_ context.Context, kind int) (nilsResult, error) {
+	taskPickyArg    = futuresimpl.RegisterTask("attack.pickyArg", func(_ context.Context, p picky) (int, error) { return p.N, nil })
+	taskPickyResult = futuresimpl.RegisterTask("attack.pickyResult", func(_ context.Context, n int) (picky, error) { return picky{n}, nil })
+	taskIdentity    = futuresimpl.RegisterTask("attack.identity", func(_ context.Context, n int) (int, error) { return n, nil })
+	taskEmpty       = futuresimpl.RegisterTask("attack.empty", func(_ context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
+	taskNils        = futuresimpl.RegisterTask("attack.nils", func(_ context.Context, kind int) (nilsResult, error) {
 		switch kind {
 		case 1:
 			five := 5
@@ -122,7 +125,7 @@ type nilsResult struct {
 // test binary can go on: the caller's ctx is cancelled first (which by
 // itself lets Shutdown return: once a defect, ctx-end-no-checkidle), then
 // a CancelPending shutdown.
-func unstick(t *testing.T, p *ProcessPool, cancel context.CancelFunc) {
+func unstick(t *testing.T, p *runtime.ProcessPool, cancel context.CancelFunc) {
 	t.Helper()
 	cancel()
 	c, stop := context.WithTimeout(context.Background(), 5*time.Second)
@@ -132,14 +135,14 @@ func unstick(t *testing.T, p *ProcessPool, cancel context.CancelFunc) {
 		t.Errorf("after the submit context of every queued call ended, Shutdown still waits (%v); Stats %+v", err, p.Stats())
 		c, stop := context.WithTimeout(context.Background(), liveness)
 		defer stop()
-		if err := p.Shutdown(c, CancelPending()); err != nil {
+		if err := p.Shutdown(c, runtime.CancelPending()); err != nil {
 			t.Errorf("even Shutdown(CancelPending) did not return: %v; Stats %+v", err, p.Stats())
 		}
 	}
 }
 
 // checkStats checks that the counters add up once everything is done.
-func checkStats(t *testing.T, p *ProcessPool) {
+func checkStats(t *testing.T, p *runtime.ProcessPool) {
 	t.Helper()
 	s := p.Stats()
 	if s.Queued != 0 || s.Running != 0 || s.Submitted != s.Completed+s.Failed+s.Cancelled {
@@ -155,10 +158,10 @@ func TestAttackCloseWithMaxTasksPerWorkerAndQueuedCalls(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := processPool(t, MaxWorkers(1), MaxTasksPerWorker(1))
-	var fs []*Future[int]
+	p := processPool(t, runtime.MaxWorkers(1), runtime.MaxTasksPerWorker(1))
+	var fs []*runtime.Future[int]
 	for i := range 4 {
-		fs = append(fs, SubmitTask(ctx, p, taskDouble, i))
+		fs = append(fs, futuresimpl.SubmitTask(ctx, p, taskDouble, i))
 	}
 	c, stop := context.WithTimeout(context.Background(), liveness)
 	defer stop()
@@ -182,14 +185,14 @@ func TestAttackWorkerDiesDuringShutdown(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	dir := t.TempDir()
 	t.Cleanup(func() { os.WriteFile(filepath.Join(dir, "open"), nil, 0o644) })
-	dying := SubmitTask(ctx, p, taskMark, markArgs{Dir: dir, I: 0, Gate: true, Exit: true})
+	dying := futuresimpl.SubmitTask(ctx, p, taskMark, markArgs{Dir: dir, I: 0, Gate: true, Exit: true})
 	eventually(t, "the dying task started", func() bool { return ran(dir, 0) })
-	var fs []*Future[int]
+	var fs []*runtime.Future[int]
 	for i := 1; i <= 3; i++ {
-		fs = append(fs, SubmitTask(ctx, p, taskIdentity, i))
+		fs = append(fs, futuresimpl.SubmitTask(ctx, p, taskIdentity, i))
 	}
 	done := make(chan error, 1)
 	c, stop := context.WithTimeout(context.Background(), liveness)
@@ -198,7 +201,7 @@ func TestAttackWorkerDiesDuringShutdown(t *testing.T) {
 	eventually(t, "Shutdown began", func() bool {
 		probe, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 		defer cancel()
-		return errors.Is(SubmitTask(probe, p, taskIdentity, 0).Err(ctx), ErrShutdown)
+		return errors.Is(futuresimpl.SubmitTask(probe, p, taskIdentity, 0).Err(ctx), runtime.ErrShutdown)
 	})
 	os.WriteFile(filepath.Join(dir, "open"), nil, 0o644)
 	if err := <-done; err != nil {
@@ -206,7 +209,7 @@ func TestAttackWorkerDiesDuringShutdown(t *testing.T) {
 		unstick(t, p, cancel)
 		return
 	}
-	if err := dying.Err(ctx); !errors.Is(err, ErrWorkerDied) {
+	if err := dying.Err(ctx); !errors.Is(err, runtime.ErrWorkerDied) {
 		t.Errorf("the dying task: %v; want ErrWorkerDied", err)
 	}
 	for i, f := range fs {
@@ -223,10 +226,10 @@ func TestAttackWorkerDiesDuringShutdown(t *testing.T) {
 func TestAttackChunkWithOneUnencodableArgument(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(2))
+	p := processPool(t, runtime.MaxWorkers(2))
 	in := []picky{{10}, {11}, {12}, {13}, {15}, {16}, {14}, {17}}
 	i := 0
-	for v, err := range MapTask(ctx, p, taskPickyArg, slices.Values(in), ChunkSize(4)) {
+	for v, err := range futuresimpl.MapTask(ctx, p, taskPickyArg, slices.Values(in), runtime.ChunkSize(4)) {
 		bad := in[i].N == 13 || in[i].N == 14
 		switch {
 		case bad && (err == nil || !strings.Contains(err.Error(), "attack.pickyArg")):
@@ -241,7 +244,7 @@ func TestAttackChunkWithOneUnencodableArgument(t *testing.T) {
 	}
 	// Alone, the good values go through, the bad ones fail alone.
 	for _, a := range in {
-		v, err := SubmitTask(ctx, p, taskPickyArg, a).Result(ctx)
+		v, err := futuresimpl.SubmitTask(ctx, p, taskPickyArg, a).Result(ctx)
 		if bad := a.N == 13 || a.N == 14; bad != (err != nil) || (!bad && v != a.N) {
 			t.Errorf("pickyArg(%d) alone = %v, %v", a.N, v, err)
 		}
@@ -254,11 +257,11 @@ func TestAttackChunkWithOneUnencodableArgument(t *testing.T) {
 func TestAttackChunkWithOneUnencodableResult(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	in := []int{10, 13, 11, 14, 12, 15, 16, 17, 13}
 	for _, chunk := range []int{1, 3, 9} {
 		i := 0
-		for v, err := range MapTask(ctx, p, taskPickyResult, slices.Values(in), ChunkSize(chunk)) {
+		for v, err := range futuresimpl.MapTask(ctx, p, taskPickyResult, slices.Values(in), runtime.ChunkSize(chunk)) {
 			bad := in[i] == 13 || in[i] == 14
 			if bad != (err != nil) || (!bad && v.N != in[i]) || (bad && !strings.Contains(err.Error(), "attack.pickyResult")) {
 				t.Errorf("chunk %d, input %d (%d): %v, %v", chunk, i, in[i], v, err)
@@ -277,16 +280,16 @@ func TestAttackChunkWithOneUnencodableResult(t *testing.T) {
 func TestAttackNilsAndEmptiesInChunks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(2))
+	p := processPool(t, runtime.MaxWorkers(2))
 	for _, chunk := range []int{1, 5} {
 		n := 0
-		for _, err := range MapTask(ctx, p, taskEmpty, func(yield func(struct{}) bool) {
+		for _, err := range futuresimpl.MapTask(ctx, p, taskEmpty, func(yield func(struct{}) bool) {
 			for range 23 {
 				if !yield(struct{}{}) {
 					return
 				}
 			}
-		}, ChunkSize(chunk)) {
+		}, runtime.ChunkSize(chunk)) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +299,7 @@ func TestAttackNilsAndEmptiesInChunks(t *testing.T) {
 			t.Errorf("chunk %d: %d struct{} results; want 23", chunk, n)
 		}
 		k := 0
-		for r, err := range MapTask(ctx, p, taskNils, slices.Values([]int{0, 1, 0, 1}), ChunkSize(chunk)) {
+		for r, err := range futuresimpl.MapTask(ctx, p, taskNils, slices.Values([]int{0, 1, 0, 1}), runtime.ChunkSize(chunk)) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,18 +327,18 @@ func TestAttackCancelPendingRacesASentAheadCallStarting(t *testing.T) {
 	hung := 0
 	for round := range rounds {
 		dir := t.TempDir()
-		p := NewProcessPool(MaxWorkers(1))
+		p := runtime.NewProcessPool(runtime.MaxWorkers(1))
 		// Warm up so that the two calls meet a ready worker.
-		if _, err := SubmitTask(ctx, p, taskIdentity, 0).Result(ctx); err != nil {
+		if _, err := futuresimpl.SubmitTask(ctx, p, taskIdentity, 0).Result(ctx); err != nil {
 			t.Fatal(err)
 		}
 		d := time.Duration(rand.IntN(3000)) * time.Microsecond
-		a := SubmitTask(ctx, p, taskMark, markArgs{Dir: dir, I: 1, Sleep: d})
-		b := SubmitTask(ctx, p, taskWaitCtx, markArgs{Dir: dir, I: 2})
+		a := futuresimpl.SubmitTask(ctx, p, taskMark, markArgs{Dir: dir, I: 1, Sleep: d})
+		b := futuresimpl.SubmitTask(ctx, p, taskWaitCtx, markArgs{Dir: dir, I: 2})
 		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
 		pids := p.WorkerPIDs()
 		c, stop := context.WithTimeout(ctx, liveness)
-		err := p.Shutdown(c, CancelPending())
+		err := p.Shutdown(c, runtime.CancelPending())
 		stop()
 		if err != nil {
 			hung++
@@ -348,7 +351,7 @@ func TestAttackCancelPendingRacesASentAheadCallStarting(t *testing.T) {
 		}
 		a.Err(ctx)
 		switch berr := b.Err(ctx); {
-		case b.State() == Cancelled:
+		case b.State() == runtime.Cancelled:
 			if ran(dir, 2) {
 				t.Errorf("round %d: b is Cancelled but it ran", round)
 			}
@@ -375,8 +378,8 @@ func TestAttackStormOfCancelsAndDeaths(t *testing.T) {
 	const n = 300
 	ctx := context.Background()
 	dir := t.TempDir()
-	p := processPool(t, MaxWorkers(3))
-	fs := make([]*Future[int], n)
+	p := processPool(t, runtime.MaxWorkers(3))
+	fs := make([]*runtime.Future[int], n)
 	exits := make([]bool, n)
 	cancels := make([]context.CancelFunc, n)
 	var wg sync.WaitGroup
@@ -388,7 +391,7 @@ func TestAttackStormOfCancelsAndDeaths(t *testing.T) {
 		if rand.IntN(4) == 0 {
 			a.Sleep = time.Duration(rand.IntN(2000)) * time.Microsecond
 		}
-		fs[i] = SubmitTask(c, p, taskMark, a)
+		fs[i] = futuresimpl.SubmitTask(c, p, taskMark, a)
 		switch rand.IntN(6) {
 		case 0:
 			cancel()
@@ -413,7 +416,7 @@ func TestAttackStormOfCancelsAndDeaths(t *testing.T) {
 	wg.Wait()
 	wctx, stop := context.WithTimeout(ctx, liveness)
 	defer stop()
-	done, pending, err := Wait(wctx, AllCompleted, fs...)
+	done, pending, err := runtime.Wait(wctx, runtime.AllCompleted, fs...)
 	if err != nil {
 		t.Fatalf("after %v, %d futures of %d are not done (%v); Stats %+v", liveness, len(pending), n, err, p.Stats())
 	}
@@ -424,7 +427,7 @@ func TestAttackStormOfCancelsAndDeaths(t *testing.T) {
 		st := f.State()
 		r := ran(dir, i)
 		switch {
-		case st == Cancelled:
+		case st == runtime.Cancelled:
 			counts["cancelled"]++
 			if r {
 				t.Errorf("call %d is Cancelled but it ran", i)
@@ -434,7 +437,7 @@ func TestAttackStormOfCancelsAndDeaths(t *testing.T) {
 			if v != i || !r || exits[i] {
 				t.Errorf("call %d = %d, nil (ran %v, exits %v); want its own %d", i, v, r, exits[i], i)
 			}
-		case errors.Is(err, ErrWorkerDied):
+		case errors.Is(err, runtime.ErrWorkerDied):
 			counts["died"]++
 			if !exits[i] {
 				t.Errorf("call %d, which does not exit, failed with %v (ran %v)", i, err, r)
@@ -463,23 +466,23 @@ func TestAttackQueueLimitWaitersOfABrokenPool(t *testing.T) {
 	ctx := context.Background()
 	// A worker program that never says hello and exits after a moment:
 	// three of those in a row break the pool.
-	p := processPool(t, MaxWorkers(1), QueueLimit(1), WorkerCommand("/bin/sleep", "0.3"))
-	first := SubmitTask(ctx, p, taskIdentity, 1)
+	p := processPool(t, runtime.MaxWorkers(1), runtime.QueueLimit(1), runtime.WorkerCommand("/bin/sleep", "0.3"))
+	first := futuresimpl.SubmitTask(ctx, p, taskIdentity, 1)
 	errs := make([]error, 4)
 	var wg sync.WaitGroup
 	for k := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[k] = SubmitTask(ctx, p, taskIdentity, 2).Err(ctx)
+			errs[k] = futuresimpl.SubmitTask(ctx, p, taskIdentity, 2).Err(ctx)
 		}()
 	}
 	wg.Wait()
-	if err := first.Err(ctx); !errors.Is(err, ErrBrokenPool) {
+	if err := first.Err(ctx); !errors.Is(err, runtime.ErrBrokenPool) {
 		t.Errorf("the queued call: %v; want ErrBrokenPool", err)
 	}
 	for k, err := range errs {
-		if !errors.Is(err, ErrBrokenPool) {
+		if !errors.Is(err, runtime.ErrBrokenPool) {
 			t.Errorf("submit %d, waiting for a queue slot as the pool broke: %v; want ErrBrokenPool", k, err)
 		}
 	}
@@ -493,15 +496,15 @@ func TestAttackMapEarlyBreakWithChunks(t *testing.T) {
 	ctx := context.Background()
 	for _, workers := range []int{1, 3} {
 		dir := t.TempDir()
-		p := processPool(t, MaxWorkers(workers))
+		p := processPool(t, runtime.MaxWorkers(workers))
 		n := 0
-		for v, err := range MapTask(ctx, p, taskMark, func(yield func(markArgs) bool) {
+		for v, err := range futuresimpl.MapTask(ctx, p, taskMark, func(yield func(markArgs) bool) {
 			for i := 0; ; i++ {
 				if !yield(markArgs{Dir: dir, I: i, Sleep: time.Duration(rand.IntN(500)) * time.Microsecond}) {
 					return
 				}
 			}
-		}, ChunkSize(3), Buffer(30)) {
+		}, runtime.ChunkSize(3), runtime.Buffer(30)) {
 			if err != nil || v != n {
 				t.Fatalf("item %d: %v, %v", n, v, err)
 			}
@@ -524,18 +527,18 @@ func TestAttackMapEarlyBreakWithChunks(t *testing.T) {
 // promptly, and leaves nothing behind.
 func TestAttackMapEndlessWithDeadline(t *testing.T) {
 	t.Parallel()
-	p := processPool(t, MaxWorkers(2))
+	p := processPool(t, runtime.MaxWorkers(2))
 	for _, chunk := range []int{1, 4} {
 		for _, unordered := range []bool{false, true} {
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-			opts := []MapOption{ChunkSize(chunk)}
+			opts := []runtime.MapOption{runtime.ChunkSize(chunk)}
 			if unordered {
-				opts = append(opts, Unordered())
+				opts = append(opts, runtime.Unordered())
 			}
 			var last error
 			errs := 0
 			start := time.Now()
-			for _, err := range MapTask(ctx, p, taskSleep, func(yield func(time.Duration) bool) {
+			for _, err := range futuresimpl.MapTask(ctx, p, taskSleep, func(yield func(time.Duration) bool) {
 				for yield(time.Millisecond) {
 				}
 			}, opts...) {
@@ -566,20 +569,20 @@ func TestAttackMapEndlessWithDeadline(t *testing.T) {
 func TestAttackThreadPoolTasksWaitOnProcessPoolFutures(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pp := processPool(t, MaxWorkers(2))
-	tp := NewThreadPool(MaxWorkers(2))
+	pp := processPool(t, runtime.MaxWorkers(2))
+	tp := runtime.NewThreadPool(runtime.MaxWorkers(2))
 	defer tp.Close()
-	var fs []*Future[int]
+	var fs []*runtime.Future[int]
 	for i := range 40 {
-		fs = append(fs, Submit(ctx, tp, func(ctx context.Context) (int, error) {
+		fs = append(fs, runtime.Submit(ctx, tp, func(ctx context.Context) (int, error) {
 			sum := 0
-			for v, err := range MapTask(ctx, pp, taskIdentity, slices.Values([]int{i, i, i}), ChunkSize(2)) {
+			for v, err := range futuresimpl.MapTask(ctx, pp, taskIdentity, slices.Values([]int{i, i, i}), runtime.ChunkSize(2)) {
 				if err != nil {
 					return 0, err
 				}
 				sum += v
 			}
-			v, err := SubmitTask(ctx, pp, taskIdentity, i).Result(ctx)
+			v, err := futuresimpl.SubmitTask(ctx, pp, taskIdentity, i).Result(ctx)
 			return sum + v, err
 		}))
 	}
@@ -598,19 +601,19 @@ func TestAttackThreadPoolTasksWaitOnProcessPoolFutures(t *testing.T) {
 func TestAttackShutdownExpiredThenCloseTwice(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(2))
+	p := processPool(t, runtime.MaxWorkers(2))
 	g := newGate(t)
-	fs := []*Future[int]{SubmitTask(ctx, p, taskGate, g.args("a")), SubmitTask(ctx, p, taskGate, g.args("b"))}
-	var more []*Future[int]
+	fs := []*runtime.Future[int]{futuresimpl.SubmitTask(ctx, p, taskGate, g.args("a")), futuresimpl.SubmitTask(ctx, p, taskGate, g.args("b"))}
+	var more []*runtime.Future[int]
 	for i := range 10 {
-		more = append(more, SubmitTask(ctx, p, taskIdentity, i))
+		more = append(more, futuresimpl.SubmitTask(ctx, p, taskIdentity, i))
 	}
 	expired, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := p.Shutdown(expired); err != context.Canceled {
 		t.Errorf("Shutdown(ended ctx) = %v; want context.Canceled", err)
 	}
-	if err := SubmitTask(ctx, p, taskIdentity, 1).Err(ctx); !errors.Is(err, ErrShutdown) {
+	if err := futuresimpl.SubmitTask(ctx, p, taskIdentity, 1).Err(ctx); !errors.Is(err, runtime.ErrShutdown) {
 		t.Errorf("submit after Shutdown: %v", err)
 	}
 	g.open()
@@ -648,14 +651,14 @@ func TestAttackShutdownWhileWorkersStart(t *testing.T) {
 	ctx := context.Background()
 	for _, cancelPending := range []bool{false, true} {
 		for range 5 {
-			p := NewProcessPool(MaxWorkers(3))
-			var fs []*Future[int]
+			p := runtime.NewProcessPool(runtime.MaxWorkers(3))
+			var fs []*runtime.Future[int]
 			for i := range 12 {
-				fs = append(fs, SubmitTask(ctx, p, taskIdentity, i))
+				fs = append(fs, futuresimpl.SubmitTask(ctx, p, taskIdentity, i))
 			}
-			var opts []ShutdownOption
+			var opts []runtime.ShutdownOption
 			if cancelPending {
-				opts = append(opts, CancelPending())
+				opts = append(opts, runtime.CancelPending())
 			}
 			c, stop := context.WithTimeout(ctx, liveness)
 			err := p.Shutdown(c, opts...)
@@ -666,7 +669,7 @@ func TestAttackShutdownWhileWorkersStart(t *testing.T) {
 			for i, f := range fs {
 				v, err := f.Result(ctx)
 				switch {
-				case f.State() == Cancelled && cancelPending:
+				case f.State() == runtime.Cancelled && cancelPending:
 				case err == nil && v == i:
 				default:
 					t.Errorf("cancelPending %v: call %d: %v, %v, %v", cancelPending, i, f.State(), v, err)
@@ -695,14 +698,14 @@ func TestAttackShutdownWhileWorkersStart(t *testing.T) {
 func TestAttackQueueLimitWithCancels(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1), QueueLimit(1))
+	p := processPool(t, runtime.MaxWorkers(1), runtime.QueueLimit(1))
 	g := newGate(t)
-	long := SubmitTask(ctx, p, taskGate, g.args("long"))
+	long := futuresimpl.SubmitTask(ctx, p, taskGate, g.args("long"))
 	eventually(t, "the long task started", func() bool { return g.started("long") })
-	var fs []*Future[int]
+	var fs []*runtime.Future[int]
 	for i := range 30 {
 		c, cancel := context.WithTimeout(ctx, time.Duration(rand.IntN(20))*time.Millisecond)
-		f := SubmitTask(c, p, taskIdentity, i)
+		f := futuresimpl.SubmitTask(c, p, taskIdentity, i)
 		if rand.IntN(2) == 0 {
 			f.Cancel()
 		}
@@ -718,7 +721,7 @@ func TestAttackQueueLimitWithCancels(t *testing.T) {
 	for i, f := range fs {
 		v, err := f.Result(wctx)
 		switch {
-		case f.State() == Cancelled:
+		case f.State() == runtime.Cancelled:
 		case errors.Is(err, context.DeadlineExceeded) && !errors.Is(wctx.Err(), context.DeadlineExceeded):
 		case err == nil && v == i:
 		default:
@@ -733,15 +736,15 @@ func TestAttackQueueLimitWithCancels(t *testing.T) {
 func TestAttackGraceKillKeepsTheOthers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(2), GracePeriod(200*time.Millisecond))
+	p := processPool(t, runtime.MaxWorkers(2), runtime.GracePeriod(200*time.Millisecond))
 	for round := range 3 {
 		c, cancel := context.WithCancel(ctx)
-		stubborn := SubmitTask(c, p, taskIgnore, time.Hour)
-		var fs []*Future[int]
+		stubborn := futuresimpl.SubmitTask(c, p, taskIgnore, time.Hour)
+		var fs []*runtime.Future[int]
 		for i := range 50 {
-			fs = append(fs, SubmitTask(ctx, p, taskIdentity, i))
+			fs = append(fs, futuresimpl.SubmitTask(ctx, p, taskIdentity, i))
 		}
-		eventually(t, "the stubborn task runs", func() bool { return stubborn.State() == Running })
+		eventually(t, "the stubborn task runs", func() bool { return stubborn.State() == runtime.Running })
 		cancel()
 		wctx, stop := context.WithTimeout(ctx, liveness)
 		if err := stubborn.Err(wctx); !errors.Is(err, context.Canceled) {
@@ -765,14 +768,14 @@ func TestAttackGraceKillKeepsTheOthers(t *testing.T) {
 func TestAttackPointerToZeroComesBackNil(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
-	tp := NewThreadPool(MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
+	tp := runtime.NewThreadPool(runtime.MaxWorkers(1))
 	defer tp.Close()
-	local, err := SubmitTask(ctx, tp, taskNils, 2).Result(ctx)
+	local, err := futuresimpl.SubmitTask(ctx, tp, taskNils, 2).Result(ctx)
 	if err != nil || local.P == nil {
 		t.Fatalf("ThreadPool: %+v, %v", local, err)
 	}
-	remote, err := SubmitTask(ctx, p, taskNils, 2).Result(ctx)
+	remote, err := futuresimpl.SubmitTask(ctx, p, taskNils, 2).Result(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -790,8 +793,8 @@ func TestAttackCloseOfAPoolWhoseWorkersCannotStart(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := processPool(t, MaxWorkers(1), WorkerCommand("/bin/sleep", "0.3"))
-	f := SubmitTask(ctx, p, taskIdentity, 1)
+	p := processPool(t, runtime.MaxWorkers(1), runtime.WorkerCommand("/bin/sleep", "0.3"))
+	f := futuresimpl.SubmitTask(ctx, p, taskIdentity, 1)
 	c, stop := context.WithTimeout(context.Background(), liveness)
 	defer stop()
 	if err := p.Shutdown(c); err != nil {
@@ -799,34 +802,34 @@ func TestAttackCloseOfAPoolWhoseWorkersCannotStart(t *testing.T) {
 		unstick(t, p, cancel)
 		return
 	}
-	if err := f.Err(ctx); !errors.Is(err, ErrBrokenPool) {
+	if err := f.Err(ctx); !errors.Is(err, runtime.ErrBrokenPool) {
 		t.Errorf("the call: %v; want ErrBrokenPool", err)
 	}
 }
 
-var taskBytes = RegisterTask("attack.bytes", func(_ context.Context, n int) ([]byte, error) { return make([]byte, n), nil })
+var taskBytes = futuresimpl.RegisterTask("attack.bytes", func(_ context.Context, n int) ([]byte, error) { return make([]byte, n), nil })
 
 // Payloads near the 256 MiB limit go through both ways; just over it,
 // they fail their own future naming the task, never as a dead worker.
 func TestAttackPayloadsNearTheLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	const limit = 256 << 20
-	n, err := SubmitTask(ctx, p, taskLen, make([]byte, limit-4096)).Result(ctx)
+	n, err := futuresimpl.SubmitTask(ctx, p, taskLen, make([]byte, limit-4096)).Result(ctx)
 	if err != nil || n != limit-4096 {
 		t.Errorf("an argument 4 KiB under the limit: %v, %v", n, err)
 	}
-	b, err := SubmitTask(ctx, p, taskBytes, limit-4096).Result(ctx)
+	b, err := futuresimpl.SubmitTask(ctx, p, taskBytes, limit-4096).Result(ctx)
 	if err != nil || len(b) != limit-4096 {
 		t.Errorf("a result 4 KiB under the limit: %d bytes, %v", len(b), err)
 	}
 	b = nil
-	err = SubmitTask(ctx, p, taskBytes, limit+1).Err(ctx)
-	if err == nil || errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "attack.bytes") {
+	err = futuresimpl.SubmitTask(ctx, p, taskBytes, limit+1).Err(ctx)
+	if err == nil || errors.Is(err, runtime.ErrWorkerDied) || !strings.Contains(err.Error(), "attack.bytes") {
 		t.Errorf("a result just over the limit: %v; want an error naming the task, not a dead worker", err)
 	}
-	if v, err := SubmitTask(ctx, p, taskIdentity, 3).Result(ctx); v != 3 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, p, taskIdentity, 3).Result(ctx); v != 3 || err != nil {
 		t.Errorf("the next call: %v, %v", v, err)
 	}
 	if s := p.Stats(); s.WorkerDeaths != 0 {
@@ -841,7 +844,7 @@ func TestAttackCancelPendingDuringMap(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	for _, chunk := range []int{1, 4} {
-		p := NewProcessPool(MaxWorkers(2))
+		p := runtime.NewProcessPool(runtime.MaxWorkers(2))
 		var mu sync.Mutex
 		progress := 0
 		maxDone := 0
@@ -851,10 +854,10 @@ func TestAttackCancelPendingDuringMap(t *testing.T) {
 		go func() {
 			defer close(ended)
 			i := 0
-			for v, err := range MapTask(ctx, p, taskIdentity, func(yield func(int) bool) {
+			for v, err := range futuresimpl.MapTask(ctx, p, taskIdentity, func(yield func(int) bool) {
 				for k := 0; yield(k); k++ {
 				}
-			}, ChunkSize(chunk), Progress(func(done int) {
+			}, runtime.ChunkSize(chunk), runtime.Progress(func(done int) {
 				mu.Lock()
 				progress++
 				maxDone = max(maxDone, done)
@@ -870,7 +873,7 @@ func TestAttackCancelPendingDuringMap(t *testing.T) {
 				i++
 				n = i
 				if i == 200 {
-					go p.Shutdown(ctx, CancelPending())
+					go p.Shutdown(ctx, runtime.CancelPending())
 				}
 			}
 		}()
@@ -879,7 +882,7 @@ func TestAttackCancelPendingDuringMap(t *testing.T) {
 		case <-time.After(liveness):
 			t.Fatalf("chunk %d: the map did not end after the pool was shut down", chunk)
 		}
-		if last == nil || !(errors.Is(last, ErrShutdown) || errors.Is(last, ErrCancelled)) {
+		if last == nil || !(errors.Is(last, runtime.ErrShutdown) || errors.Is(last, runtime.ErrCancelled)) {
 			t.Errorf("chunk %d: the map's last yield: %v; want ErrShutdown or ErrCancelled", chunk, last)
 		}
 		c, stop := context.WithTimeout(ctx, liveness)

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	goruntime "runtime"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // The benchmarks measure pool overhead per task. Compare them side by side
@@ -48,13 +51,13 @@ func startHandPool(workers int) (chan<- handJob, func()) {
 func BenchmarkFuturesShape(b *testing.B) {
 	ctx := context.Background()
 	b.Run("system=futuresgen", func(b *testing.B) {
-		p := NewThreadPool(MaxWorkers(benchWorkers))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(benchWorkers))
 		defer p.Close()
-		fs := make([]*Future[int], b.N)
+		fs := make([]*runtime.Future[int], b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range fs {
-			fs[i] = Submit(ctx, p, func(context.Context) (int, error) { return i * 2, nil })
+			fs[i] = runtime.Submit(ctx, p, func(context.Context) (int, error) { return i * 2, nil })
 		}
 		for i, f := range fs {
 			if v, _ := f.Result(ctx); v != i*2 {
@@ -104,13 +107,13 @@ func BenchmarkCPUTasks(b *testing.B) {
 	}
 	serial := float64(time.Since(start).Nanoseconds()) / calib
 
-	p := NewThreadPool(MaxWorkers(cores))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(cores))
 	defer p.Close()
-	fs := make([]*Future[int], b.N)
+	fs := make([]*runtime.Future[int], b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range fs {
-		fs[i] = Submit(ctx, p, func(context.Context) (int, error) { return spin(work), nil })
+		fs[i] = runtime.Submit(ctx, p, func(context.Context) (int, error) { return spin(work), nil })
 	}
 	for _, f := range fs {
 		f.Result(ctx)
@@ -123,7 +126,7 @@ func BenchmarkCPUTasks(b *testing.B) {
 // BenchmarkMap maps i*2 over b.N inputs in order. ns/op is per input.
 func BenchmarkMap(b *testing.B) {
 	ctx := context.Background()
-	p := NewThreadPool(MaxWorkers(benchWorkers))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(benchWorkers))
 	defer p.Close()
 	inputs := func(yield func(int) bool) {
 		for i := range b.N {
@@ -136,7 +139,7 @@ func BenchmarkMap(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
-	for v, err := range Map(ctx, p, fn, inputs, Buffer(1024)) {
+	for v, err := range runtime.Map(ctx, p, fn, inputs, runtime.Buffer(1024)) {
 		if err != nil || v != i*2 {
 			b.Fatalf("item %d = %d, %v", i, v, err)
 		}
@@ -155,14 +158,14 @@ const benchProcWorkers = 2
 func BenchmarkProcessPool(b *testing.B) {
 	ctx := context.Background()
 	b.Run("workload=trivial", func(b *testing.B) {
-		p := NewProcessPool(MaxWorkers(benchProcWorkers))
+		p := runtime.NewProcessPool(runtime.MaxWorkers(benchProcWorkers))
 		defer p.Close()
 		warm(b, p)
-		fs := make([]*Future[int], b.N)
+		fs := make([]*runtime.Future[int], b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range fs {
-			fs[i] = SubmitTask(ctx, p, taskDouble, i)
+			fs[i] = futuresimpl.SubmitTask(ctx, p, taskDouble, i)
 		}
 		for i, f := range fs {
 			if v, err := f.Result(ctx); v != 2*i || err != nil {
@@ -171,25 +174,25 @@ func BenchmarkProcessPool(b *testing.B) {
 		}
 	})
 	b.Run("workload=one-at-a-time", func(b *testing.B) {
-		p := NewProcessPool(MaxWorkers(benchProcWorkers))
+		p := runtime.NewProcessPool(runtime.MaxWorkers(benchProcWorkers))
 		defer p.Close()
 		warm(b, p)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
-			if v, err := SubmitTask(ctx, p, taskDouble, i).Result(ctx); v != 2*i || err != nil {
+			if v, err := futuresimpl.SubmitTask(ctx, p, taskDouble, i).Result(ctx); v != 2*i || err != nil {
 				b.Fatalf("task %d = %d, %v", i, v, err)
 			}
 		}
 	})
 	b.Run("workload=map-chunk-256", func(b *testing.B) {
-		p := NewProcessPool(MaxWorkers(benchProcWorkers))
+		p := runtime.NewProcessPool(runtime.MaxWorkers(benchProcWorkers))
 		defer p.Close()
 		warm(b, p)
 		b.ReportAllocs()
 		b.ResetTimer()
 		i := 0
-		for v, err := range MapTask(ctx, p, taskDouble, count(b.N), ChunkSize(256)) {
+		for v, err := range futuresimpl.MapTask(ctx, p, taskDouble, count(b.N), runtime.ChunkSize(256)) {
 			if v != 2*i || err != nil {
 				b.Fatalf("item %d = %d, %v", i, v, err)
 			}
@@ -197,7 +200,7 @@ func BenchmarkProcessPool(b *testing.B) {
 		}
 	})
 	b.Run("workload=sha256-64KiB", func(b *testing.B) {
-		p := NewProcessPool(MaxWorkers(benchProcWorkers))
+		p := runtime.NewProcessPool(runtime.MaxWorkers(benchProcWorkers))
 		defer p.Close()
 		warm(b, p)
 		data := make([]byte, 64<<10)
@@ -205,11 +208,11 @@ func BenchmarkProcessPool(b *testing.B) {
 			data[i] = byte(i * 7)
 		}
 		want := sha256.Sum256(data)
-		fs := make([]*Future[[32]byte], b.N)
+		fs := make([]*runtime.Future[[32]byte], b.N)
 		b.SetBytes(int64(len(data)))
 		b.ResetTimer()
 		for i := range fs {
-			fs[i] = SubmitTask(ctx, p, taskHash, data)
+			fs[i] = futuresimpl.SubmitTask(ctx, p, taskHash, data)
 		}
 		for _, f := range fs {
 			if sum, err := f.Result(ctx); sum != want || err != nil {
@@ -219,8 +222,8 @@ func BenchmarkProcessPool(b *testing.B) {
 	})
 	b.Run("workload=start-to-first-result", func(b *testing.B) {
 		for b.Loop() {
-			p := NewProcessPool(MaxWorkers(1))
-			if _, err := SubmitTask(ctx, p, taskDouble, 1).Result(ctx); err != nil {
+			p := runtime.NewProcessPool(runtime.MaxWorkers(1))
+			if _, err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Result(ctx); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
@@ -231,11 +234,11 @@ func BenchmarkProcessPool(b *testing.B) {
 }
 
 // warm starts every worker of p before the timer starts.
-func warm(b *testing.B, p *ProcessPool) {
+func warm(b *testing.B, p *runtime.ProcessPool) {
 	b.Helper()
-	var fs []*Future[int]
+	var fs []*runtime.Future[int]
 	for range 4 * benchProcWorkers {
-		fs = append(fs, SubmitTask(context.Background(), p, taskSleep, time.Millisecond))
+		fs = append(fs, futuresimpl.SubmitTask(context.Background(), p, taskSleep, time.Millisecond))
 	}
 	for _, f := range fs {
 		if err := f.Err(context.Background()); err != nil {

@@ -18,7 +18,8 @@
 //
 // Functions marked //futures:task get generated SubmitX and MapX wrappers
 // (see the futuresgen command) that run on any Executor, including a
-// ProcessPool, and are checked by the compiler.
+// ProcessPool, and are checked by the compiler. What the generated code
+// calls is in package runtime/futuresimpl, for generated code only.
 //
 // A ProcessPool runs those tasks in worker processes: this same binary,
 // started again. Call ServeWorker first in main (and in TestMain): it

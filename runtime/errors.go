@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/futuresgen/futuresgen/internal/errs"
+	"github.com/futuresgen/futuresgen/internal/registry"
 )
 
 // The sentinel errors below describe why a future did not produce a value.
@@ -60,4 +61,65 @@ func (e *PanicError) Unwrap() error {
 		return err
 	}
 	return e.cause
+}
+
+// RemoteError is the error of a task that failed in a worker (a process
+// of a ProcessPool, or a cluster worker), when that error is not itself a
+// registered sentinel or a value of a registered error type. Error returns
+// the task's message unchanged, and errors.Is and errors.As see what it
+// wrapped as they would in-process: sentinels (the task package's
+// exported ones, the standard library's common ones, and those given to
+// RegisterError) are the same variables here, values of registered error
+// types (the task package's exported ones, *fs.PathError and the like)
+// are the same values, and anything else is an error with the text it had.
+// RemoteError wraps through Unwrap() []error, as errors.Join does, so
+// errors.Unwrap of it is nil: use errors.Is and errors.As, which see
+// through it.
+type RemoteError struct {
+	// Task is the stable name of the task that failed.
+	Task string
+	// Message is the task's error message.
+	Message string
+
+	wrapped []error
+}
+
+// Error returns the task's error message, intact.
+func (e *RemoteError) Error() string { return e.Message }
+
+// Unwrap returns what the task's error wrapped, rebuilt on this side.
+func (e *RemoteError) Unwrap() []error { return e.wrapped }
+
+// public returns err as users see it: the executors record a task's panic
+// and a worker's error in internal types (package errs), which become a
+// *PanicError and a *RemoteError here, once each.
+func public(err error) error {
+	switch e := err.(type) {
+	case *errs.Panic:
+		return e.Public(newPanicError)
+	case *errs.Remote:
+		return e.Public(newRemoteError)
+	}
+	return err
+}
+
+func newPanicError(e *errs.Panic) error {
+	return &PanicError{Value: e.Value, Stack: e.Stack, cause: public(e.Cause)}
+}
+
+func newRemoteError(e *errs.Remote) error {
+	return &RemoteError{Task: e.Task, Message: e.Message, wrapped: e.Wrapped}
+}
+
+// RegisterError registers err, a sentinel of another package (say
+// sql.ErrNoRows), so that errors.Is finds it in a task's error that
+// crossed from a worker. Call it at init, in every binary that runs the
+// task (a worker is the same binary, so one init does). The sentinels of
+// a task's own package, and the standard library's common ones, need no
+// registration. RegisterError panics if err is nil or not comparable.
+func RegisterError(err error) {
+	if err == nil {
+		panic("futuresgen: RegisterError(nil)")
+	}
+	registry.RegisterSentinel(registry.SentinelKey(err), err)
 }

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -21,7 +21,9 @@ import (
 
 	"github.com/futuresgen/futuresgen/internal/errs"
 	"github.com/futuresgen/futuresgen/internal/registry"
-	"github.com/futuresgen/futuresgen/internal/wire"
+	"github.com/futuresgen/futuresgen/internal/remote"
+	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // The errors of this file play the errors of a task's package. They are
@@ -98,23 +100,23 @@ func (e *lossyErr) GobEncode() ([]byte, error) { return []byte(e.Msg), nil }
 func (e *lossyErr) GobDecode(b []byte) error { e.Msg = string(b); return nil }
 
 func init() {
-	RegisterSentinel("github.com/futuresgen/futuresgen/runtime.errNotFound", errNotFound)
-	RegisterSentinel("github.com/futuresgen/futuresgen/runtime.errDenied", errDenied)
-	RegisterErrorType[codeErr]("github.com/futuresgen/futuresgen/runtime.codeErr")
-	RegisterErrorType[*codeErr]("*github.com/futuresgen/futuresgen/runtime.codeErr")
-	RegisterErrorType[*ptrErr]("*github.com/futuresgen/futuresgen/runtime.ptrErr")
-	RegisterErrorType[*queryErr]("*github.com/futuresgen/futuresgen/runtime.queryErr")
-	RegisterErrorType[statusErr]("github.com/futuresgen/futuresgen/runtime.statusErr")
-	RegisterErrorType[*statusErr]("*github.com/futuresgen/futuresgen/runtime.statusErr")
-	RegisterErrorType[closedErr]("github.com/futuresgen/futuresgen/runtime.closedErr")
-	RegisterErrorType[*closedErr]("*github.com/futuresgen/futuresgen/runtime.closedErr")
-	RegisterErrorType[*anyErr]("*github.com/futuresgen/futuresgen/runtime.anyErr")
-	RegisterErrorType[*lossyErr]("*github.com/futuresgen/futuresgen/runtime.lossyErr")
+	futuresimpl.RegisterSentinel("github.com/futuresgen/futuresgen/runtime_test.errNotFound", errNotFound)
+	futuresimpl.RegisterSentinel("github.com/futuresgen/futuresgen/runtime_test.errDenied", errDenied)
+	futuresimpl.RegisterErrorType[codeErr]("github.com/futuresgen/futuresgen/runtime_test.codeErr")
+	futuresimpl.RegisterErrorType[*codeErr]("*github.com/futuresgen/futuresgen/runtime.codeErr")
+	futuresimpl.RegisterErrorType[*ptrErr]("*github.com/futuresgen/futuresgen/runtime.ptrErr")
+	futuresimpl.RegisterErrorType[*queryErr]("*github.com/futuresgen/futuresgen/runtime.queryErr")
+	futuresimpl.RegisterErrorType[statusErr]("github.com/futuresgen/futuresgen/runtime_test.statusErr")
+	futuresimpl.RegisterErrorType[*statusErr]("*github.com/futuresgen/futuresgen/runtime.statusErr")
+	futuresimpl.RegisterErrorType[closedErr]("github.com/futuresgen/futuresgen/runtime_test.closedErr")
+	futuresimpl.RegisterErrorType[*closedErr]("*github.com/futuresgen/futuresgen/runtime.closedErr")
+	futuresimpl.RegisterErrorType[*anyErr]("*github.com/futuresgen/futuresgen/runtime.anyErr")
+	futuresimpl.RegisterErrorType[*lossyErr]("*github.com/futuresgen/futuresgen/runtime.lossyErr")
 	// A sentinel of another package that the task's package names: the
 	// generator registers it under its own name.
-	RegisterSentinel("encoding/hex.ErrLength", hex.ErrLength)
+	futuresimpl.RegisterSentinel("encoding/hex.ErrLength", hex.ErrLength)
 	// A user's registration of another package's sentinel.
-	RegisterError(flag.ErrHelp)
+	runtime.RegisterError(flag.ErrHelp)
 }
 
 // errShapes are the errors a task returns (or panics with), by name: the
@@ -169,7 +171,7 @@ var errShapes = map[string]func(ctx context.Context) error{
 	},
 	"panic with error":  func(context.Context) error { panic(fmt.Errorf("corrupt index: %w", errNotFound)) },
 	"panic with custom": func(context.Context) error { panic(&ptrErr{1, "invariant"}) },
-	"runtime sentinel":  func(context.Context) error { return fmt.Errorf("inner pool: %w", ErrCancelled) },
+	"runtime sentinel":  func(context.Context) error { return fmt.Errorf("inner pool: %w", runtime.ErrCancelled) },
 	"worker lost": func(context.Context) error {
 		return fmt.Errorf("inner pool: %w", &errs.WorkerLost{Msg: "pid 7 killed"})
 	},
@@ -182,7 +184,7 @@ var errShapes = map[string]func(ctx context.Context) error{
 	"typed nil":               func(context.Context) error { return (*ptrErr)(nil) },
 }
 
-var taskErrShape = RegisterTask("test.errshape", func(ctx context.Context, shape string) (struct{}, error) {
+var taskErrShape = futuresimpl.RegisterTask("test.errshape", func(ctx context.Context, shape string) (struct{}, error) {
 	return struct{}{}, errShapes[shape](ctx)
 })
 
@@ -264,7 +266,7 @@ func lost(p probe, remote string) probe { p.remote = remote; return p }
 // the task's.
 func panicked(want string) probe {
 	return probe{q: "PanicError", ask: func(err error) string {
-		var pe *PanicError
+		var pe *runtime.PanicError
 		if !errors.As(err, &pe) {
 			return "not a *PanicError"
 		}
@@ -285,22 +287,22 @@ var errRows = []struct {
 	// errors inside unwrap as they did.
 	{"twice wrapped", []probe{message("api: load user 7: not found"), is(errNotFound, true),
 		lost(unwrapped(1, "load user 7: not found"), "<nil>"),
-		lost(unwrappedAs[*RemoteError](0, "errors.As: false"), "api: load user 7: not found")}},
+		lost(unwrappedAs[*runtime.RemoteError](0, "errors.As: false"), "api: load user 7: not found")}},
 	{"joined", []probe{message("not found\nclose: EOF\nflush (code 7)"), is(errNotFound, true), is(io.EOF, true), is(errDenied, false),
-		as[*ptrErr]("*runtime.ptrErr flush (code 7)")}},
-	{"wrapped joined", []probe{message("batch: denied for user 7\ncode 3"), is(errDenied, true), as[codeErr]("runtime.codeErr code 3")}},
+		as[*ptrErr]("*runtime_test.ptrErr flush (code 7)")}},
+	{"wrapped joined", []probe{message("batch: denied for user 7\ncode 3"), is(errDenied, true), as[codeErr]("runtime_test.codeErr code 3")}},
 	{"two %w", []probe{message("not found; then unexpected EOF"), is(errNotFound, true), is(io.ErrUnexpectedEOF, true), is(io.EOF, false)}},
-	{"value receiver", []probe{message("code 404"), same(codeErr{404}), as[codeErr]("runtime.codeErr code 404"), as[*codeErr]("false")}},
-	{"value receiver by ptr", []probe{message("code 500"), as[*codeErr]("*runtime.codeErr code 500"), as[codeErr]("false")}},
-	{"pointer receiver", []probe{message("bad input (code 3)"), as[*ptrErr]("*runtime.ptrErr bad input (code 3)")}},
-	{"wrapped custom", []probe{message("step 2: bad input (code 3)"), as[*ptrErr]("*runtime.ptrErr bad input (code 3)"), is(errNotFound, false)}},
-	{"custom with cause", []probe{message("query SELECT 1: not found"), is(errNotFound, true), as[*queryErr]("*runtime.queryErr query SELECT 1: not found")}},
+	{"value receiver", []probe{message("code 404"), same(codeErr{404}), as[codeErr]("runtime_test.codeErr code 404"), as[*codeErr]("false")}},
+	{"value receiver by ptr", []probe{message("code 500"), as[*codeErr]("*runtime_test.codeErr code 500"), as[codeErr]("false")}},
+	{"pointer receiver", []probe{message("bad input (code 3)"), as[*ptrErr]("*runtime_test.ptrErr bad input (code 3)")}},
+	{"wrapped custom", []probe{message("step 2: bad input (code 3)"), as[*ptrErr]("*runtime_test.ptrErr bad input (code 3)"), is(errNotFound, false)}},
+	{"custom with cause", []probe{message("query SELECT 1: not found"), is(errNotFound, true), as[*queryErr]("*runtime_test.queryErr query SELECT 1: not found")}},
 	{"custom with deep cause", []probe{message("db: query SELECT 2: row 3: truncated (code 9)"),
-		as[*queryErr]("*runtime.queryErr query SELECT 2: row 3: truncated (code 9)"), as[*ptrErr]("*runtime.ptrErr truncated (code 9)"),
+		as[*queryErr]("*runtime_test.queryErr query SELECT 2: row 3: truncated (code 9)"), as[*ptrErr]("*runtime_test.ptrErr truncated (code 9)"),
 		unwrappedAs[*queryErr](1, "row 3: truncated (code 9)"), unwrappedAs[*queryErr](2, "truncated (code 9)")}},
-	{"custom with nil cause", []probe{message("bad value 5"), as[*anyErr]("*runtime.anyErr bad value 5")}},
-	{"non-struct type", []probe{message("http: status 503"), as[statusErr]("runtime.statusErr status 503")}},
-	{"empty struct type", []probe{message("conn: closed"), as[closedErr]("runtime.closedErr closed")}},
+	{"custom with nil cause", []probe{message("bad value 5"), as[*anyErr]("*runtime_test.anyErr bad value 5")}},
+	{"non-struct type", []probe{message("http: status 503"), as[statusErr]("runtime_test.statusErr status 503")}},
+	{"empty struct type", []probe{message("conn: closed"), as[closedErr]("runtime_test.closedErr closed")}},
 	{"io.EOF", []probe{message("EOF"), same(io.EOF), is(io.EOF, true)}},
 	{"wrapped io.EOF", []probe{message("read header: EOF"), is(io.EOF, true), is(io.ErrUnexpectedEOF, false)}},
 	{"os.Open", []probe{message("open /nonexistent/futuresgen-errors-test: no such file or directory"), is(fs.ErrNotExist, true), is(fs.ErrExist, false),
@@ -321,9 +323,9 @@ var errRows = []struct {
 	{"own timeout bare", []probe{message("context deadline exceeded"), same(context.DeadlineExceeded)}},
 	{"panic with error", []probe{message("futuresgen: task panicked: corrupt index: not found"), is(errNotFound, true),
 		panicked("corrupt index: not found; stack has the task: true")}},
-	{"panic with custom", []probe{message("futuresgen: task panicked: invariant (code 1)"), as[*ptrErr]("*runtime.ptrErr invariant (code 1)")}},
-	{"runtime sentinel", []probe{message("inner pool: futuresgen: future cancelled"), is(ErrCancelled, true), is(ErrShutdown, false)}},
-	{"worker lost", []probe{message("inner pool: pid 7 killed"), is(ErrWorkerDied, true), as[*errs.WorkerLost]("*errs.WorkerLost pid 7 killed")}},
+	{"panic with custom", []probe{message("futuresgen: task panicked: invariant (code 1)"), as[*ptrErr]("*runtime_test.ptrErr invariant (code 1)")}},
+	{"runtime sentinel", []probe{message("inner pool: futuresgen: future cancelled"), is(runtime.ErrCancelled, true), is(runtime.ErrShutdown, false)}},
+	{"worker lost", []probe{message("inner pool: pid 7 killed"), is(runtime.ErrWorkerDied, true), as[*errs.WorkerLost]("*errs.WorkerLost pid 7 killed")}},
 	{"named other package", []probe{message("decode: encoding/hex: odd length hex string"), is(hex.ErrLength, true)}},
 	{"RegisterError", []probe{message("flags: flag: help requested"), is(flag.ErrHelp, true)}},
 	// A sentinel nobody registered crosses as its text: errors.Is cannot
@@ -331,13 +333,13 @@ var errRows = []struct {
 	// a task's package names; RegisterError registers others.
 	{"unregistered other", []probe{message(`parse: extraneous or missing " in quoted-field`), lost(is(csv.ErrQuote, true), "false")}},
 	// A type whose values cannot be encoded crosses as its text.
-	{"cannot cross", []probe{message("sync: push failed"), lost(as[*funcErr]("*runtime.funcErr push failed"), "false")}},
-	{"registered, not encoded", []probe{message("bad value {1}"), lost(as[*anyErr]("*runtime.anyErr bad value {1}"), "false")}},
+	{"cannot cross", []probe{message("sync: push failed"), lost(as[*funcErr]("*runtime_test.funcErr push failed"), "false")}},
+	{"registered, not encoded", []probe{message("bad value {1}"), lost(as[*anyErr]("*runtime_test.anyErr bad value {1}"), "false")}},
 	// A value whose type's Error reads what its encoding leaves out keeps
 	// its message; errors.As finds the value as it was decoded.
-	{"lossy type", []probe{message("retry: flaky #3"), lost(as[*lossyErr]("*runtime.lossyErr flaky #3"), "*runtime.lossyErr flaky #0")}},
+	{"lossy type", []probe{message("retry: flaky #3"), lost(as[*lossyErr]("*runtime_test.lossyErr flaky #3"), "*runtime_test.lossyErr flaky #0")}},
 	// A nil *T returned as an error: its Error panics, as fmt shows it.
-	{"typed nil", []probe{printed("<nil>"), as[*ptrErr]("*runtime.ptrErr <nil>")}},
+	{"typed nil", []probe{printed("<nil>"), as[*ptrErr]("*runtime_test.ptrErr <nil>")}},
 }
 
 // TestErrorsKeepTheirIdentity runs each error shape on a ThreadPool and
@@ -346,8 +348,8 @@ var errRows = []struct {
 func TestErrorsKeepTheirIdentity(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	threads := NewThreadPool(MaxWorkers(2))
-	procs := processPool(t, MaxWorkers(2))
+	threads := runtime.NewThreadPool(runtime.MaxWorkers(2))
+	procs := processPool(t, runtime.MaxWorkers(2))
 	t.Cleanup(func() { threads.Close() })
 
 	for _, row := range errRows {
@@ -358,7 +360,7 @@ func TestErrorsKeepTheirIdentity(t *testing.T) {
 	// chunked returns the error of the first of two calls sent in one
 	// chunk.
 	chunked := func(shape string) error {
-		for _, err := range MapTask(ctx, procs, taskErrShape, slices.Values([]string{shape, shape}), ChunkSize(2)) {
+		for _, err := range futuresimpl.MapTask(ctx, procs, taskErrShape, slices.Values([]string{shape, shape}), runtime.ChunkSize(2)) {
 			return err
 		}
 		return nil
@@ -366,8 +368,8 @@ func TestErrorsKeepTheirIdentity(t *testing.T) {
 	for _, row := range errRows {
 		t.Run(row.shape, func(t *testing.T) {
 			got := map[string]error{
-				"ThreadPool":             SubmitTask(ctx, threads, taskErrShape, row.shape).Err(ctx),
-				"ProcessPool":            SubmitTask(ctx, procs, taskErrShape, row.shape).Err(ctx),
+				"ThreadPool":             futuresimpl.SubmitTask(ctx, threads, taskErrShape, row.shape).Err(ctx),
+				"ProcessPool":            futuresimpl.SubmitTask(ctx, procs, taskErrShape, row.shape).Err(ctx),
 				"ProcessPool, ChunkSize": chunked(row.shape),
 			}
 			for _, ex := range []string{"ThreadPool", "ProcessPool", "ProcessPool, ChunkSize"} {
@@ -395,16 +397,16 @@ func TestErrorsKeepTheirIdentity(t *testing.T) {
 func TestEveryStdSentinelCrosses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	procs := processPool(t, MaxWorkers(1))
+	procs := processPool(t, runtime.MaxWorkers(1))
 	for _, s := range registry.StdSentinels {
-		err := SubmitTask(ctx, procs, taskStdSentinel, s.Name).Err(ctx)
+		err := futuresimpl.SubmitTask(ctx, procs, taskStdSentinel, s.Name).Err(ctx)
 		if want := "op: " + s.Err.Error(); err == nil || err.Error() != want || !errors.Is(err, s.Err) {
 			t.Errorf("%s wrapped on a ProcessPool: %v (errors.Is %v); want %q, errors.Is true", s.Name, err, errors.Is(err, s.Err), want)
 		}
 	}
 }
 
-var taskStdSentinel = RegisterTask("test.stdsentinel", func(_ context.Context, name string) (struct{}, error) {
+var taskStdSentinel = futuresimpl.RegisterTask("test.stdsentinel", func(_ context.Context, name string) (struct{}, error) {
 	for _, s := range registry.StdSentinels {
 		if s.Name == name {
 			return struct{}{}, fmt.Errorf("op: %w", s.Err)
@@ -420,7 +422,7 @@ var taskStdSentinel = RegisterTask("test.stdsentinel", func(_ context.Context, n
 //	go test -run '^$' -bench ErrorPath -benchmem ./runtime
 func BenchmarkErrorPath(b *testing.B) {
 	ctx := context.Background()
-	p := NewProcessPool(MaxWorkers(benchProcWorkers))
+	p := runtime.NewProcessPool(runtime.MaxWorkers(benchProcWorkers))
 	defer p.Close()
 	warm(b, p)
 	for _, shape := range []string{"nil", "wrapped sentinel", "custom with cause", "unregistered other"} {
@@ -429,14 +431,14 @@ func BenchmarkErrorPath(b *testing.B) {
 			b.Run("workload=one-at-a-time", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if err := SubmitTask(ctx, p, taskErrShape, shape).Err(ctx); (err != nil) != wantErr {
+					if err := futuresimpl.SubmitTask(ctx, p, taskErrShape, shape).Err(ctx); (err != nil) != wantErr {
 						b.Fatal(err)
 					}
 				}
 			})
 			b.Run("workload=map-chunk-256", func(b *testing.B) {
 				b.ReportAllocs()
-				for _, err := range MapTask(ctx, p, taskErrShape, repeat(shape, b.N), ChunkSize(256)) {
+				for _, err := range futuresimpl.MapTask(ctx, p, taskErrShape, repeat(shape, b.N), runtime.ChunkSize(256)) {
 					if (err != nil) != wantErr {
 						b.Fatal(err)
 					}
@@ -474,37 +476,11 @@ func BenchmarkErrorCodec(b *testing.B) {
 			b.Run("step=decode", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if got := decodeError("t", w); got.Error() != err.Error() {
+					if got := remote.DecodeError("t", w); got.Error() != err.Error() {
 						b.Fatal(got)
 					}
 				}
 			})
 		})
-	}
-}
-
-// TestDecodeDeepError rebuilds an error tree deeper than any a worker
-// sends (EncodeError cuts at 64 errors), as a worker of another build
-// might: every error in it is found, and rebuilding does not recurse.
-func TestDecodeDeepError(t *testing.T) {
-	const depth = 10000
-	w := &wire.Error{Nodes: []wire.ErrNode{{Text: "top"}}}
-	for i := 1; i < depth; i++ {
-		w.Nodes = append(w.Nodes, wire.ErrNode{Text: fmt.Sprint("wrap ", i), Parent: i - 1})
-	}
-	w.Nodes = append(w.Nodes, wire.ErrNode{Text: "not found", Parent: depth - 1, Sentinel: "github.com/futuresgen/futuresgen/runtime.errNotFound"})
-	if err := w.Check(); err != nil {
-		t.Fatal(err)
-	}
-	err := decodeError("t", w)
-	if err.Error() != "top" || !errors.Is(err, errNotFound) {
-		t.Errorf("decoded %q, errors.Is(errNotFound) %v; want \"top\" and true", err, errors.Is(err, errNotFound))
-	}
-	n := 0
-	for e := errors.Unwrap(errors.Unwrap(err.(*RemoteError).Unwrap()[0])); e != nil; e = errors.Unwrap(e) {
-		n++
-	}
-	if n != depth-2 {
-		t.Errorf("unwrapped %d errors below the second; want %d", n, depth-2)
 	}
 }

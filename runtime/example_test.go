@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/futuresgen/futuresgen/internal/exampletasks"
 	"github.com/futuresgen/futuresgen/runtime"
 )
 
@@ -159,23 +160,19 @@ func ExampleMap() {
 	// 16 <nil>
 }
 
-// exampleWordCount is registered the way generated code registers a task:
-// at init, so that the worker processes (this same binary) have it too.
-var exampleWordCount = runtime.RegisterTask("example.wordcount",
-	func(_ context.Context, text string) (int, error) { return len(strings.Fields(text)), nil })
-
-// A ProcessPool runs registered tasks in worker processes; generated
-// SubmitX and MapX wrappers call SubmitTask and MapTask like this. The
-// program's main (here, TestMain) must call runtime.ServeWorker first.
+// A ProcessPool runs tasks in worker processes: functions marked
+// //futures:task, through the SubmitX and MapX wrappers that go generate
+// writes for them (here, exampletasks.WordCount's). The program's main
+// (here, TestMain) must call runtime.ServeWorker first.
 func ExampleProcessPool() {
 	ctx := context.Background()
 	pool := runtime.NewProcessPool(runtime.MaxWorkers(2))
 	defer pool.Close()
 
-	n, err := runtime.SubmitTask(ctx, pool, exampleWordCount, "a task in another process").Result(ctx)
+	n, err := exampletasks.SubmitWordCount(ctx, pool, "a task in another process").Result(ctx)
 	fmt.Println(n, err)
 	texts := slices.Values([]string{"one", "two words", "and three words"})
-	for n, err := range runtime.MapTask(ctx, pool, exampleWordCount, texts, runtime.ChunkSize(2)) {
+	for n, err := range exampletasks.MapWordCount(ctx, pool, texts, runtime.ChunkSize(2)) {
 		fmt.Println(n, err)
 	}
 	// Output:

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -8,15 +8,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // executors returns one of each executor, shut down at the end of the
 // test: the behaviour every executor keeps is tested on all of them.
-func executors(t *testing.T) map[string]Executor {
+func executors(t *testing.T) map[string]runtime.Executor {
 	t.Helper()
-	exs := map[string]Executor{
-		"ThreadPool":  NewThreadPool(MaxWorkers(2)),
-		"ProcessPool": NewProcessPool(MaxWorkers(2)),
+	exs := map[string]runtime.Executor{
+		"ThreadPool":  runtime.NewThreadPool(runtime.MaxWorkers(2)),
+		"ProcessPool": runtime.NewProcessPool(runtime.MaxWorkers(2)),
 	}
 	t.Cleanup(func() {
 		for name, ex := range exs {
@@ -34,36 +37,36 @@ func TestEveryExecutor(t *testing.T) {
 	for name, ex := range executors(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Run("a result comes back", func(t *testing.T) {
-				if v, err := SubmitTask(ctx, ex, taskDouble, 4).Result(ctx); v != 8 || err != nil {
+				if v, err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 4).Result(ctx); v != 8 || err != nil {
 					t.Errorf("Result() = %v, %v; want 8, nil", v, err)
 				}
 			})
 			t.Run("an error keeps its message", func(t *testing.T) {
-				if err := SubmitTask(ctx, ex, taskFail, "no route to host").Err(ctx); err == nil || err.Error() != "no route to host" {
+				if err := futuresimpl.SubmitTask(ctx, ex, taskFail, "no route to host").Err(ctx); err == nil || err.Error() != "no route to host" {
 					t.Errorf("Err() = %v; want the task's message", err)
 				}
 			})
 			t.Run("a panic becomes a PanicError", func(t *testing.T) {
-				var pe *PanicError
-				if _, err := SubmitTask(ctx, ex, taskPanic, "oops").Result(ctx); !errors.As(err, &pe) || pe.Stack == "" {
+				var pe *runtime.PanicError
+				if _, err := futuresimpl.SubmitTask(ctx, ex, taskPanic, "oops").Result(ctx); !errors.As(err, &pe) || pe.Stack == "" {
 					t.Errorf("Result() error = %v; want a *PanicError with a stack", err)
 				}
 			})
 			t.Run("an ended submit context means the task never runs", func(t *testing.T) {
-				if err := SubmitTask(expired(), ex, taskDouble, 1).Err(ctx); err != context.Canceled {
+				if err := futuresimpl.SubmitTask(expired(), ex, taskDouble, 1).Err(ctx); err != context.Canceled {
 					t.Errorf("Err() = %v; want context.Canceled", err)
 				}
 			})
 			t.Run("a task's context ends with its submit context", func(t *testing.T) {
 				c, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
 				defer cancel()
-				if err := SubmitTask(c, ex, taskSleep, time.Hour).Err(ctx); err != context.DeadlineExceeded {
+				if err := futuresimpl.SubmitTask(c, ex, taskSleep, time.Hour).Err(ctx); err != context.DeadlineExceeded {
 					t.Errorf("Err() = %v; want context.DeadlineExceeded", err)
 				}
 			})
 			t.Run("map yields in input order, with errors per item", func(t *testing.T) {
 				var got []string
-				for v, err := range MapTask(ctx, ex, taskEvens, count(12)) {
+				for v, err := range futuresimpl.MapTask(ctx, ex, taskEvens, count(12)) {
 					if err != nil {
 						got = append(got, "err")
 					} else {
@@ -78,7 +81,7 @@ func TestEveryExecutor(t *testing.T) {
 			t.Run("leaving a map early stops reading its input", func(t *testing.T) {
 				var read atomicInt
 				n := 0
-				for _, err := range MapTask(ctx, ex, taskDouble, countRead(&read), Buffer(4)) {
+				for _, err := range futuresimpl.MapTask(ctx, ex, taskDouble, countRead(&read), runtime.Buffer(4)) {
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -95,7 +98,7 @@ func TestEveryExecutor(t *testing.T) {
 				defer cancel()
 				var last error
 				n := 0
-				for _, err := range MapTask(c, ex, taskSleep, slices.Values([]time.Duration{0, time.Hour, 0})) {
+				for _, err := range futuresimpl.MapTask(c, ex, taskSleep, slices.Values([]time.Duration{0, time.Hour, 0})) {
 					n++
 					last = err
 				}
@@ -112,18 +115,18 @@ func TestEveryExecutorAfterShutdown(t *testing.T) {
 	ctx := context.Background()
 	for name, ex := range executors(t) {
 		t.Run(name, func(t *testing.T) {
-			SubmitTask(ctx, ex, taskDouble, 1).Result(ctx)
+			futuresimpl.SubmitTask(ctx, ex, taskDouble, 1).Result(ctx)
 			if err := ex.Shutdown(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := SubmitTask(ctx, ex, taskDouble, 1).Err(ctx); !errors.Is(err, ErrShutdown) {
+			if err := futuresimpl.SubmitTask(ctx, ex, taskDouble, 1).Err(ctx); !errors.Is(err, runtime.ErrShutdown) {
 				t.Errorf("submit after Shutdown: %v; want ErrShutdown", err)
 			}
 			var errs []error
-			for _, err := range MapTask(ctx, ex, taskDouble, count(5)) {
+			for _, err := range futuresimpl.MapTask(ctx, ex, taskDouble, count(5)) {
 				errs = append(errs, err)
 			}
-			if len(errs) != 1 || !errors.Is(errs[0], ErrShutdown) {
+			if len(errs) != 1 || !errors.Is(errs[0], runtime.ErrShutdown) {
 				t.Errorf("map after Shutdown: %v; want one ErrShutdown", errs)
 			}
 			if err := ex.Shutdown(ctx); err != nil {
@@ -160,18 +163,18 @@ func countRead(read *atomicInt) func(func(int) bool) {
 
 // wrapped is a user's type around an Executor, as a program might add
 // logging or metrics: generated code reaches the executor inside.
-type wrapped struct{ Executor }
+type wrapped struct{ runtime.Executor }
 
 func TestAWrappedExecutorRunsTasks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	for name, ex := range executors(t) {
 		w := wrapped{ex}
-		if v, err := SubmitTask(ctx, w, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+		if v, err := futuresimpl.SubmitTask(ctx, w, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 			t.Errorf("%s wrapped: Result() = %v, %v; want 42, nil", name, v, err)
 		}
 		n := 0
-		for v, err := range MapTask(ctx, w, taskDouble, slices.Values([]int{1, 2, 3})) {
+		for v, err := range futuresimpl.MapTask(ctx, w, taskDouble, slices.Values([]int{1, 2, 3})) {
 			n++
 			if v != 2*n || err != nil {
 				t.Errorf("%s wrapped: item %d = %v, %v", name, n, v, err)
@@ -183,5 +186,5 @@ func TestAWrappedExecutorRunsTasks(t *testing.T) {
 			t.Errorf("a wrapper around a nil Executor: panic %q; want one saying nil Executor", r)
 		}
 	}()
-	SubmitTask(ctx, wrapped{}, taskDouble, 1)
+	futuresimpl.SubmitTask(ctx, wrapped{}, taskDouble, 1)
 }

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/runtime"
 )
 
 // expired returns a context that has already ended.
@@ -20,10 +22,10 @@ func expired() context.Context {
 
 // runningFuture returns a future that a pool is running, and a function
 // that lets it finish with v.
-func runningFuture(t *testing.T, p *ThreadPool, v int) (*Future[int], func()) {
+func runningFuture(t *testing.T, p *runtime.ThreadPool, v int) (*runtime.Future[int], func()) {
 	t.Helper()
 	started, release := make(chan struct{}), make(chan struct{})
-	f := Submit(context.Background(), p, func(context.Context) (int, error) {
+	f := runtime.Submit(context.Background(), p, func(context.Context) (int, error) {
 		close(started)
 		<-release
 		return v, nil
@@ -35,8 +37,8 @@ func runningFuture(t *testing.T, p *ThreadPool, v int) (*Future[int], func()) {
 func TestFutureStates(t *testing.T) {
 	t.Parallel()
 	t.Run("a new future is pending and not done", func(t *testing.T) {
-		f, _ := NewFuture[int]()
-		if got := f.State(); got != Pending {
+		f, _ := runtime.NewFuture[int]()
+		if got := f.State(); got != runtime.Pending {
 			t.Errorf("State() = %v; want Pending", got)
 		}
 		select {
@@ -46,14 +48,14 @@ func TestFutureStates(t *testing.T) {
 		}
 	})
 	t.Run("a completed future is finished with its value", func(t *testing.T) {
-		f, complete := NewFuture[int]()
+		f, complete := runtime.NewFuture[int]()
 		if !complete(42, nil) {
 			t.Fatal("complete returned false on a pending future")
 		}
 		if complete(7, nil) {
 			t.Error("a second complete returned true")
 		}
-		if got := f.State(); got != Finished {
+		if got := f.State(); got != runtime.Finished {
 			t.Errorf("State() = %v; want Finished", got)
 		}
 		<-f.Done()
@@ -63,7 +65,7 @@ func TestFutureStates(t *testing.T) {
 		}
 	})
 	t.Run("a failed future keeps its error intact", func(t *testing.T) {
-		f, complete := NewFuture[string]()
+		f, complete := runtime.NewFuture[string]()
 		complete("", io.ErrUnexpectedEOF)
 		if err := f.Err(context.Background()); err != io.ErrUnexpectedEOF {
 			t.Errorf("Err() = %v; want io.ErrUnexpectedEOF", err)
@@ -77,32 +79,32 @@ func TestFutureStates(t *testing.T) {
 func TestFutureCancel(t *testing.T) {
 	t.Parallel()
 	t.Run("a pending future can be cancelled, again and again", func(t *testing.T) {
-		f, complete := NewFuture[int]()
+		f, complete := runtime.NewFuture[int]()
 		if !f.Cancel() {
 			t.Fatal("Cancel() = false on a pending future")
 		}
 		if !f.Cancel() {
 			t.Error("second Cancel() = false; want true")
 		}
-		if got := f.State(); got != Cancelled {
+		if got := f.State(); got != runtime.Cancelled {
 			t.Errorf("State() = %v; want Cancelled", got)
 		}
 		if complete(1, nil) {
 			t.Error("complete succeeded on a cancelled future")
 		}
 		<-f.Done()
-		if _, err := f.Result(context.Background()); !errors.Is(err, ErrCancelled) {
+		if _, err := f.Result(context.Background()); !errors.Is(err, runtime.ErrCancelled) {
 			t.Errorf("Result() error = %v; want ErrCancelled", err)
 		}
-		if err := f.Err(context.Background()); !errors.Is(err, ErrCancelled) {
+		if err := f.Err(context.Background()); !errors.Is(err, runtime.ErrCancelled) {
 			t.Errorf("Err() = %v; want ErrCancelled", err)
 		}
 	})
 	t.Run("a running future cannot be cancelled", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		defer p.Close()
 		f, release := runningFuture(t, p, 3)
-		if got := f.State(); got != Running {
+		if got := f.State(); got != runtime.Running {
 			t.Errorf("State() = %v; want Running", got)
 		}
 		if f.Cancel() {
@@ -114,20 +116,20 @@ func TestFutureCancel(t *testing.T) {
 		}
 	})
 	t.Run("a finished future cannot be cancelled", func(t *testing.T) {
-		f, complete := NewFuture[int]()
+		f, complete := runtime.NewFuture[int]()
 		complete(1, nil)
 		if f.Cancel() {
 			t.Error("Cancel() = true on a finished future")
 		}
-		if got := f.State(); got != Finished {
+		if got := f.State(); got != runtime.Finished {
 			t.Errorf("State() = %v; want Finished", got)
 		}
 	})
 	t.Run("a queued future that is cancelled never runs", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		blocker, release := runningFuture(t, p, 0)
 		ran := false
-		f := Submit(context.Background(), p, func(context.Context) (int, error) { ran = true; return 1, nil })
+		f := runtime.Submit(context.Background(), p, func(context.Context) (int, error) { ran = true; return 1, nil })
 		if !f.Cancel() {
 			t.Fatal("Cancel() = false on a queued future")
 		}
@@ -146,7 +148,7 @@ func TestFutureCancel(t *testing.T) {
 func TestFutureResultWithEndedContext(t *testing.T) {
 	t.Parallel()
 	t.Run("a pending future gives the context's error", func(t *testing.T) {
-		f, _ := NewFuture[int]()
+		f, _ := runtime.NewFuture[int]()
 		if _, err := f.Result(expired()); err != context.Canceled {
 			t.Errorf("Result() error = %v; want context.Canceled", err)
 		}
@@ -158,12 +160,12 @@ func TestFutureResultWithEndedContext(t *testing.T) {
 		if _, err := f.Result(ctx); err != context.DeadlineExceeded {
 			t.Errorf("Result() error = %v; want context.DeadlineExceeded", err)
 		}
-		if got := f.State(); got != Pending {
+		if got := f.State(); got != runtime.Pending {
 			t.Errorf("State() = %v after a wait gave up; want Pending", got)
 		}
 	})
 	t.Run("a finished future answers anyway", func(t *testing.T) {
-		f, complete := NewFuture[int]()
+		f, complete := runtime.NewFuture[int]()
 		complete(5, nil)
 		if v, err := f.Result(expired()); v != 5 || err != nil {
 			t.Errorf("Result() = %v, %v; want 5, nil", v, err)
@@ -173,7 +175,7 @@ func TestFutureResultWithEndedContext(t *testing.T) {
 		}
 	})
 	t.Run("the task goes on after the wait gives up", func(t *testing.T) {
-		p := NewThreadPool()
+		p := runtime.NewThreadPool()
 		defer p.Close()
 		f, release := runningFuture(t, p, 9)
 		if _, err := f.Result(expired()); err != context.Canceled {
@@ -188,10 +190,10 @@ func TestFutureResultWithEndedContext(t *testing.T) {
 
 func TestFutureOnDone(t *testing.T) {
 	t.Run("callbacks on a pending future run once each, in order", func(t *testing.T) {
-		f, complete := NewFuture[int]()
+		f, complete := runtime.NewFuture[int]()
 		var got []string
-		f.OnDone(func(f *Future[int]) { got = append(got, "first") })
-		f.OnDone(func(f *Future[int]) {
+		f.OnDone(func(f *runtime.Future[int]) { got = append(got, "first") })
+		f.OnDone(func(f *runtime.Future[int]) {
 			v, _ := f.Result(context.Background())
 			got = append(got, "second saw "+string(rune('0'+v)))
 		})
@@ -205,20 +207,20 @@ func TestFutureOnDone(t *testing.T) {
 		}
 	})
 	t.Run("a callback on a done future runs before OnDone returns", func(t *testing.T) {
-		f, complete := NewFuture[int]()
+		f, complete := runtime.NewFuture[int]()
 		complete(1, nil)
 		ran := false
-		f.OnDone(func(*Future[int]) { ran = true })
+		f.OnDone(func(*runtime.Future[int]) { ran = true })
 		if !ran {
 			t.Error("callback did not run at once")
 		}
 	})
 	t.Run("a callback on a cancelled future runs", func(t *testing.T) {
-		f, _ := NewFuture[int]()
-		var st State
-		f.OnDone(func(f *Future[int]) { st = f.State() })
+		f, _ := runtime.NewFuture[int]()
+		var st runtime.State
+		f.OnDone(func(f *runtime.Future[int]) { st = f.State() })
 		f.Cancel()
-		if st != Cancelled {
+		if st != runtime.Cancelled {
 			t.Errorf("callback saw %v; want Cancelled", st)
 		}
 	})
@@ -228,10 +230,10 @@ func TestFutureOnDone(t *testing.T) {
 		slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
 		defer slog.SetDefault(old)
 
-		f, complete := NewFuture[int]()
+		f, complete := runtime.NewFuture[int]()
 		after := false
-		f.OnDone(func(*Future[int]) { panic("boom in callback") })
-		f.OnDone(func(*Future[int]) { after = true })
+		f.OnDone(func(*runtime.Future[int]) { panic("boom in callback") })
+		f.OnDone(func(*runtime.Future[int]) { after = true })
 		complete(1, nil)
 		if !after {
 			t.Error("the callback after a panicking one did not run")
@@ -241,7 +243,7 @@ func TestFutureOnDone(t *testing.T) {
 		}
 		// A done future takes the same path.
 		buf.Reset()
-		f.OnDone(func(*Future[int]) { panic("boom again") })
+		f.OnDone(func(*runtime.Future[int]) { panic("boom again") })
 		if !strings.Contains(buf.String(), "boom again") {
 			t.Errorf("log = %q; want the panic value logged", buf.String())
 		}
@@ -250,7 +252,7 @@ func TestFutureOnDone(t *testing.T) {
 
 func TestFutureString(t *testing.T) {
 	t.Parallel()
-	f, complete := NewFuture[int]()
+	f, complete := runtime.NewFuture[int]()
 	if got, want := f.String(), "Future[int](Pending)"; got != want {
 		t.Errorf("String() = %q; want %q", got, want)
 	}
@@ -258,7 +260,7 @@ func TestFutureString(t *testing.T) {
 	if got, want := f.String(), "Future[int](Finished: 3)"; got != want {
 		t.Errorf("String() = %q; want %q", got, want)
 	}
-	g, complete := NewFuture[int]()
+	g, complete := runtime.NewFuture[int]()
 	complete(0, errors.New("bad"))
 	if got, want := g.String(), "Future[int](Finished, error: bad)"; got != want {
 		t.Errorf("String() = %q; want %q", got, want)
@@ -267,7 +269,7 @@ func TestFutureString(t *testing.T) {
 
 func TestStateString(t *testing.T) {
 	t.Parallel()
-	for s, want := range map[State]string{Pending: "Pending", Running: "Running", Finished: "Finished", Cancelled: "Cancelled", 9: "State(9)"} {
+	for s, want := range map[runtime.State]string{runtime.Pending: "Pending", runtime.Running: "Running", runtime.Finished: "Finished", runtime.Cancelled: "Cancelled", 9: "State(9)"} {
 		if got := s.String(); got != want {
 			t.Errorf("State(%d).String() = %q; want %q", uint32(s), got, want)
 		}
@@ -276,11 +278,11 @@ func TestStateString(t *testing.T) {
 
 func TestPanicError(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool()
+	p := runtime.NewThreadPool()
 	defer p.Close()
-	f := Submit(context.Background(), p, func(context.Context) (int, error) { panic(io.EOF) })
+	f := runtime.Submit(context.Background(), p, func(context.Context) (int, error) { panic(io.EOF) })
 	_, err := f.Result(context.Background())
-	var pe *PanicError
+	var pe *runtime.PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("Result() error = %v (%T); want *PanicError", err, err)
 	}

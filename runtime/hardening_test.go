@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"bytes"
@@ -16,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/internal/proc"
+	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // Tasks a real program might have, each of which broke a ProcessPool once
@@ -29,30 +33,30 @@ type cyclic struct {
 }
 
 var (
-	taskInnerTimeout = RegisterTask("test.innerTimeout", func(ctx context.Context, a innerTimeoutArgs) (int, error) {
+	taskInnerTimeout = futuresimpl.RegisterTask("test.innerTimeout", func(ctx context.Context, a innerTimeoutArgs) (int, error) {
 		inner, cancel := context.WithTimeout(ctx, time.Millisecond)
 		defer cancel()
 		<-inner.Done()
 		return 0, fmt.Errorf("GET %s: %w", a.URL, inner.Err())
 	})
-	taskNilPointers = RegisterTask("test.nilPointers", func(_ context.Context, n int) ([]*int, error) { return make([]*int, n), nil })
-	taskBigSquare   = RegisterTask("test.bigSquare", func(_ context.Context, x big.Int) (big.Int, error) {
+	taskNilPointers = futuresimpl.RegisterTask("test.nilPointers", func(_ context.Context, n int) ([]*int, error) { return make([]*int, n), nil })
+	taskBigSquare   = futuresimpl.RegisterTask("test.bigSquare", func(_ context.Context, x big.Int) (big.Int, error) {
 		var r big.Int
 		r.Mul(&x, &x)
 		return r, nil
 	})
-	taskSumPtrs = RegisterTask("test.sumPtrs", func(_ context.Context, ps []*int) (int, error) {
+	taskSumPtrs = futuresimpl.RegisterTask("test.sumPtrs", func(_ context.Context, ps []*int) (int, error) {
 		sum := 0
 		for _, p := range ps {
 			sum += *p
 		}
 		return sum, nil
 	})
-	taskShell = RegisterTask("test.shell", func(_ context.Context, script string) (string, error) {
+	taskShell = futuresimpl.RegisterTask("test.shell", func(_ context.Context, script string) (string, error) {
 		out, err := exec.Command("sh", "-c", script).CombinedOutput()
 		return string(out), err
 	})
-	taskSelf = RegisterTask("test.self", func(_ context.Context, _ struct{}) (string, error) {
+	taskSelf = futuresimpl.RegisterTask("test.self", func(_ context.Context, _ struct{}) (string, error) {
 		exe, err := os.Executable()
 		if err != nil {
 			return "", err
@@ -60,7 +64,7 @@ var (
 		out, err := exec.Command(exe, "-test.run=^$").CombinedOutput()
 		return string(out), err
 	})
-	taskGrandchild = RegisterTask("test.grandchild", func(_ context.Context, pidFile string) (int, error) {
+	taskGrandchild = futuresimpl.RegisterTask("test.grandchild", func(_ context.Context, pidFile string) (int, error) {
 		cmd := exec.Command("sleep", "20")
 		cmd.Stderr = os.Stderr // the grandchild holds the worker's stderr
 		if err := cmd.Start(); err != nil {
@@ -70,12 +74,12 @@ var (
 		os.Exit(5)
 		return 0, nil
 	})
-	taskStderr = RegisterTask("test.stderr", func(_ context.Context, n int) (int, error) {
+	taskStderr = futuresimpl.RegisterTask("test.stderr", func(_ context.Context, n int) (int, error) {
 		os.Stderr.Write(bytes.Repeat([]byte("x"), n)) // the pool's pipe: it does not fail
 		return os.Getpid(), nil
 	})
-	taskLen    = RegisterTask("test.len", func(_ context.Context, b []byte) (int, error) { return len(b), nil })
-	taskCyclic = RegisterTask("test.cyclic", func(_ context.Context, c *cyclic) (*cyclic, error) {
+	taskLen    = futuresimpl.RegisterTask("test.len", func(_ context.Context, b []byte) (int, error) { return len(b), nil })
+	taskCyclic = futuresimpl.RegisterTask("test.cyclic", func(_ context.Context, c *cyclic) (*cyclic, error) {
 		if c == nil {
 			c = &cyclic{Name: "made"}
 			c.Next = c
@@ -87,7 +91,7 @@ var (
 func TestProcessPoolKeepsTheMessageOfAWrappedContextError(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	const want = "GET http://example.test/a: context deadline exceeded"
 	check := func(how string, err error) {
 		t.Helper()
@@ -95,8 +99,8 @@ func TestProcessPoolKeepsTheMessageOfAWrappedContextError(t *testing.T) {
 			t.Errorf("%s: err = %v; want %q that Is context.DeadlineExceeded", how, err, want)
 		}
 	}
-	check("submitted", SubmitTask(ctx, p, taskInnerTimeout, innerTimeoutArgs{"http://example.test/a"}).Err(ctx))
-	for _, err := range MapTask(ctx, p, taskInnerTimeout, slices.Values([]innerTimeoutArgs{{"http://example.test/a"}, {"http://example.test/a"}}), ChunkSize(2)) {
+	check("submitted", futuresimpl.SubmitTask(ctx, p, taskInnerTimeout, innerTimeoutArgs{"http://example.test/a"}).Err(ctx))
+	for _, err := range futuresimpl.MapTask(ctx, p, taskInnerTimeout, slices.Values([]innerTimeoutArgs{{"http://example.test/a"}, {"http://example.test/a"}}), runtime.ChunkSize(2)) {
 		check("in a chunk", err)
 	}
 }
@@ -104,24 +108,24 @@ func TestProcessPoolKeepsTheMessageOfAWrappedContextError(t *testing.T) {
 func TestProcessPoolAResultThatCannotBeEncodedFailsAlone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
-	pid, err := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
+	p := processPool(t, runtime.MaxWorkers(1))
+	pid, err := futuresimpl.SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = SubmitTask(ctx, p, taskNilPointers, 2).Err(ctx)
-	if err == nil || errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "test.nilPointers") || !strings.Contains(err.Error(), "[]*int") {
+	err = futuresimpl.SubmitTask(ctx, p, taskNilPointers, 2).Err(ctx)
+	if err == nil || errors.Is(err, runtime.ErrWorkerDied) || !strings.Contains(err.Error(), "test.nilPointers") || !strings.Contains(err.Error(), "[]*int") {
 		t.Errorf("Err() = %v; want an error naming the task and the type, not a dead worker", err)
 	}
 	// In a chunk: that item fails, the others come back.
 	i := 0
-	for v, err := range MapTask(ctx, p, taskNilPointers, slices.Values([]int{0, 1, 0}), ChunkSize(3)) {
+	for v, err := range futuresimpl.MapTask(ctx, p, taskNilPointers, slices.Values([]int{0, 1, 0}), runtime.ChunkSize(3)) {
 		if (err != nil) != (i == 1) || (err == nil && len(v) != 0) {
 			t.Errorf("item %d of a chunk = %v, %v", i, v, err)
 		}
 		i++
 	}
-	if again, err := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx); again != pid || err != nil {
+	if again, err := futuresimpl.SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx); again != pid || err != nil {
 		t.Errorf("the worker after the failed results: pid %d, %v; want the same worker, %d", again, err, pid)
 	}
 }
@@ -129,10 +133,10 @@ func TestProcessPoolAResultThatCannotBeEncodedFailsAlone(t *testing.T) {
 func TestProcessPoolValuesWithPointerReceiverEncoders(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	var x big.Int
 	x.SetString("123456789012345678901234567890", 10)
-	got, err := SubmitTask(ctx, p, taskBigSquare, x).Result(ctx)
+	got, err := futuresimpl.SubmitTask(ctx, p, taskBigSquare, x).Result(ctx)
 	var want big.Int
 	want.Mul(&x, &x)
 	if err != nil || got.Cmp(&want) != 0 {
@@ -143,25 +147,25 @@ func TestProcessPoolValuesWithPointerReceiverEncoders(t *testing.T) {
 func TestProcessPoolABadArgumentDoesNotPoisonTheNextCall(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	one := 1
-	if err := SubmitTask(ctx, p, taskSumPtrs, []*int{nil}).Err(ctx); err == nil || !strings.Contains(err.Error(), "test.sumPtrs") {
+	if err := futuresimpl.SubmitTask(ctx, p, taskSumPtrs, []*int{nil}).Err(ctx); err == nil || !strings.Contains(err.Error(), "test.sumPtrs") {
 		t.Errorf("a nil pointer in a slice: %v; want an error naming the task", err)
 	}
-	if v, err := SubmitTask(ctx, p, taskSumPtrs, []*int{&one}).Result(ctx); v != 1 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, p, taskSumPtrs, []*int{&one}).Result(ctx); v != 1 || err != nil {
 		t.Errorf("the next good call = %v, %v; want 1, nil", v, err)
 	}
 	// Calls cancelled in flight, some after their arguments were encoded.
 	for i := range 50 {
 		c, cancel := context.WithCancel(ctx)
-		f := SubmitTask(c, p, taskSumPtrs, []*int{&one})
+		f := futuresimpl.SubmitTask(c, p, taskSumPtrs, []*int{&one})
 		if i%2 == 0 {
 			cancel()
 		}
 		f.Err(ctx)
 		cancel()
 	}
-	if v, err := SubmitTask(ctx, p, taskSumPtrs, []*int{&one, &one}).Result(ctx); v != 2 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, p, taskSumPtrs, []*int{&one, &one}).Result(ctx); v != 2 || err != nil {
 		t.Errorf("a call after cancelled ones = %v, %v; want 2, nil", v, err)
 	}
 }
@@ -169,8 +173,8 @@ func TestProcessPoolABadArgumentDoesNotPoisonTheNextCall(t *testing.T) {
 func TestProcessPoolTaskSubprocessesInheritNeitherPipesNorMarker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
-	out, err := SubmitTask(ctx, p, taskShell, "ls /proc/$$/fd; env").Result(ctx)
+	p := processPool(t, runtime.MaxWorkers(1))
+	out, err := futuresimpl.SubmitTask(ctx, p, taskShell, "ls /proc/$$/fd; env").Result(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,14 +182,14 @@ func TestProcessPoolTaskSubprocessesInheritNeitherPipesNorMarker(t *testing.T) {
 	if slices.Contains(lines, "3") || slices.Contains(lines, "4") {
 		t.Errorf("a task's subprocess has fd 3 or 4 open:\n%s", out)
 	}
-	if strings.Contains(out, workerEnv) {
-		t.Errorf("a task's subprocess sees %s:\n%s", workerEnv, out)
+	if strings.Contains(out, proc.Env) {
+		t.Errorf("a task's subprocess sees %s:\n%s", proc.Env, out)
 	}
 	// This same binary, run by a task, is an ordinary program.
-	if out, err := SubmitTask(ctx, p, taskSelf, struct{}{}).Result(ctx); err != nil || !strings.Contains(out, "PASS") {
+	if out, err := futuresimpl.SubmitTask(ctx, p, taskSelf, struct{}{}).Result(ctx); err != nil || !strings.Contains(out, "PASS") {
 		t.Errorf("this binary run by a task: %q, %v; want it to run as a program", out, err)
 	}
-	if v, err := SubmitTask(ctx, p, taskDouble, 2).Result(ctx); v != 4 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, p, taskDouble, 2).Result(ctx); v != 4 || err != nil {
 		t.Errorf("the worker after the subprocess: %v, %v", v, err)
 	}
 }
@@ -193,8 +197,8 @@ func TestProcessPoolTaskSubprocessesInheritNeitherPipesNorMarker(t *testing.T) {
 func TestProcessPoolWorkersAreInAProcessGroupOfTheirOwn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
-	pid, err := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
+	p := processPool(t, runtime.MaxWorkers(1))
+	pid, err := futuresimpl.SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,16 +257,16 @@ func runHelperProgram() bool {
 	case "sigint":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
-		p := NewProcessPool(MaxWorkers(1))
+		p := runtime.NewProcessPool(runtime.MaxWorkers(1))
 		defer p.Close()
-		err := SubmitTask(ctx, p, taskGate, gateArgs{Dir: arg, Name: "sigint"}).Err(context.Background())
+		err := futuresimpl.SubmitTask(ctx, p, taskGate, gateArgs{Dir: arg, Name: "sigint"}).Err(context.Background())
 		fmt.Printf("task error: %v\n", err)
 	case "fullstderr":
-		p := NewProcessPool(MaxWorkers(1))
+		p := runtime.NewProcessPool(runtime.MaxWorkers(1))
 		defer p.Close()
 		ctx := context.Background()
-		pid1, err1 := SubmitTask(ctx, p, taskStderr, 64<<10).Result(ctx)
-		pid2, err2 := SubmitTask(ctx, p, taskStderr, 64<<10).Result(ctx)
+		pid1, err1 := futuresimpl.SubmitTask(ctx, p, taskStderr, 64<<10).Result(ctx)
+		pid2, err2 := futuresimpl.SubmitTask(ctx, p, taskStderr, 64<<10).Result(ctx)
 		fmt.Printf("pids %d %d, errors %v %v\n", pid1, pid2, err1, err2)
 	default:
 		return false
@@ -273,7 +277,7 @@ func runHelperProgram() bool {
 func TestProcessPoolAGrandchildHoldingStderrDoesNotHideADeath(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	pidFile := filepath.Join(t.TempDir(), "grandchild")
 	t.Cleanup(func() {
 		if b, err := os.ReadFile(pidFile); err == nil {
@@ -283,14 +287,14 @@ func TestProcessPoolAGrandchildHoldingStderrDoesNotHideADeath(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	err := SubmitTask(ctx, p, taskGrandchild, pidFile).Err(ctx)
-	if !errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "exited with status 5") {
+	err := futuresimpl.SubmitTask(ctx, p, taskGrandchild, pidFile).Err(ctx)
+	if !errors.Is(err, runtime.ErrWorkerDied) || !strings.Contains(err.Error(), "exited with status 5") {
 		t.Errorf("Err() = %v; want ErrWorkerDied with the exit status", err)
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("the death was reported after %v: it waited for the grandchild", d)
 	}
-	if v, err := SubmitTask(ctx, p, taskDouble, 3).Result(ctx); v != 6 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, p, taskDouble, 3).Result(ctx); v != 6 || err != nil {
 		t.Errorf("the pool after the death: %v, %v", v, err)
 	}
 }
@@ -318,16 +322,16 @@ func TestProcessPoolAFullStderrKillsNoWorker(t *testing.T) {
 func TestProcessPoolAnOversizedValueFailsItsFutureOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
-	pid, err := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
+	p := processPool(t, runtime.MaxWorkers(1))
+	pid, err := futuresimpl.SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = SubmitTask(ctx, p, taskLen, make([]byte, 300<<20)).Err(ctx)
-	if err == nil || errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "test.len") || !strings.Contains(err.Error(), "limit of 268435456 bytes") {
+	err = futuresimpl.SubmitTask(ctx, p, taskLen, make([]byte, 300<<20)).Err(ctx)
+	if err == nil || errors.Is(err, runtime.ErrWorkerDied) || !strings.Contains(err.Error(), "test.len") || !strings.Contains(err.Error(), "limit of 268435456 bytes") {
 		t.Errorf("a 300 MB argument: %v; want an error naming the task and the limit", err)
 	}
-	if again, err := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx); again != pid || err != nil {
+	if again, err := futuresimpl.SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx); again != pid || err != nil {
 		t.Errorf("after the oversized argument: pid %d, %v; want the same worker %d", again, err, pid)
 	}
 }
@@ -335,16 +339,16 @@ func TestProcessPoolAnOversizedValueFailsItsFutureOnly(t *testing.T) {
 func TestProcessPoolACyclicValueFailsItsFutureOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	loop := &cyclic{Name: "a"}
 	loop.Next = loop
-	if err := SubmitTask(ctx, p, taskCyclic, loop).Err(ctx); err == nil || !strings.Contains(err.Error(), "refers to itself") {
+	if err := futuresimpl.SubmitTask(ctx, p, taskCyclic, loop).Err(ctx); err == nil || !strings.Contains(err.Error(), "refers to itself") {
 		t.Errorf("a cyclic argument: %v; want an error saying it refers to itself", err)
 	}
-	if err := SubmitTask(ctx, p, taskCyclic, nil).Err(ctx); err == nil || errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), "refers to itself") {
+	if err := futuresimpl.SubmitTask(ctx, p, taskCyclic, nil).Err(ctx); err == nil || errors.Is(err, runtime.ErrWorkerDied) || !strings.Contains(err.Error(), "refers to itself") {
 		t.Errorf("a cyclic result: %v; want an error saying it refers to itself, the worker alive", err)
 	}
-	if v, err := SubmitTask(ctx, p, taskDouble, 5).Result(ctx); v != 10 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, p, taskDouble, 5).Result(ctx); v != 10 || err != nil {
 		t.Errorf("after the cyclic values: %v, %v", v, err)
 	}
 }
@@ -352,9 +356,9 @@ func TestProcessPoolACyclicValueFailsItsFutureOnly(t *testing.T) {
 func TestProcessPoolChunksOfATaskWithoutArguments(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	n := 0
-	for v, err := range MapTask(ctx, p, taskPID, slices.Values(make([]struct{}, 5)), ChunkSize(2)) {
+	for v, err := range futuresimpl.MapTask(ctx, p, taskPID, slices.Values(make([]struct{}, 5)), runtime.ChunkSize(2)) {
 		if err != nil || v == 0 {
 			t.Errorf("item %d = %v, %v", n, v, err)
 		}
@@ -368,36 +372,38 @@ func TestProcessPoolChunksOfATaskWithoutArguments(t *testing.T) {
 func TestMisuseSaysWhatWentWrong(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := NewThreadPool()
+	pool := runtime.NewThreadPool()
 	defer pool.Close()
-	f := Submit(ctx, pool, value(1))
-	var nilPool *ThreadPool
-	var nilProcs *ProcessPool
+	f := runtime.Submit(ctx, pool, value(1))
+	var nilPool *runtime.ThreadPool
+	var nilProcs *runtime.ProcessPool
 	tests := []struct {
 		name string
 		do   func()
 		want string
 	}{
-		{"a nil *ThreadPool as an Executor", func() { SubmitTask(ctx, nilPool, taskDouble, 1) }, "nil *ThreadPool"},
-		{"a nil *ProcessPool as an Executor", func() { SubmitTask(ctx, nilProcs, taskDouble, 1) }, "nil *ProcessPool"},
-		{"a nil Executor", func() { SubmitTask(ctx, nil, taskDouble, 1) }, "nil Executor"},
-		{"a zero ThreadPool", func() { SubmitTask(ctx, &ThreadPool{}, taskDouble, 1) }, "NewThreadPool"},
-		{"a zero ProcessPool", func() { SubmitTask(ctx, &ProcessPool{}, taskDouble, 1) }, "NewProcessPool"},
-		{"Submit to a nil pool", func() { Submit(ctx, nil, value(1)) }, "NewThreadPool"},
-		{"Submit to a zero pool", func() { Submit(ctx, &ThreadPool{}, value(1)) }, "NewThreadPool"},
+		{"a nil *ThreadPool as an Executor", func() { futuresimpl.SubmitTask(ctx, nilPool, taskDouble, 1) }, "nil *ThreadPool"},
+		{"a nil *ProcessPool as an Executor", func() { futuresimpl.SubmitTask(ctx, nilProcs, taskDouble, 1) }, "nil *ProcessPool"},
+		{"a nil Executor", func() { futuresimpl.SubmitTask(ctx, nil, taskDouble, 1) }, "nil Executor"},
+		{"a zero ThreadPool", func() { futuresimpl.SubmitTask(ctx, &runtime.ThreadPool{}, taskDouble, 1) }, "NewThreadPool"},
+		{"a zero ProcessPool", func() { futuresimpl.SubmitTask(ctx, &runtime.ProcessPool{}, taskDouble, 1) }, "NewProcessPool"},
+		{"Submit to a nil pool", func() { runtime.Submit(ctx, nil, value(1)) }, "NewThreadPool"},
+		{"Submit to a zero pool", func() { runtime.Submit(ctx, &runtime.ThreadPool{}, value(1)) }, "NewThreadPool"},
 		{"a nil future in AsCompleted", func() {
-			for range AsCompleted(ctx, f, nil) {
+			for range runtime.AsCompleted(ctx, f, nil) {
 			}
 		}, "nil future"},
-		{"a nil future in Wait", func() { Wait(ctx, AllCompleted, nil, f) }, "nil future"},
-		{"a nil sequence to MapTask", func() { MapTask(ctx, pool, taskDouble, nil) }, "nil input sequence"},
-		{"a nil sequence to Map", func() { Map[int, int](ctx, pool, func(context.Context, int) (int, error) { return 0, nil }, nil) }, "nil input sequence"},
+		{"a nil future in Wait", func() { runtime.Wait(ctx, runtime.AllCompleted, nil, f) }, "nil future"},
+		{"a nil sequence to MapTask", func() { futuresimpl.MapTask(ctx, pool, taskDouble, nil) }, "nil input sequence"},
+		{"a nil sequence to Map", func() {
+			runtime.Map[int, int](ctx, pool, func(context.Context, int) (int, error) { return 0, nil }, nil)
+		}, "nil input sequence"},
 		{"OnDone(nil)", func() { f.OnDone(nil) }, "OnDone(nil)"},
-		{"Result of a zero Future", func() { new(Future[int]).Result(ctx) }, "zero Future"},
-		{"Cancel of a zero Future", func() { new(Future[int]).Cancel() }, "zero Future"},
-		{"Shutdown of a zero ProcessPool", func() { (&ProcessPool{}).Close() }, "NewProcessPool"},
-		{"Shutdown of a zero ThreadPool", func() { (&ThreadPool{}).Close() }, "NewThreadPool"},
-		{"Stats of a zero ThreadPool", func() { (&ThreadPool{}).Stats() }, "NewThreadPool"},
+		{"Result of a zero Future", func() { new(runtime.Future[int]).Result(ctx) }, "zero Future"},
+		{"Cancel of a zero Future", func() { new(runtime.Future[int]).Cancel() }, "zero Future"},
+		{"Shutdown of a zero ProcessPool", func() { (&runtime.ProcessPool{}).Close() }, "NewProcessPool"},
+		{"Shutdown of a zero ThreadPool", func() { (&runtime.ThreadPool{}).Close() }, "NewThreadPool"},
+		{"Stats of a zero ThreadPool", func() { (&runtime.ThreadPool{}).Stats() }, "NewThreadPool"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -418,16 +424,16 @@ func TestAMarkerSetByHandIsIgnoredWithAWord(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerEnv+"=1")
+	cmd.Env = append(os.Environ(), proc.Env+"=1")
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "ignoring "+workerEnv+"=1") || !strings.Contains(string(out), "PASS") {
-		t.Errorf("this binary run with %s=1 by hand: %v\n%s\nwant a word on stderr, then an ordinary run", workerEnv, err, out)
+	if err != nil || !strings.Contains(string(out), "ignoring "+proc.Env+"=1") || !strings.Contains(string(out), "PASS") {
+		t.Errorf("this binary run with %s=1 by hand: %v\n%s\nwant a word on stderr, then an ordinary run", proc.Env, err, out)
 	}
 }
 
 // taskWaitWrapped waits for the end of its context and returns its error,
 // wrapped, as a task calling a library would.
-var taskWaitWrapped = RegisterTask("test.waitWrapped", func(ctx context.Context, _ struct{}) (int, error) {
+var taskWaitWrapped = futuresimpl.RegisterTask("test.waitWrapped", func(ctx context.Context, _ struct{}) (int, error) {
 	<-ctx.Done()
 	return 0, fmt.Errorf("stopped: %w", ctx.Err())
 })
@@ -439,15 +445,15 @@ var taskWaitWrapped = RegisterTask("test.waitWrapped", func(ctx context.Context,
 // and the task saw context.Canceled.
 func TestProcessPoolADeadlineReachesTheTaskAsDeadlineExceeded(t *testing.T) {
 	t.Parallel()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	// A started worker: the task must start before its deadline passes
 	// (one that never started fails with the bare context error).
-	if _, err := SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background()); err != nil {
+	if _, err := futuresimpl.SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		err := SubmitTask(ctx, p, taskWaitWrapped, struct{}{}).Err(context.Background())
+		err := futuresimpl.SubmitTask(ctx, p, taskWaitWrapped, struct{}{}).Err(context.Background())
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "stopped: ") {
 			t.Fatalf("round %d: Err() = %v; want the task's own error, wrapping context.DeadlineExceeded", i, err)

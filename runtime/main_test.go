@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/futuresgen/futuresgen/runtime"
 )
 
 // TestMain serves as a ProcessPool worker when the test binary is started
@@ -26,11 +28,11 @@ func TestMain(m *testing.M) {
 	case strings.Contains(strings.Join(os.Args, " "), "TestProcessPoolForkBombGuard"):
 		// A worker that forgets to call ServeWorker.
 	case os.Getenv("FUTURESGEN_TEST_SETUP") != "":
-		ServeWorker(WorkerSetup(func(context.Context) error {
+		runtime.ServeWorker(runtime.WorkerSetup(func(context.Context) error {
 			return errors.New("setup: " + os.Getenv("FUTURESGEN_TEST_SETUP"))
 		}))
 	default:
-		ServeWorker()
+		runtime.ServeWorker()
 	}
 	if runHelperProgram() {
 		return

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // count yields 0, 1, …, n-1.
@@ -38,14 +41,14 @@ func double(_ context.Context, x int) (int, error) { return 2 * x, nil }
 func TestMap(t *testing.T) {
 	t.Parallel()
 	t.Run("results come in input order", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(4))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(4))
 		defer p.Close()
 		slow := func(_ context.Context, x int) (int, error) {
 			time.Sleep(time.Duration(10-x) * time.Millisecond)
 			return x * x, nil
 		}
 		var got []int
-		for v, err := range Map(context.Background(), p, slow, count(10)) {
+		for v, err := range runtime.Map(context.Background(), p, slow, count(10)) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +59,7 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("errors come per item and the map goes on", func(t *testing.T) {
-		p := NewThreadPool()
+		p := runtime.NewThreadPool()
 		defer p.Close()
 		odd := errors.New("odd")
 		fn := func(_ context.Context, x int) (int, error) {
@@ -69,8 +72,8 @@ func TestMap(t *testing.T) {
 			return x, nil
 		}
 		var errs []string
-		for v, err := range Map(context.Background(), p, fn, count(6)) {
-			var pe *PanicError
+		for v, err := range runtime.Map(context.Background(), p, fn, count(6)) {
+			var pe *runtime.PanicError
 			switch {
 			case err == nil:
 				errs = append(errs, "ok")
@@ -88,11 +91,11 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("an endless input is read lazily, at most Buffer ahead", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(2))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(2))
 		defer p.Close()
 		var read atomic.Int64
 		n := 0
-		for v, err := range Map(context.Background(), p, double, endless(&read), Buffer(5)) {
+		for v, err := range runtime.Map(context.Background(), p, double, endless(&read), runtime.Buffer(5)) {
 			if err != nil || v != 2*n {
 				t.Fatalf("item %d: %v, %v", n, v, err)
 			}
@@ -106,10 +109,10 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("the default buffer is twice MaxWorkers", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(3))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(3))
 		defer p.Close()
 		var read atomic.Int64
-		for range Map(context.Background(), p, double, endless(&read)) {
+		for range runtime.Map(context.Background(), p, double, endless(&read)) {
 			if got := read.Load(); got != 6 {
 				t.Errorf("read %d inputs before the first result; want 6", got)
 			}
@@ -117,7 +120,7 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("leaving early cancels pending tasks and stops reading", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		defer p.Close()
 		var read, ran atomic.Int64
 		first, rest := make(chan struct{}), make(chan struct{})
@@ -131,7 +134,7 @@ func TestMap(t *testing.T) {
 			return x, nil
 		}
 		go func() { time.Sleep(5 * time.Millisecond); close(first) }()
-		for range Map(context.Background(), p, fn, endless(&read), Buffer(10)) {
+		for range runtime.Map(context.Background(), p, fn, endless(&read), runtime.Buffer(10)) {
 			break
 		}
 		close(rest)
@@ -147,7 +150,7 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("a deadline bounds the whole map", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(2))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(2))
 		defer p.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		defer cancel()
@@ -159,7 +162,7 @@ func TestMap(t *testing.T) {
 			return x, nil
 		}
 		var got []error
-		for _, err := range Map(ctx, p, fn, count(100)) {
+		for _, err := range runtime.Map(ctx, p, fn, count(100)) {
 			got = append(got, err)
 		}
 		if len(got) != 4 || got[3] != context.DeadlineExceeded || got[0] != nil {
@@ -167,19 +170,19 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("shutdown ends the map with one error", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		var last error
 		n := 0
-		for _, err := range Map(context.Background(), p, double, count(100), Buffer(4)) {
+		for _, err := range runtime.Map(context.Background(), p, double, count(100), runtime.Buffer(4)) {
 			n++
 			last = err
 			if n == 2 {
-				go p.Shutdown(context.Background(), CancelPending())
-				<-p.closing
+				go p.Shutdown(context.Background(), runtime.CancelPending())
+				<-runtime.ShutdownBegun(p)
 			}
 		}
 		p.Close()
-		if !errors.Is(last, ErrCancelled) && !errors.Is(last, ErrShutdown) {
+		if !errors.Is(last, runtime.ErrCancelled) && !errors.Is(last, runtime.ErrShutdown) {
 			t.Errorf("last error = %v; want ErrCancelled or ErrShutdown", last)
 		}
 		if n > 7 {
@@ -187,7 +190,7 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("Unordered yields in completion order", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(4))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(4))
 		defer p.Close()
 		release := make(chan struct{})
 		fn := func(_ context.Context, x int) (int, error) {
@@ -197,7 +200,7 @@ func TestMap(t *testing.T) {
 			return x, nil
 		}
 		var got []int
-		for v, err := range Map(context.Background(), p, fn, count(4), Unordered()) {
+		for v, err := range runtime.Map(context.Background(), p, fn, count(4), runtime.Unordered()) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,11 +218,11 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("Unordered reads lazily and cancels on break", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(2))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(2))
 		defer p.Close()
 		var read atomic.Int64
 		n := 0
-		for _, err := range Map(context.Background(), p, double, endless(&read), Unordered(), Buffer(3)) {
+		for _, err := range runtime.Map(context.Background(), p, double, endless(&read), runtime.Unordered(), runtime.Buffer(3)) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -233,13 +236,13 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("Unordered with a deadline", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(2))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(2))
 		defer p.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		block := func(ctx context.Context, x int) (int, error) { <-ctx.Done(); return 0, ctx.Err() }
 		var got []error
-		for _, err := range Map(ctx, p, block, count(10), Unordered()) {
+		for _, err := range runtime.Map(ctx, p, block, count(10), runtime.Unordered()) {
 			got = append(got, err)
 		}
 		if len(got) != 1 || got[0] != context.DeadlineExceeded {
@@ -247,10 +250,10 @@ func TestMap(t *testing.T) {
 		}
 	})
 	t.Run("ChunkSize is accepted and ignored in process", func(t *testing.T) {
-		p := NewThreadPool()
+		p := runtime.NewThreadPool()
 		defer p.Close()
 		sum := 0
-		for v, _ := range Map(context.Background(), p, double, count(10), ChunkSize(4)) {
+		for v, _ := range runtime.Map(context.Background(), p, double, count(10), runtime.ChunkSize(4)) {
 			sum += v
 		}
 		if sum != 90 {
@@ -266,7 +269,7 @@ func TestMapProgress(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var seen []int
 			n := 0
-			for range MapTask(ctx, ex, taskDouble, count(50), ChunkSize(8), Progress(func(done int) { seen = append(seen, done) })) {
+			for range futuresimpl.MapTask(ctx, ex, taskDouble, count(50), runtime.ChunkSize(8), runtime.Progress(func(done int) { seen = append(seen, done) })) {
 				n++
 			}
 			if n != 50 || len(seen) != 50 || seen[0] != 1 || seen[49] != 50 {

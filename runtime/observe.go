@@ -101,7 +101,7 @@ type Event struct {
 	// Call numbers a submitted call within its executor, from 1; every
 	// event of the call carries it.
 	Call uint64
-	// Task is the task's stable name (see RegisterTask); for a closure
+	// Task is the task's stable name (the dispatch table's); for a closure
 	// given to Submit, its function's name, as under LabelTask.
 	Task string
 	// Items is the number of futures the call carries: 1, or the inputs

@@ -3,35 +3,15 @@ package runtime
 import (
 	"context"
 	"fmt"
-	goruntime "runtime"
-	"time"
+
+	"github.com/futuresgen/futuresgen/internal/options"
 )
 
 // Option configures an executor; pass options to NewThreadPool or
 // NewProcessPool. Options that do not apply to an executor are ignored by
 // it, as each option's doc says. An option given a value that makes no
 // sense panics at once, naming the option, as Python raises ValueError.
-type Option func(*config)
-
-type config struct {
-	maxWorkers     int // 0: the executor's default
-	queueLimit     int // 0: unbounded
-	initializer    func(context.Context) error
-	maxTasksPerWkr int // 0: unlimited
-
-	// ProcessPool only.
-	grace        time.Duration
-	startTimeout time.Duration
-	command      []string
-}
-
-func newConfig(opts []Option) config {
-	var c config
-	for _, o := range opts {
-		o(&c)
-	}
-	return c
-}
+type Option func(*options.Executor)
 
 // MaxWorkers sets how many workers an executor runs at most. Workers start
 // lazily, as work arrives. The default is min(32, GOMAXPROCS+4) for a
@@ -41,7 +21,7 @@ func MaxWorkers(n int) Option {
 	if n < 1 {
 		panic(fmt.Sprintf("futuresgen: MaxWorkers(%d): need at least 1 worker", n))
 	}
-	return func(c *config) { c.maxWorkers = n }
+	return func(c *options.Executor) { c.MaxWorkers = n }
 }
 
 // QueueLimit bounds how many submitted tasks may wait for a worker. Tasks
@@ -53,7 +33,7 @@ func QueueLimit(n int) Option {
 	if n < 1 {
 		panic(fmt.Sprintf("futuresgen: QueueLimit(%d): need room for at least 1 task", n))
 	}
-	return func(c *config) { c.queueLimit = n }
+	return func(c *options.Executor) { c.QueueLimit = n }
 }
 
 // Initializer sets a function that runs as each worker starts, before it
@@ -65,7 +45,7 @@ func Initializer(fn func(context.Context) error) Option {
 	if fn == nil {
 		panic("futuresgen: Initializer(nil): need a function")
 	}
-	return func(c *config) { c.initializer = fn }
+	return func(c *options.Executor) { c.Initializer = fn }
 }
 
 // MaxTasksPerWorker replaces a worker after it has run n tasks (Python's
@@ -77,39 +57,22 @@ func MaxTasksPerWorker(n int) Option {
 	if n < 1 {
 		panic(fmt.Sprintf("futuresgen: MaxTasksPerWorker(%d): need at least 1 task", n))
 	}
-	return func(c *config) { c.maxTasksPerWkr = n }
-}
-
-// defaultThreadWorkers is Python's ThreadPoolExecutor default,
-// min(32, cpus+4), on Go's CPU count.
-func defaultThreadWorkers() int {
-	return min(32, goruntime.GOMAXPROCS(0)+4)
+	return func(c *options.Executor) { c.MaxTasksPerWorker = n }
 }
 
 // ShutdownOption changes what Shutdown does.
-type ShutdownOption func(*shutdownConfig)
-
-type shutdownConfig struct {
-	cancelPending bool
-}
+type ShutdownOption func(*options.Shutdown)
 
 // CancelPending makes Shutdown cancel every task that has not started
 // (their futures become Cancelled) and end the context of the tasks that
 // are running, instead of letting them all run. It is Python's
 // shutdown(cancel_futures=True).
 func CancelPending() ShutdownOption {
-	return func(c *shutdownConfig) { c.cancelPending = true }
+	return func(c *options.Shutdown) { c.CancelPending = true }
 }
 
 // MapOption configures a Map.
-type MapOption func(*mapConfig)
-
-type mapConfig struct {
-	chunkSize int // 0: 1
-	buffer    int // 0: twice the executor's workers
-	unordered bool
-	progress  func(done int)
-}
+type MapOption func(*options.Map)
 
 // ChunkSize makes a ProcessPool send n inputs of a Map to a worker in one
 // message, which cuts the cost per item for small tasks. A failure of one
@@ -119,7 +82,7 @@ func ChunkSize(n int) MapOption {
 	if n < 1 {
 		panic(fmt.Sprintf("futuresgen: ChunkSize(%d): need at least 1 input per chunk", n))
 	}
-	return func(c *mapConfig) { c.chunkSize = n }
+	return func(c *options.Map) { c.ChunkSize = n }
 }
 
 // Buffer bounds how many inputs a Map reads from its sequence ahead of the
@@ -132,14 +95,14 @@ func Buffer(n int) MapOption {
 	if n < 1 {
 		panic(fmt.Sprintf("futuresgen: Buffer(%d): need room for at least 1 input", n))
 	}
-	return func(c *mapConfig) { c.buffer = n }
+	return func(c *options.Map) { c.Buffer = n }
 }
 
 // Unordered makes a Map yield results in the order the tasks complete
 // instead of the order of the inputs, so one slow task does not hold back
 // the others (mpi4py's unordered map).
 func Unordered() MapOption {
-	return func(c *mapConfig) { c.unordered = true }
+	return func(c *options.Map) { c.Unordered = true }
 }
 
 // Progress calls fn each time an input of the Map completes, with the
@@ -154,5 +117,5 @@ func Progress(fn func(done int)) MapOption {
 	if fn == nil {
 		panic("futuresgen: Progress(nil): need a function")
 	}
-	return func(c *mapConfig) { c.progress = fn }
+	return func(c *options.Map) { c.Progress = fn }
 }

@@ -6,9 +6,13 @@ import (
 	goruntime "runtime"
 	"time"
 
+	"github.com/futuresgen/futuresgen/internal/engine"
+	"github.com/futuresgen/futuresgen/internal/options"
 	"github.com/futuresgen/futuresgen/internal/proc"
+	"github.com/futuresgen/futuresgen/internal/remote"
 	"github.com/futuresgen/futuresgen/internal/sched"
 	"github.com/futuresgen/futuresgen/internal/wire"
+	"github.com/futuresgen/futuresgen/internal/worker"
 )
 
 // ProcessPool runs generated tasks in worker processes: Python's
@@ -64,7 +68,7 @@ import (
 //
 // The zero ProcessPool is not usable; call NewProcessPool.
 type ProcessPool struct {
-	eng   engine
+	handle
 	s     *sched.Scheduler
 	procs *proc.Pool
 	max   int
@@ -90,7 +94,7 @@ func GracePeriod(d time.Duration) Option {
 	if d <= 0 {
 		panic(fmt.Sprintf("futuresgen: GracePeriod(%v): need a positive duration", d))
 	}
-	return func(c *config) { c.grace = d }
+	return func(c *options.Executor) { c.Grace = d }
 }
 
 // WorkerCommand runs workers as the program at path with args instead of
@@ -102,7 +106,7 @@ func WorkerCommand(path string, args ...string) Option {
 		panic("futuresgen: WorkerCommand: empty path")
 	}
 	cmd := append([]string{path}, args...)
-	return func(c *config) { c.command = cmd }
+	return func(c *options.Executor) { c.Command = cmd }
 }
 
 // StartTimeout bounds how long a new worker may take to say hello (default
@@ -113,7 +117,7 @@ func StartTimeout(d time.Duration) Option {
 	if d <= 0 {
 		panic(fmt.Sprintf("futuresgen: StartTimeout(%v): need a positive duration", d))
 	}
-	return func(c *config) { c.startTimeout = d }
+	return func(c *options.Executor) { c.StartTimeout = d }
 }
 
 // maxStartFailures is how many workers may die at start in a row before
@@ -134,44 +138,38 @@ const aheadPerWorker = 15
 // NewProcessPool panics if this process is itself a worker whose main did
 // not call ServeWorker, rather than start workers of its own.
 func NewProcessPool(opts ...Option) *ProcessPool {
-	guardNotWorker()
-	cfg := newConfig(opts)
-	if cfg.initializer != nil {
+	worker.Guard()
+	cfg := options.Apply(opts)
+	if cfg.Initializer != nil {
 		panic("futuresgen: NewProcessPool: Initializer cannot run in worker processes; pass WorkerSetup to ServeWorker instead")
 	}
-	p := &ProcessPool{max: cfg.maxWorkers}
+	p := &ProcessPool{max: cfg.MaxWorkers}
 	if p.max == 0 {
 		p.max = goruntime.GOMAXPROCS(0)
 	}
-	grace := cfg.grace
+	grace := cfg.Grace
 	if grace == 0 {
 		grace = 3 * time.Second
 	}
-	p.procs = proc.New(proc.Config{Command: cfg.command, StartTimeout: cfg.startTimeout, MaxStartFailures: maxStartFailures})
-	p.s = sched.New(sched.Config{
+	p.s, p.procs = proc.NewScheduler(proc.Config{Command: cfg.Command, StartTimeout: cfg.StartTimeout, MaxStartFailures: maxStartFailures}, sched.Config{
 		MaxWorkers:        p.max,
-		Spawn:             p.procs.Spawn,
-		QueueLimit:        cfg.queueLimit,
+		QueueLimit:        cfg.QueueLimit,
 		Grace:             grace,
-		MaxTasksPerWorker: cfg.maxTasksPerWkr,
+		MaxTasksPerWorker: cfg.MaxTasksPerWorker,
 		Exclusive:         true,
 		AheadPerSlot:      aheadPerWorker,
-		Lost:              func(cause error) error { return cause },
-		MaxStartFailures:  maxStartFailures,
 		StartFailed: func(n int, last error) error {
 			return fmt.Errorf("%w: %d worker processes in a row died before they were ready; the last: %w", ErrBrokenPool, n, last)
 		},
 	})
-	p.procs.Bind(p.s)
-	p.eng.remote = &remote{s: p.s, buffer: 2 * p.max, refuse: ErrShutdown, maxPayload: wire.DefaultMaxPayload, where: "a ProcessPool"}
+	p.handle = engine.NewHandle(engine.Engine{Remote: &remote.Executor{
+		S:          p.s,
+		Buffer:     2 * p.max,
+		Refuse:     ErrShutdown,
+		MaxPayload: wire.DefaultMaxPayload,
+		Where:      "a ProcessPool",
+	}})
 	return p
-}
-
-func (p *ProcessPool) engine() *engine {
-	if p == nil {
-		panic("futuresgen: a nil *ProcessPool was used as an Executor; create it with NewProcessPool")
-	}
-	return &p.eng
 }
 
 // check panics, naming op, unless p was made by NewProcessPool.
@@ -192,11 +190,7 @@ func (p *ProcessPool) check(op string) {
 // later Shutdown or Close waits for it again. Otherwise it returns nil.
 func (p *ProcessPool) Shutdown(ctx context.Context, opts ...ShutdownOption) error {
 	p.check("Shutdown")
-	var sc shutdownConfig
-	for _, o := range opts {
-		o(&sc)
-	}
-	p.s.Shutdown(sc.cancelPending)
+	p.s.Shutdown(options.Apply(opts).CancelPending)
 	return p.s.WaitDone(ctx)
 }
 

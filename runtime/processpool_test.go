@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -16,29 +16,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/futuresgen/futuresgen/internal/proc"
 	"github.com/futuresgen/futuresgen/internal/registry"
+	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // Tasks for the ProcessPool tests, registered in the parent and in every
 // worker (the same test binary) alike.
 var (
-	taskDouble = RegisterTask("test.double", func(_ context.Context, x int) (int, error) { return 2 * x, nil })
-	taskFail   = RegisterTask("test.fail", func(_ context.Context, msg string) (struct{}, error) { return struct{}{}, errors.New(msg) })
-	taskPanic  = RegisterTask("test.panic", func(_ context.Context, v string) (int, error) { panic(v) })
-	taskExit   = RegisterTask("test.exit", func(_ context.Context, code int) (int, error) { os.Exit(code); return 0, nil })
-	taskKill   = RegisterTask("test.kill", func(_ context.Context, _ struct{}) (int, error) {
+	taskDouble = futuresimpl.RegisterTask("test.double", func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+	taskFail   = futuresimpl.RegisterTask("test.fail", func(_ context.Context, msg string) (struct{}, error) { return struct{}{}, errors.New(msg) })
+	taskPanic  = futuresimpl.RegisterTask("test.panic", func(_ context.Context, v string) (int, error) { panic(v) })
+	taskExit   = futuresimpl.RegisterTask("test.exit", func(_ context.Context, code int) (int, error) { os.Exit(code); return 0, nil })
+	taskKill   = futuresimpl.RegisterTask("test.kill", func(_ context.Context, _ struct{}) (int, error) {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
 	})
-	taskFatal = RegisterTask("test.fatal", func(_ context.Context, _ struct{}) (int, error) {
+	taskFatal = futuresimpl.RegisterTask("test.fatal", func(_ context.Context, _ struct{}) (int, error) {
 		var m map[string]int
 		done := make(chan struct{})
 		go func() { m["x"] = 1; close(done) }() // a panic in another goroutine kills the process
 		<-done
 		return 0, nil
 	})
-	taskPID   = RegisterTask("test.pid", func(_ context.Context, _ struct{}) (int, error) { return os.Getpid(), nil })
-	taskSleep = RegisterTask("test.sleep", func(ctx context.Context, d time.Duration) (int, error) {
+	taskPID   = futuresimpl.RegisterTask("test.pid", func(_ context.Context, _ struct{}) (int, error) { return os.Getpid(), nil })
+	taskSleep = futuresimpl.RegisterTask("test.sleep", func(ctx context.Context, d time.Duration) (int, error) {
 		select {
 		case <-time.After(d):
 			return os.Getpid(), nil
@@ -46,12 +49,12 @@ var (
 			return 0, ctx.Err()
 		}
 	})
-	taskIgnore = RegisterTask("test.ignore", func(_ context.Context, d time.Duration) (int, error) {
+	taskIgnore = futuresimpl.RegisterTask("test.ignore", func(_ context.Context, d time.Duration) (int, error) {
 		time.Sleep(d) // ignores its context
 		return os.Getpid(), nil
 	})
-	taskHash = RegisterTask("test.hash", func(_ context.Context, b []byte) ([32]byte, error) { return sha256.Sum256(b), nil })
-	taskPage = RegisterTask("test.page", func(_ context.Context, p *page) (*page, error) {
+	taskHash = futuresimpl.RegisterTask("test.hash", func(_ context.Context, b []byte) ([32]byte, error) { return sha256.Sum256(b), nil })
+	taskPage = futuresimpl.RegisterTask("test.page", func(_ context.Context, p *page) (*page, error) {
 		if p == nil {
 			return nil, nil
 		}
@@ -59,16 +62,16 @@ var (
 		p.At = p.At.Add(time.Hour)
 		return p, nil
 	})
-	taskStack = RegisterTask("test.stack", func(_ context.Context, depth int) (int, error) {
+	taskStack = futuresimpl.RegisterTask("test.stack", func(_ context.Context, depth int) (int, error) {
 		debug.SetMaxStack(1 << 20) // overflow fast
 		var down func(int) int
 		down = func(n int) int { return down(n+1) + 1 }
 		return down(depth), nil
 	})
-	taskGoexit = RegisterTask("test.goexit", func(_ context.Context, _ struct{}) (int, error) { goruntime.Goexit(); return 0, nil })
-	taskNone   = RegisterTask("test.none", func(_ context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
-	taskLocal  = RegisterTask("test.local", func(_ context.Context, ch chan int) (struct{}, error) { return struct{}{}, nil }, Local())
-	taskEvens  = RegisterTask("test.evens", func(_ context.Context, x int) (int, error) {
+	taskGoexit = futuresimpl.RegisterTask("test.goexit", func(_ context.Context, _ struct{}) (int, error) { goruntime.Goexit(); return 0, nil })
+	taskNone   = futuresimpl.RegisterTask("test.none", func(_ context.Context, _ struct{}) (struct{}, error) { return struct{}{}, nil })
+	taskLocal  = futuresimpl.RegisterTask("test.local", func(_ context.Context, ch chan int) (struct{}, error) { return struct{}{}, nil }, futuresimpl.Local())
+	taskEvens  = futuresimpl.RegisterTask("test.evens", func(_ context.Context, x int) (int, error) {
 		switch {
 		case x%10 == 3:
 			panic(fmt.Sprintf("three-ish %d", x))
@@ -86,9 +89,9 @@ type page struct {
 }
 
 // processPool returns a pool of n workers closed at the end of the test.
-func processPool(t *testing.T, opts ...Option) *ProcessPool {
+func processPool(t *testing.T, opts ...runtime.Option) *runtime.ProcessPool {
 	t.Helper()
-	p := NewProcessPool(opts...)
+	p := runtime.NewProcessPool(opts...)
 	t.Cleanup(func() {
 		pids := p.WorkerPIDs()
 		if err := p.Close(); err != nil {
@@ -108,30 +111,30 @@ func processPool(t *testing.T, opts ...Option) *ProcessPool {
 func TestProcessPoolRunsTasks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(2))
+	p := processPool(t, runtime.MaxWorkers(2))
 
-	if v, err := SubmitTask(ctx, p, taskDouble, 21).Result(ctx); v != 42 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, p, taskDouble, 21).Result(ctx); v != 42 || err != nil {
 		t.Errorf("double(21) = %v, %v; want 42, nil", v, err)
 	}
-	if _, err := SubmitTask(ctx, p, taskNone, struct{}{}).Result(ctx); err != nil {
+	if _, err := futuresimpl.SubmitTask(ctx, p, taskNone, struct{}{}).Result(ctx); err != nil {
 		t.Errorf("none: %v", err)
 	}
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	got, err := SubmitTask(ctx, p, taskPage, &page{URL: "u", Words: []string{"a"}, At: at}).Result(ctx)
+	got, err := futuresimpl.SubmitTask(ctx, p, taskPage, &page{URL: "u", Words: []string{"a"}, At: at}).Result(ctx)
 	if err != nil || got.URL != "u" || !slices.Equal(got.Words, []string{"a", "seen"}) || !got.At.Equal(at.Add(time.Hour)) {
 		t.Errorf("page = %+v, %v", got, err)
 	}
-	if got, err := SubmitTask(ctx, p, taskPage, nil).Result(ctx); got != nil || err != nil {
+	if got, err := futuresimpl.SubmitTask(ctx, p, taskPage, nil).Result(ctx); got != nil || err != nil {
 		t.Errorf("page(nil) = %v, %v; want nil, nil", got, err)
 	}
 	big := make([]byte, 64<<10)
 	for i := range big {
 		big[i] = byte(i)
 	}
-	if sum, err := SubmitTask(ctx, p, taskHash, big).Result(ctx); sum != sha256.Sum256(big) || err != nil {
+	if sum, err := futuresimpl.SubmitTask(ctx, p, taskHash, big).Result(ctx); sum != sha256.Sum256(big) || err != nil {
 		t.Errorf("hash of 64 KiB: %x, %v", sum, err)
 	}
-	pid, _ := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
+	pid, _ := futuresimpl.SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
 	if pid == os.Getpid() || pid == 0 {
 		t.Errorf("the task ran in pid %d; want a worker process", pid)
 	}
@@ -140,29 +143,29 @@ func TestProcessPoolRunsTasks(t *testing.T) {
 func TestProcessPoolErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 
-	err := SubmitTask(ctx, p, taskFail, "disk full: /var/x").Err(ctx)
-	var re *RemoteError
+	err := futuresimpl.SubmitTask(ctx, p, taskFail, "disk full: /var/x").Err(ctx)
+	var re *runtime.RemoteError
 	if !errors.As(err, &re) || err.Error() != "disk full: /var/x" || re.Task != "test.fail" {
 		t.Errorf("Err() = %v (%T); want a *RemoteError with the message intact", err, err)
 	}
-	_, err = SubmitTask(ctx, p, taskPanic, "boom").Result(ctx)
-	var pe *PanicError
+	_, err = futuresimpl.SubmitTask(ctx, p, taskPanic, "boom").Result(ctx)
+	var pe *runtime.PanicError
 	if !errors.As(err, &pe) || pe.Value != "boom" || !strings.Contains(pe.Stack, "processpool_test.go") {
 		t.Errorf("Result() error = %v; want a *PanicError with value boom and the worker's stack", err)
 	}
-	if err := SubmitTask(ctx, p, taskGoexit, struct{}{}).Err(ctx); err == nil || !strings.Contains(err.Error(), "Goexit") {
+	if err := futuresimpl.SubmitTask(ctx, p, taskGoexit, struct{}{}).Err(ctx); err == nil || !strings.Contains(err.Error(), "Goexit") {
 		t.Errorf("a task calling runtime.Goexit: Err() = %v; want an error saying so", err)
 	}
 	if s := p.Stats(); s.WorkerDeaths != 0 {
 		t.Errorf("Goexit killed the worker: %+v", s)
 	}
-	err = SubmitTask(ctx, p, taskLocal, nil).Err(ctx)
+	err = futuresimpl.SubmitTask(ctx, p, taskLocal, nil).Err(ctx)
 	if err == nil || !strings.Contains(err.Error(), "test.local") || !strings.Contains(err.Error(), "local") {
 		t.Errorf("a local task on a ProcessPool: Err() = %v; want an error naming the task", err)
 	}
-	if v, err := SubmitTask(ctx, p, taskDouble, 2).Result(ctx); v != 4 || err != nil {
+	if v, err := futuresimpl.SubmitTask(ctx, p, taskDouble, 2).Result(ctx); v != 4 || err != nil {
 		t.Errorf("the pool did not go on: %v, %v", v, err)
 	}
 }
@@ -170,15 +173,15 @@ func TestProcessPoolErrors(t *testing.T) {
 func TestProcessPoolMap(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(2))
+	p := processPool(t, runtime.MaxWorkers(2))
 	for _, chunk := range []int{1, 7, 256} {
 		t.Run(fmt.Sprintf("chunk size %d", chunk), func(t *testing.T) {
 			var got []string
-			for v, err := range MapTask(ctx, p, taskEvens, count(40), ChunkSize(chunk)) {
+			for v, err := range futuresimpl.MapTask(ctx, p, taskEvens, count(40), runtime.ChunkSize(chunk)) {
 				switch {
 				case err == nil:
 					got = append(got, fmt.Sprint(v))
-				case errors.As(err, new(*PanicError)):
+				case errors.As(err, new(*runtime.PanicError)):
 					got = append(got, "panic")
 				default:
 					got = append(got, err.Error())
@@ -202,12 +205,12 @@ func TestProcessPoolMap(t *testing.T) {
 		})
 	}
 	t.Run("leaving early cancels the chunks not sent, and the counts add up", func(t *testing.T) {
-		q := processPool(t, MaxWorkers(1))
+		q := processPool(t, runtime.MaxWorkers(1))
 		n := 0
-		for range MapTask(ctx, q, taskSleep, func(yield func(time.Duration) bool) {
+		for range futuresimpl.MapTask(ctx, q, taskSleep, func(yield func(time.Duration) bool) {
 			for yield(time.Millisecond) {
 			}
-		}, ChunkSize(4), Buffer(64)) {
+		}, runtime.ChunkSize(4), runtime.Buffer(64)) {
 			if n++; n == 10 {
 				break
 			}
@@ -220,7 +223,7 @@ func TestProcessPoolMap(t *testing.T) {
 	})
 	t.Run("unordered", func(t *testing.T) {
 		var got []int
-		for v, err := range MapTask(ctx, p, taskDouble, count(100), ChunkSize(8), Unordered()) {
+		for v, err := range futuresimpl.MapTask(ctx, p, taskDouble, count(100), runtime.ChunkSize(8), runtime.Unordered()) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,23 +243,27 @@ func TestProcessPoolWorkerDeath(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
-		run  func(p *ProcessPool) *Future[int]
+		run  func(p *runtime.ProcessPool) *runtime.Future[int]
 		want string
 	}{
-		{"os.Exit", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskExit, 7) }, "exited with status 7"},
-		{"SIGKILL", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskKill, struct{}{}) }, "killed by signal killed"},
-		{"a fatal panic in a goroutine", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskFatal, struct{}{}) }, "assignment to entry in nil map"},
-		{"stack exhaustion", func(p *ProcessPool) *Future[int] { return SubmitTask(ctx, p, taskStack, 0) }, "fatal error: stack overflow"},
+		{"os.Exit", func(p *runtime.ProcessPool) *runtime.Future[int] { return futuresimpl.SubmitTask(ctx, p, taskExit, 7) }, "exited with status 7"},
+		{"SIGKILL", func(p *runtime.ProcessPool) *runtime.Future[int] {
+			return futuresimpl.SubmitTask(ctx, p, taskKill, struct{}{})
+		}, "killed by signal killed"},
+		{"a fatal panic in a goroutine", func(p *runtime.ProcessPool) *runtime.Future[int] {
+			return futuresimpl.SubmitTask(ctx, p, taskFatal, struct{}{})
+		}, "assignment to entry in nil map"},
+		{"stack exhaustion", func(p *runtime.ProcessPool) *runtime.Future[int] { return futuresimpl.SubmitTask(ctx, p, taskStack, 0) }, "fatal error: stack overflow"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := processPool(t, MaxWorkers(1))
-			before := SubmitTask(ctx, p, taskSleep, 20*time.Millisecond)
+			p := processPool(t, runtime.MaxWorkers(1))
+			before := futuresimpl.SubmitTask(ctx, p, taskSleep, 20*time.Millisecond)
 			dying := tt.run(p)
-			after := []*Future[int]{SubmitTask(ctx, p, taskDouble, 1), SubmitTask(ctx, p, taskDouble, 2)}
+			after := []*runtime.Future[int]{futuresimpl.SubmitTask(ctx, p, taskDouble, 1), futuresimpl.SubmitTask(ctx, p, taskDouble, 2)}
 			err := dying.Err(ctx)
-			if !errors.Is(err, ErrWorkerDied) || !strings.Contains(err.Error(), tt.want) {
+			if !errors.Is(err, runtime.ErrWorkerDied) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Err() = %v; want ErrWorkerDied saying %q", err, tt.want)
 			}
 			if _, err := before.Result(ctx); err != nil {
@@ -276,11 +283,11 @@ func TestProcessPoolWorkerDeath(t *testing.T) {
 
 func TestProcessPoolCancellationCrossesTheBoundary(t *testing.T) {
 	t.Parallel()
-	p := processPool(t, MaxWorkers(1), GracePeriod(200*time.Millisecond))
+	p := processPool(t, runtime.MaxWorkers(1), runtime.GracePeriod(200*time.Millisecond))
 	t.Run("a task that honours its context ends with it", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		f := SubmitTask(ctx, p, taskSleep, time.Minute)
+		f := futuresimpl.SubmitTask(ctx, p, taskSleep, time.Minute)
 		if err := f.Err(context.Background()); err != context.DeadlineExceeded {
 			t.Errorf("Err() = %v; want context.DeadlineExceeded", err)
 		}
@@ -289,11 +296,11 @@ func TestProcessPoolCancellationCrossesTheBoundary(t *testing.T) {
 		}
 	})
 	t.Run("a task that ignores its context has its worker killed after the grace period", func(t *testing.T) {
-		pid, _ := SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
+		pid, _ := futuresimpl.SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		f := SubmitTask(ctx, p, taskIgnore, time.Hour)
+		f := futuresimpl.SubmitTask(ctx, p, taskIgnore, time.Hour)
 		err := f.Err(context.Background())
 		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "killed") {
 			t.Errorf("Err() = %v; want DeadlineExceeded saying the worker was killed", err)
@@ -301,7 +308,7 @@ func TestProcessPoolCancellationCrossesTheBoundary(t *testing.T) {
 		if d := time.Since(start); d > time.Minute {
 			t.Errorf("the hard deadline took %v", d)
 		}
-		pid2, err := SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
+		pid2, err := futuresimpl.SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
 		if err != nil || pid2 == pid {
 			t.Errorf("after the kill: pid %d (before %d), %v; want a new worker", pid2, pid, err)
 		}
@@ -311,10 +318,10 @@ func TestProcessPoolCancellationCrossesTheBoundary(t *testing.T) {
 func TestProcessPoolMaxTasksPerWorker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1), MaxTasksPerWorker(2))
+	p := processPool(t, runtime.MaxWorkers(1), runtime.MaxTasksPerWorker(2))
 	pids := map[int]int{}
 	for range 6 {
-		pid, err := SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
+		pid, err := futuresimpl.SubmitTask(ctx, p, taskPID, struct{}{}).Result(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,17 +339,17 @@ func TestProcessPoolShutdown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t.Run("Close waits for the work and leaves no worker", func(t *testing.T) {
-		p := NewProcessPool(MaxWorkers(2))
-		fs := make([]*Future[int], 20)
+		p := runtime.NewProcessPool(runtime.MaxWorkers(2))
+		fs := make([]*runtime.Future[int], 20)
 		for i := range fs {
-			fs[i] = SubmitTask(ctx, p, taskDouble, i)
+			fs[i] = futuresimpl.SubmitTask(ctx, p, taskDouble, i)
 		}
 		pids := p.WorkerPIDs()
 		if err := p.Close(); err != nil {
 			t.Fatal(err)
 		}
 		for i, f := range fs {
-			if st := f.State(); st != Finished {
+			if st := f.State(); st != runtime.Finished {
 				t.Errorf("future %d is %v after Close", i, st)
 			}
 		}
@@ -351,7 +358,7 @@ func TestProcessPoolShutdown(t *testing.T) {
 				t.Errorf("worker %d still alive", pid)
 			}
 		}
-		if err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, ErrShutdown) {
+		if err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, runtime.ErrShutdown) {
 			t.Errorf("submit after Close: %v; want ErrShutdown", err)
 		}
 		if err := p.Close(); err != nil {
@@ -359,17 +366,17 @@ func TestProcessPoolShutdown(t *testing.T) {
 		}
 	})
 	t.Run("CancelPending cancels what waits and ends what runs", func(t *testing.T) {
-		p := NewProcessPool(MaxWorkers(1))
-		running := SubmitTask(ctx, p, taskSleep, time.Hour)
-		for running.State() != Running {
+		p := runtime.NewProcessPool(runtime.MaxWorkers(1))
+		running := futuresimpl.SubmitTask(ctx, p, taskSleep, time.Hour)
+		for running.State() != runtime.Running {
 			time.Sleep(time.Millisecond)
 		}
-		var queued []*Future[int]
+		var queued []*runtime.Future[int]
 		for i := range 10 {
-			queued = append(queued, SubmitTask(ctx, p, taskDouble, i))
+			queued = append(queued, futuresimpl.SubmitTask(ctx, p, taskDouble, i))
 		}
 		// The first few may already be in flight to the worker.
-		if err := p.Shutdown(ctx, CancelPending()); err != nil {
+		if err := p.Shutdown(ctx, runtime.CancelPending()); err != nil {
 			t.Fatal(err)
 		}
 		if err := running.Err(ctx); err != context.Canceled {
@@ -377,7 +384,7 @@ func TestProcessPoolShutdown(t *testing.T) {
 		}
 		cancelled := 0
 		for _, f := range queued {
-			if f.State() == Cancelled {
+			if f.State() == runtime.Cancelled {
 				cancelled++
 			}
 		}
@@ -391,26 +398,26 @@ func TestProcessPoolBrokenStart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t.Run("a worker that never says hello", func(t *testing.T) {
-		p := processPool(t, MaxWorkers(1), WorkerCommand("/bin/sleep", "60"), StartTimeout(100*time.Millisecond))
-		err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
-		if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "ServeWorker") {
+		p := processPool(t, runtime.MaxWorkers(1), runtime.WorkerCommand("/bin/sleep", "60"), runtime.StartTimeout(100*time.Millisecond))
+		err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
+		if !errors.Is(err, runtime.ErrBrokenPool) || !strings.Contains(err.Error(), "ServeWorker") {
 			t.Errorf("Err() = %v; want ErrBrokenPool saying to call ServeWorker", err)
 		}
-		if err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, ErrBrokenPool) {
+		if err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, runtime.ErrBrokenPool) {
 			t.Errorf("a later submit: %v; want ErrBrokenPool", err)
 		}
 	})
 	t.Run("a program that cannot start", func(t *testing.T) {
-		p := processPool(t, WorkerCommand("/nonexistent/worker"))
-		if err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "/nonexistent/worker") {
+		p := processPool(t, runtime.WorkerCommand("/nonexistent/worker"))
+		if err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Err(ctx); !errors.Is(err, runtime.ErrBrokenPool) || !strings.Contains(err.Error(), "/nonexistent/worker") {
 			t.Errorf("Err() = %v; want ErrBrokenPool naming the program", err)
 		}
 	})
 	t.Run("a worker whose main does not call ServeWorker exits rather than start pools", func(t *testing.T) {
 		exe, _ := os.Executable()
-		p := processPool(t, MaxWorkers(1), WorkerCommand(exe, "-test.run=^TestProcessPoolForkBombGuard$"))
-		err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
-		if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "did not call runtime.ServeWorker()") {
+		p := processPool(t, runtime.MaxWorkers(1), runtime.WorkerCommand(exe, "-test.run=^TestProcessPoolForkBombGuard$"))
+		err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
+		if !errors.Is(err, runtime.ErrBrokenPool) || !strings.Contains(err.Error(), "did not call runtime.ServeWorker()") {
 			t.Errorf("Err() = %v; want ErrBrokenPool quoting the worker's complaint", err)
 		}
 	})
@@ -419,10 +426,10 @@ func TestProcessPoolBrokenStart(t *testing.T) {
 // TestProcessPoolForkBombGuard is run by TestProcessPoolBrokenStart as a
 // worker that skips ServeWorker: creating a pool must stop the process.
 func TestProcessPoolForkBombGuard(t *testing.T) {
-	if os.Getenv(workerEnv) == "" {
+	if os.Getenv(proc.Env) == "" {
 		t.Skip("runs only as a misconfigured worker")
 	}
-	NewProcessPool()
+	runtime.NewProcessPool()
 	t.Fatal("NewProcessPool returned in a process started as a worker")
 }
 
@@ -447,9 +454,9 @@ func TestCompareTables(t *testing.T) {
 func TestProcessPoolWorkerSetupFailure(t *testing.T) {
 	t.Setenv("FUTURESGEN_TEST_SETUP", "no license key")
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
-	err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
-	if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), "setup: no license key") {
+	p := processPool(t, runtime.MaxWorkers(1))
+	err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
+	if !errors.Is(err, runtime.ErrBrokenPool) || !strings.Contains(err.Error(), "setup: no license key") {
 		t.Errorf("Err() = %v; want ErrBrokenPool carrying the set-up's error", err)
 	}
 }
@@ -458,7 +465,7 @@ func TestProcessPoolWorkerSetupFailure(t *testing.T) {
 // set: a worker whose dispatch table differs from its parent's.
 var _ = func() bool {
 	if os.Getenv("FUTURESGEN_TEST_EXTRA_TASK") != "" {
-		RegisterTask("test.extra", func(_ context.Context, x int) (int, error) { return x, nil })
+		futuresimpl.RegisterTask("test.extra", func(_ context.Context, x int) (int, error) { return x, nil })
 	}
 	return true
 }()
@@ -468,9 +475,9 @@ var _ = func() bool {
 func TestProcessPoolHandshakeMismatch(t *testing.T) {
 	t.Setenv("FUTURESGEN_TEST_EXTRA_TASK", "1")
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
-	err := SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
-	if !errors.Is(err, ErrBrokenPool) || !strings.Contains(err.Error(), `this process has no task "test.extra"`) {
+	p := processPool(t, runtime.MaxWorkers(1))
+	err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Err(ctx)
+	if !errors.Is(err, runtime.ErrBrokenPool) || !strings.Contains(err.Error(), `this process has no task "test.extra"`) {
 		t.Errorf("Err() = %v; want ErrBrokenPool naming the task that differs", err)
 	}
 }
@@ -478,18 +485,18 @@ func TestProcessPoolHandshakeMismatch(t *testing.T) {
 func TestProcessPoolQueueLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1), QueueLimit(1))
+	p := processPool(t, runtime.MaxWorkers(1), runtime.QueueLimit(1))
 	// The worker takes a few calls in flight; past those, one may wait.
-	var fs []*Future[int]
+	var fs []*runtime.Future[int]
 	for p.Stats().Queued < 1 {
-		fs = append(fs, SubmitTask(ctx, p, taskSleep, 100*time.Millisecond))
+		fs = append(fs, futuresimpl.SubmitTask(ctx, p, taskSleep, 100*time.Millisecond))
 		if len(fs) > 20 {
 			t.Fatal("no call ever waited in the queue")
 		}
 	}
 	c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := SubmitTask(c, p, taskDouble, 1).Err(ctx); err != context.DeadlineExceeded {
+	if err := futuresimpl.SubmitTask(c, p, taskDouble, 1).Err(ctx); err != context.DeadlineExceeded {
 		t.Errorf("a submit to a full queue: Err() = %v; want DeadlineExceeded", err)
 	}
 	for i, f := range fs {
@@ -540,12 +547,12 @@ func TestProcessPoolParentHelper(t *testing.T) {
 	if os.Getenv("FUTURESGEN_TEST_PARENT") == "" {
 		t.Skip("runs only as the parent of TestProcessPoolWorkersOutliveNoParent")
 	}
-	p := NewProcessPool(MaxWorkers(1))
-	pid, err := SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
+	p := runtime.NewProcessPool(runtime.MaxWorkers(1))
+	pid, err := futuresimpl.SubmitTask(context.Background(), p, taskPID, struct{}{}).Result(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	SubmitTask(context.Background(), p, taskSleep, time.Hour) // busy when the parent dies
+	futuresimpl.SubmitTask(context.Background(), p, taskSleep, time.Hour) // busy when the parent dies
 	fmt.Println(pid)
 	time.Sleep(time.Hour)
 }

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/runtime"
+	"github.com/futuresgen/futuresgen/runtime/futuresimpl"
 )
 
 // gateArgs name a gate: a task that takes them marks that it started by
@@ -19,7 +22,7 @@ type gateArgs struct {
 	Dir, Name string
 }
 
-var taskGate = RegisterTask("test.gate", func(ctx context.Context, g gateArgs) (int, error) {
+var taskGate = futuresimpl.RegisterTask("test.gate", func(ctx context.Context, g gateArgs) (int, error) {
 	if err := os.WriteFile(filepath.Join(g.Dir, "started-"+g.Name), nil, 0o644); err != nil {
 		return 0, err
 	}
@@ -70,12 +73,12 @@ func TestProcessPoolSlowTasksRunSideBySide(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const n = 4
-	p := processPool(t, MaxWorkers(n))
+	p := processPool(t, runtime.MaxWorkers(n))
 	g := newGate(t)
 	names := []string{"a", "b", "c", "d"}
-	var fs []*Future[int]
+	var fs []*runtime.Future[int]
 	for _, name := range names {
-		fs = append(fs, SubmitTask(ctx, p, taskGate, g.args(name)))
+		fs = append(fs, futuresimpl.SubmitTask(ctx, p, taskGate, g.args(name)))
 	}
 	eventually(t, "all four tasks have started at once, one per worker", func() bool {
 		for _, name := range names {
@@ -86,7 +89,7 @@ func TestProcessPoolSlowTasksRunSideBySide(t *testing.T) {
 		return true
 	})
 	for i, f := range fs {
-		if st := f.State(); st != Running {
+		if st := f.State(); st != runtime.Running {
 			t.Errorf("task %s is %v while it runs; want Running", names[i], st)
 		}
 	}
@@ -107,13 +110,13 @@ func TestProcessPoolSlowTasksRunSideBySide(t *testing.T) {
 func TestProcessPoolShortTasksPassALongOne(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(2))
+	p := processPool(t, runtime.MaxWorkers(2))
 	g := newGate(t)
-	long := SubmitTask(ctx, p, taskGate, g.args("long"))
+	long := futuresimpl.SubmitTask(ctx, p, taskGate, g.args("long"))
 	eventually(t, "the long task has started", func() bool { return g.started("long") })
-	var short []*Future[int]
+	var short []*runtime.Future[int]
 	for i := range 100 {
-		short = append(short, SubmitTask(ctx, p, taskDouble, i))
+		short = append(short, futuresimpl.SubmitTask(ctx, p, taskDouble, i))
 	}
 	// Every short task finishes on the other worker while the long one
 	// runs: none waits behind it.
@@ -124,7 +127,7 @@ func TestProcessPoolShortTasksPassALongOne(t *testing.T) {
 			t.Fatalf("short task %d = %v, %v while the long task runs; want %d, nil", i, v, err, 2*i)
 		}
 	}
-	if st := long.State(); st != Running {
+	if st := long.State(); st != runtime.Running {
 		t.Errorf("the long task is %v; want Running", st)
 	}
 	g.open()
@@ -136,23 +139,23 @@ func TestProcessPoolShortTasksPassALongOne(t *testing.T) {
 func TestProcessPoolCancelPendingSpareCallsSentAhead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := NewProcessPool(MaxWorkers(1))
+	p := runtime.NewProcessPool(runtime.MaxWorkers(1))
 	g := newGate(t)
-	running := SubmitTask(ctx, p, taskGate, g.args("running"))
+	running := futuresimpl.SubmitTask(ctx, p, taskGate, g.args("running"))
 	eventually(t, "the first task has started", func() bool { return g.started("running") })
-	var waiting []*Future[int]
+	var waiting []*runtime.Future[int]
 	for i := range 6 {
-		waiting = append(waiting, SubmitTask(ctx, p, taskDouble, i))
+		waiting = append(waiting, futuresimpl.SubmitTask(ctx, p, taskDouble, i))
 	}
 	for i, f := range waiting {
-		if st := f.State(); st != Pending {
+		if st := f.State(); st != runtime.Pending {
 			t.Errorf("task %d waits behind a running one but is %v; want Pending", i, st)
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- p.Shutdown(ctx, CancelPending()) }()
+	go func() { done <- p.Shutdown(ctx, runtime.CancelPending()) }()
 	for i, f := range waiting {
-		if err := f.Err(ctx); !errors.Is(err, ErrCancelled) {
+		if err := f.Err(ctx); !errors.Is(err, runtime.ErrCancelled) {
 			t.Errorf("task %d never started; after CancelPending its error is %v; want ErrCancelled", i, err)
 		}
 	}
@@ -172,18 +175,18 @@ func TestProcessPoolCancelPendingSpareCallsSentAhead(t *testing.T) {
 func TestProcessPoolQueueLimitCountsCallsSentAhead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1), QueueLimit(2))
+	p := processPool(t, runtime.MaxWorkers(1), runtime.QueueLimit(2))
 	g := newGate(t)
-	first := SubmitTask(ctx, p, taskGate, g.args("first"))
+	first := futuresimpl.SubmitTask(ctx, p, taskGate, g.args("first"))
 	eventually(t, "the first task has started", func() bool { return g.started("first") })
 	var through atomic.Int32
 	var wg sync.WaitGroup
-	fs := make([]*Future[int], 8)
+	fs := make([]*runtime.Future[int], 8)
 	for i := range fs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fs[i] = SubmitTask(ctx, p, taskDouble, i)
+			fs[i] = futuresimpl.SubmitTask(ctx, p, taskDouble, i)
 			through.Add(1)
 		}()
 	}
@@ -211,20 +214,20 @@ func TestProcessPoolQueueLimitCountsCallsSentAhead(t *testing.T) {
 func TestProcessPoolCancelFreesQueueLimitAtOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1), QueueLimit(1))
+	p := processPool(t, runtime.MaxWorkers(1), runtime.QueueLimit(1))
 	g := newGate(t)
-	first := SubmitTask(ctx, p, taskGate, g.args("first"))
+	first := futuresimpl.SubmitTask(ctx, p, taskGate, g.args("first"))
 	eventually(t, "the first task has started", func() bool { return g.started("first") })
-	queued := SubmitTask(ctx, p, taskDouble, 1)
-	next := make(chan *Future[int], 1)
-	go func() { next <- SubmitTask(ctx, p, taskDouble, 2) }()
+	queued := futuresimpl.SubmitTask(ctx, p, taskDouble, 1)
+	next := make(chan *runtime.Future[int], 1)
+	go func() { next <- futuresimpl.SubmitTask(ctx, p, taskDouble, 2) }()
 	if !queued.Cancel() {
 		t.Fatalf("Cancel() of a queued future = false; state %v", queued.State())
 	}
 	if s := p.Stats(); s.Cancelled != 1 {
 		t.Errorf("Stats().Cancelled = %d right after Cancel; want 1", s.Cancelled)
 	}
-	var f *Future[int]
+	var f *runtime.Future[int]
 	select {
 	case f = <-next:
 	case <-time.After(20 * time.Second):
@@ -242,11 +245,11 @@ func TestProcessPoolCancelFreesQueueLimitAtOnce(t *testing.T) {
 func TestProcessPoolCancelOfACallSentAhead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(1))
+	p := processPool(t, runtime.MaxWorkers(1))
 	g := newGate(t)
-	first := SubmitTask(ctx, p, taskGate, g.args("first"))
+	first := futuresimpl.SubmitTask(ctx, p, taskGate, g.args("first"))
 	eventually(t, "the first task has started", func() bool { return g.started("first") })
-	second := SubmitTask(ctx, p, taskGate, g.args("second"))
+	second := futuresimpl.SubmitTask(ctx, p, taskGate, g.args("second"))
 	if !second.Cancel() {
 		t.Fatalf("Cancel() of a task waiting behind a running one = false; state %v", second.State())
 	}
@@ -254,12 +257,12 @@ func TestProcessPoolCancelOfACallSentAhead(t *testing.T) {
 	if _, err := first.Result(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := second.Err(ctx); !errors.Is(err, ErrCancelled) {
+	if err := second.Err(ctx); !errors.Is(err, runtime.ErrCancelled) {
 		t.Errorf("the cancelled future's error = %v; want ErrCancelled", err)
 	}
 	// Let the worker finish anything it was sent, then check the
 	// cancelled task never ran.
-	if _, err := SubmitTask(ctx, p, taskDouble, 1).Result(ctx); err != nil {
+	if _, err := futuresimpl.SubmitTask(ctx, p, taskDouble, 1).Result(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if g.started("second") {
@@ -270,13 +273,13 @@ func TestProcessPoolCancelOfACallSentAhead(t *testing.T) {
 func TestThreadPoolAsCompletedBodyIsNotABlockedWait(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := NewThreadPool(MaxWorkers(1))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 	defer p.Close()
 	inBody := make(chan struct{})
 	release := make(chan struct{})
-	outer := Submit(ctx, p, func(ctx context.Context) (int, error) {
-		f := Submit(ctx, p, value(1))
-		for range AsCompleted(ctx, f) {
+	outer := runtime.Submit(ctx, p, func(ctx context.Context) (int, error) {
+		f := runtime.Submit(ctx, p, value(1))
+		for range runtime.AsCompleted(ctx, f) {
 			close(inBody)
 			<-release // the loop body runs: this worker is busy, not waiting
 		}
@@ -286,11 +289,11 @@ func TestThreadPoolAsCompletedBodyIsNotABlockedWait(t *testing.T) {
 	// The worker that ran the awaited task while outer waited is idle;
 	// the submit wakes it. It may run other only if outer still counts
 	// as blocked: then two tasks would run at once with MaxWorkers(1).
-	other := Submit(ctx, p, value(2))
+	other := runtime.Submit(ctx, p, value(2))
 	eventually(t, "the spare worker left, or the other task started", func() bool {
-		return p.Stats().Workers == 1 || other.State() != Pending
+		return p.Stats().Workers == 1 || other.State() != runtime.Pending
 	})
-	if st := other.State(); st != Pending {
+	if st := other.State(); st != runtime.Pending {
 		t.Errorf("another task is %v while one runs an AsCompleted loop body and MaxWorkers is 1; want Pending", st)
 	}
 	close(release)
@@ -308,10 +311,10 @@ func TestThreadPoolAsCompletedBodyIsNotABlockedWait(t *testing.T) {
 func TestProcessPoolEachFutureGetsItsOwnResult(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	p := processPool(t, MaxWorkers(2))
-	fs := make([]*Future[int], 20000)
+	p := processPool(t, runtime.MaxWorkers(2))
+	fs := make([]*runtime.Future[int], 20000)
 	for i := range fs {
-		fs[i] = SubmitTask(ctx, p, taskDouble, i)
+		fs[i] = futuresimpl.SubmitTask(ctx, p, taskDouble, i)
 	}
 	for i, f := range fs {
 		if v, err := f.Result(ctx); v != 2*i || err != nil {

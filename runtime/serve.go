@@ -7,63 +7,27 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
-	"time"
 
-	"github.com/futuresgen/futuresgen/internal/bridge"
 	"github.com/futuresgen/futuresgen/internal/proc"
 	"github.com/futuresgen/futuresgen/internal/wire"
 	"github.com/futuresgen/futuresgen/internal/worker"
 )
 
-// workerEnv marks a process that a ProcessPool started as its worker.
-const workerEnv = proc.Env
-
-// serving is set once ServeWorker took over this process.
-var serving atomic.Bool
-
-// isWorker is set at init when this process was started as a worker: the
-// marker is set and fds 3 and 4 are the pool's pipes.
-var isWorker bool
-
-// guardDelay is how long a process started as a worker may run without
-// calling ServeWorker before it gives up.
-const guardDelay = 3 * time.Second
-
 func init() {
-	marker, ok := os.LookupEnv(workerEnv)
-	if !ok {
-		return
-	}
-	if !proc.IsPipe(3) || !proc.IsPipe(4) {
-		// Set by hand, or inherited from somewhere else: not a worker.
-		fmt.Fprintf(os.Stderr, "futuresgen: ignoring %s=%s: this process was not started by a ProcessPool (file descriptors 3 and 4 are not its pipes); it runs as an ordinary program\n", workerEnv, marker)
-		os.Unsetenv(workerEnv)
-		return
-	}
-	isWorker = true
-	// This process was started as a worker. If main does not hand it to
-	// ServeWorker soon, it must not go on as the program: it would run
-	// the program a second time (and start pools of its own).
-	time.AfterFunc(guardDelay, func() {
-		if !serving.Load() {
-			notAWorker()
-		}
+	// A process that a ProcessPool started serves its pipes: fds 3 and 4,
+	// marked with the protocol version.
+	worker.RegisterMode(worker.Mode{
+		Name: "ProcessPool",
+		Env:  proc.Env,
+		Check: func(string) error {
+			if !proc.IsPipe(3) || !proc.IsPipe(4) {
+				return errors.New("this process was not started by a ProcessPool (file descriptors 3 and 4 are not its pipes)")
+			}
+			return nil
+		},
+		Serve: serveProcess,
 	})
-}
-
-// guardNotWorker stops a process started as a worker, whose main did not
-// call ServeWorker, before it starts workers of its own: no fork bomb.
-func guardNotWorker() {
-	if isWorker && !serving.Load() {
-		notAWorker()
-	}
-}
-
-func notAWorker() {
-	fmt.Fprintf(os.Stderr, "futuresgen: this process was started as a ProcessPool worker, but its main did not call runtime.ServeWorker() first; exiting\n")
-	os.Exit(3)
 }
 
 // WorkerOption configures ServeWorker.
@@ -97,33 +61,22 @@ func WorkerSetup(fn func(context.Context) error) WorkerOption {
 // process that merely has the marker in its environment (set by hand) is
 // told so on standard error and runs as an ordinary program.
 func ServeWorker(opts ...WorkerOption) {
-	if bridge.ServeCluster != nil {
-		if status, ok := bridge.ServeCluster(); ok {
-			os.Exit(status)
-		}
-	}
-	if !isWorker {
-		return
-	}
-	serving.Store(true)
 	var cfg workerConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
-	os.Exit(serveProcess(cfg))
+	worker.ServeProcess(cfg.setup)
 }
 
 // serveProcess serves the pool's pipes and returns the exit status.
-func serveProcess(cfg workerConfig) int {
-	marker := os.Getenv(workerEnv)
-	os.Unsetenv(workerEnv) // a task's own subprocesses are not workers
+func serveProcess(marker string, setup func(context.Context) error) int {
 	out := wire.NewStreams()
 	switch marker {
 	case proc.Marker(false):
 	case proc.Marker(true):
 		out = wire.NewSelfContainedStreams() // a relay forwards the results as they are
 	default:
-		fmt.Fprintf(os.Stderr, "futuresgen: this worker speaks protocol version %d, but its pool marked it %s=%s: build the worker and the pool from the same futuresgen\n", wire.Version, workerEnv, marker)
+		fmt.Fprintf(os.Stderr, "futuresgen: this worker speaks protocol version %d, but its pool marked it %s=%s: build the worker and the pool from the same futuresgen\n", wire.Version, proc.Env, marker)
 		return 2
 	}
 	// The pipes are this process's alone: not a task's subprocesses'.
@@ -134,7 +87,7 @@ func serveProcess(cfg workerConfig) int {
 	// start with the default action.
 	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	conn := wire.NewConn(os.NewFile(3, "futuresgen-from-parent"), os.NewFile(4, "futuresgen-to-parent"), wire.DefaultMaxPayload)
-	err := worker.Serve(context.Background(), conn, worker.Config{Slots: 1, Setup: cfg.setup, MaxPayload: wire.DefaultMaxPayload, Out: out})
+	err := worker.Serve(context.Background(), conn, worker.ServeConfig{Slots: 1, Setup: setup, MaxPayload: wire.DefaultMaxPayload, Out: out})
 	switch {
 	case errors.Is(err, worker.ErrBye), errors.Is(err, io.EOF):
 		return 0 // let go, or the parent is gone: leave, whatever runs

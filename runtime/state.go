@@ -36,6 +36,3 @@ func (s State) String() string {
 	}
 	return fmt.Sprintf("State(%d)", uint32(s))
 }
-
-// done reports whether s is final.
-func (s State) done() bool { return s >= Finished }

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"bytes"
@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/internal/errs"
+	"github.com/futuresgen/futuresgen/runtime"
 )
 
 // eventually polls cond until it holds, failing the test after a generous
@@ -33,15 +36,15 @@ func value[T any](v T) func(context.Context) (T, error) {
 
 func TestThreadPoolDefaultWorkers(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool()
+	p := runtime.NewThreadPool()
 	defer p.Close()
-	if want := min(32, goruntime.GOMAXPROCS(0)+4); p.max != want {
-		t.Errorf("default MaxWorkers = %d; want min(32, GOMAXPROCS+4) = %d", p.max, want)
+	if want := min(32, goruntime.GOMAXPROCS(0)+4); runtime.MaxWorkersOf(p) != want {
+		t.Errorf("default MaxWorkers = %d; want min(32, GOMAXPROCS+4) = %d", runtime.MaxWorkersOf(p), want)
 	}
 	if n := p.Stats().Workers; n != 0 {
 		t.Errorf("a new pool has %d workers; want 0 (workers start lazily)", n)
 	}
-	Submit(context.Background(), p, value(1)).Result(context.Background())
+	runtime.Submit(context.Background(), p, value(1)).Result(context.Background())
 	if n := p.Stats().Workers; n != 1 {
 		t.Errorf("after one task the pool has %d workers; want 1", n)
 	}
@@ -50,13 +53,13 @@ func TestThreadPoolDefaultWorkers(t *testing.T) {
 func TestThreadPoolMaxWorkers(t *testing.T) {
 	t.Parallel()
 	const max, tasks = 3, 20
-	p := NewThreadPool(MaxWorkers(max))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(max))
 	defer p.Close()
 	var active, peak atomic.Int32
 	gate := make(chan struct{})
-	fs := make([]*Future[int], tasks)
+	fs := make([]*runtime.Future[int], tasks)
 	for i := range fs {
-		fs[i] = Submit(context.Background(), p, func(context.Context) (int, error) {
+		fs[i] = runtime.Submit(context.Background(), p, func(context.Context) (int, error) {
 			n := active.Add(1)
 			for {
 				old := peak.Load()
@@ -86,11 +89,11 @@ func TestThreadPoolMaxWorkers(t *testing.T) {
 
 func TestThreadPoolQueueLimit(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool(MaxWorkers(1), QueueLimit(2))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(1), runtime.QueueLimit(2))
 	defer p.Close()
 	blocker, release := runningFuture(t, p, 0)
-	q1 := Submit(context.Background(), p, value(1))
-	q2 := Submit(context.Background(), p, value(2))
+	q1 := runtime.Submit(context.Background(), p, value(1))
+	q2 := runtime.Submit(context.Background(), p, value(2))
 	if s := p.Stats(); s.Queued != 2 {
 		t.Fatalf("Queued = %d; want 2", s.Queued)
 	}
@@ -98,14 +101,14 @@ func TestThreadPoolQueueLimit(t *testing.T) {
 	// A full queue makes submit wait; a submit whose context ends gives up.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	late := Submit(ctx, p, value(3))
+	late := runtime.Submit(ctx, p, value(3))
 	if err := late.Err(context.Background()); err != context.DeadlineExceeded {
 		t.Errorf("submit to a full queue: Err() = %v; want DeadlineExceeded", err)
 	}
 
 	// A submit that waits goes through once there is room.
-	submitted := make(chan *Future[int])
-	go func() { submitted <- Submit(context.Background(), p, value(4)) }()
+	submitted := make(chan *runtime.Future[int])
+	go func() { submitted <- runtime.Submit(context.Background(), p, value(4)) }()
 	select {
 	case <-submitted:
 		t.Fatal("submit to a full queue returned before there was room")
@@ -113,7 +116,7 @@ func TestThreadPoolQueueLimit(t *testing.T) {
 	}
 	release()
 	q3 := <-submitted
-	for i, f := range []*Future[int]{blocker, q1, q2, q3} {
+	for i, f := range []*runtime.Future[int]{blocker, q1, q2, q3} {
 		if _, err := f.Result(context.Background()); err != nil {
 			t.Errorf("future %d: %v", i, err)
 		}
@@ -125,15 +128,15 @@ func TestThreadPoolQueueLimit(t *testing.T) {
 
 func TestThreadPoolQueueLimitShutdownReleasesWaiters(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool(MaxWorkers(1), QueueLimit(1))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(1), runtime.QueueLimit(1))
 	_, release := runningFuture(t, p, 0)
-	Submit(context.Background(), p, value(1))
-	waiting := make(chan *Future[int])
-	go func() { waiting <- Submit(context.Background(), p, value(2)) }()
+	runtime.Submit(context.Background(), p, value(1))
+	waiting := make(chan *runtime.Future[int])
+	go func() { waiting <- runtime.Submit(context.Background(), p, value(2)) }()
 	time.Sleep(10 * time.Millisecond) // let the submit start waiting; either way the result is the same
 	go p.Shutdown(context.Background())
 	f := <-waiting
-	if err := f.Err(context.Background()); !errors.Is(err, ErrShutdown) {
+	if err := f.Err(context.Background()); !errors.Is(err, runtime.ErrShutdown) {
 		t.Errorf("submit waiting for room at shutdown: Err() = %v; want ErrShutdown", err)
 	}
 	release()
@@ -143,11 +146,11 @@ func TestThreadPoolQueueLimitShutdownReleasesWaiters(t *testing.T) {
 func TestThreadPoolShutdown(t *testing.T) {
 	t.Parallel()
 	t.Run("queued tasks run before Shutdown returns", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(2))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(2))
 		var ran atomic.Int32
-		fs := make([]*Future[int], 10)
+		fs := make([]*runtime.Future[int], 10)
 		for i := range fs {
-			fs[i] = Submit(context.Background(), p, func(context.Context) (int, error) {
+			fs[i] = runtime.Submit(context.Background(), p, func(context.Context) (int, error) {
 				time.Sleep(time.Millisecond)
 				ran.Add(1)
 				return i, nil
@@ -164,19 +167,19 @@ func TestThreadPoolShutdown(t *testing.T) {
 		}
 	})
 	t.Run("submit after shutdown fails with ErrShutdown", func(t *testing.T) {
-		p := NewThreadPool()
+		p := runtime.NewThreadPool()
 		p.Close()
-		f := Submit(context.Background(), p, value(1))
-		if err := f.Err(context.Background()); !errors.Is(err, ErrShutdown) {
+		f := runtime.Submit(context.Background(), p, value(1))
+		if err := f.Err(context.Background()); !errors.Is(err, runtime.ErrShutdown) {
 			t.Errorf("Err() = %v; want ErrShutdown", err)
 		}
-		if st := f.State(); st != Finished {
+		if st := f.State(); st != runtime.Finished {
 			t.Errorf("State() = %v; want Finished", st)
 		}
 	})
 	t.Run("a second Shutdown and Close return nil", func(t *testing.T) {
-		p := NewThreadPool()
-		Submit(context.Background(), p, value(1))
+		p := runtime.NewThreadPool()
+		runtime.Submit(context.Background(), p, value(1))
 		for i, err := range []error{p.Shutdown(context.Background()), p.Shutdown(context.Background()), p.Close()} {
 			if err != nil {
 				t.Errorf("call %d: %v; want nil", i, err)
@@ -184,23 +187,23 @@ func TestThreadPoolShutdown(t *testing.T) {
 		}
 	})
 	t.Run("CancelPending cancels queued tasks and ends running ones' context", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		started := make(chan struct{})
-		running := Submit(context.Background(), p, func(ctx context.Context) (int, error) {
+		running := runtime.Submit(context.Background(), p, func(ctx context.Context) (int, error) {
 			close(started)
 			<-ctx.Done()
 			return 0, ctx.Err()
 		})
 		<-started
-		queued := make([]*Future[int], 5)
+		queued := make([]*runtime.Future[int], 5)
 		for i := range queued {
-			queued[i] = Submit(context.Background(), p, value(i))
+			queued[i] = runtime.Submit(context.Background(), p, value(i))
 		}
-		if err := p.Shutdown(context.Background(), CancelPending()); err != nil {
+		if err := p.Shutdown(context.Background(), runtime.CancelPending()); err != nil {
 			t.Fatalf("Shutdown() = %v", err)
 		}
 		for i, f := range queued {
-			if st := f.State(); st != Cancelled {
+			if st := f.State(); st != runtime.Cancelled {
 				t.Errorf("queued future %d: State() = %v; want Cancelled", i, st)
 			}
 		}
@@ -212,7 +215,7 @@ func TestThreadPoolShutdown(t *testing.T) {
 		}
 	})
 	t.Run("Shutdown gives up when its context ends; the work goes on", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		f, release := runningFuture(t, p, 4)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 		defer cancel()
@@ -228,26 +231,26 @@ func TestThreadPoolShutdown(t *testing.T) {
 		}
 	})
 	t.Run("tasks submitted by tasks during shutdown fail cleanly", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		started, release := make(chan struct{}), make(chan struct{})
-		outer := Submit(context.Background(), p, func(ctx context.Context) (int, error) {
+		outer := runtime.Submit(context.Background(), p, func(ctx context.Context) (int, error) {
 			close(started)
 			<-release
-			return Submit(ctx, p, value(1)).Result(ctx)
+			return runtime.Submit(ctx, p, value(1)).Result(ctx)
 		})
 		<-started
 		done := make(chan error)
 		go func() { done <- p.Shutdown(context.Background()) }()
 		eventually(t, "shutdown begins", func() bool {
 			select {
-			case <-p.closing:
+			case <-runtime.ShutdownBegun(p):
 				return true
 			default:
 				return false
 			}
 		})
 		close(release)
-		if err := outer.Err(context.Background()); !errors.Is(err, ErrShutdown) {
+		if err := outer.Err(context.Background()); !errors.Is(err, runtime.ErrShutdown) {
 			t.Errorf("outer task: Err() = %v; want ErrShutdown from its inner submit", err)
 		}
 		if err := <-done; err != nil {
@@ -260,13 +263,13 @@ func TestThreadPoolInitializer(t *testing.T) {
 	t.Parallel()
 	t.Run("runs once as each worker starts", func(t *testing.T) {
 		var inits atomic.Int32
-		p := NewThreadPool(MaxWorkers(3), Initializer(func(context.Context) error {
+		p := runtime.NewThreadPool(runtime.MaxWorkers(3), runtime.Initializer(func(context.Context) error {
 			inits.Add(1)
 			return nil
 		}))
 		gate := make(chan struct{})
 		for range 3 {
-			Submit(context.Background(), p, func(context.Context) (int, error) { <-gate; return 0, nil })
+			runtime.Submit(context.Background(), p, func(context.Context) (int, error) { <-gate; return 0, nil })
 		}
 		eventually(t, "3 workers run", func() bool { return p.Stats().Running == 3 })
 		close(gate)
@@ -277,20 +280,20 @@ func TestThreadPoolInitializer(t *testing.T) {
 	})
 	t.Run("a failure breaks the pool", func(t *testing.T) {
 		initErr := errors.New("no database")
-		p := NewThreadPool(MaxWorkers(1), Initializer(func(context.Context) error { return initErr }))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1), runtime.Initializer(func(context.Context) error { return initErr }))
 		defer p.Close()
-		fs := make([]*Future[int], 5)
+		fs := make([]*runtime.Future[int], 5)
 		for i := range fs {
-			fs[i] = Submit(context.Background(), p, value(i))
+			fs[i] = runtime.Submit(context.Background(), p, value(i))
 		}
 		for i, f := range fs {
 			err := f.Err(context.Background())
-			if !errors.Is(err, ErrBrokenPool) || !errors.Is(err, initErr) {
+			if !errors.Is(err, runtime.ErrBrokenPool) || !errors.Is(err, initErr) {
 				t.Errorf("future %d: Err() = %v; want ErrBrokenPool wrapping the initializer's error", i, err)
 			}
 		}
-		later := Submit(context.Background(), p, value(9))
-		if err := later.Err(context.Background()); !errors.Is(err, ErrBrokenPool) {
+		later := runtime.Submit(context.Background(), p, value(9))
+		if err := later.Err(context.Background()); !errors.Is(err, runtime.ErrBrokenPool) {
 			t.Errorf("submit to a broken pool: Err() = %v; want ErrBrokenPool", err)
 		}
 		if !strings.Contains(later.Err(context.Background()).Error(), "no database") {
@@ -302,12 +305,12 @@ func TestThreadPoolInitializer(t *testing.T) {
 func TestThreadPoolMaxTasksPerWorker(t *testing.T) {
 	t.Parallel()
 	var inits atomic.Int32
-	p := NewThreadPool(MaxWorkers(1), MaxTasksPerWorker(2), Initializer(func(context.Context) error {
+	p := runtime.NewThreadPool(runtime.MaxWorkers(1), runtime.MaxTasksPerWorker(2), runtime.Initializer(func(context.Context) error {
 		inits.Add(1)
 		return nil
 	}))
 	for i := range 6 {
-		if v, err := Submit(context.Background(), p, value(i)).Result(context.Background()); v != i || err != nil {
+		if v, err := runtime.Submit(context.Background(), p, value(i)).Result(context.Background()); v != i || err != nil {
 			t.Fatalf("task %d: %v, %v", i, v, err)
 		}
 	}
@@ -319,11 +322,11 @@ func TestThreadPoolMaxTasksPerWorker(t *testing.T) {
 
 func TestThreadPoolContexts(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool(MaxWorkers(1))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 	defer p.Close()
 	t.Run("an ended submit context means the task never runs", func(t *testing.T) {
 		ran := false
-		f := Submit(expired(), p, func(context.Context) (int, error) { ran = true; return 0, nil })
+		f := runtime.Submit(expired(), p, func(context.Context) (int, error) { ran = true; return 0, nil })
 		if err := f.Err(context.Background()); err != context.Canceled {
 			t.Errorf("Err() = %v; want context.Canceled", err)
 		}
@@ -335,12 +338,12 @@ func TestThreadPoolContexts(t *testing.T) {
 		blocker, release := runningFuture(t, p, 0)
 		ctx, cancel := context.WithCancel(context.Background())
 		ran := false
-		f := Submit(ctx, p, func(context.Context) (int, error) { ran = true; return 0, nil })
+		f := runtime.Submit(ctx, p, func(context.Context) (int, error) { ran = true; return 0, nil })
 		cancel()
 		if err := f.Err(context.Background()); err != context.Canceled {
 			t.Errorf("Err() = %v; want context.Canceled", err)
 		}
-		if blocker.State() != Running {
+		if blocker.State() != runtime.Running {
 			t.Error("the queued future failed only after the worker was free")
 		}
 		release()
@@ -353,7 +356,7 @@ func TestThreadPoolContexts(t *testing.T) {
 		type key struct{}
 		ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), key{}, "v"), time.Hour)
 		started := make(chan struct{})
-		f := Submit(ctx, p, func(ctx context.Context) (string, error) {
+		f := runtime.Submit(ctx, p, func(ctx context.Context) (string, error) {
 			close(started)
 			<-ctx.Done()
 			if _, ok := ctx.Deadline(); !ok {
@@ -373,10 +376,10 @@ func TestThreadPoolContexts(t *testing.T) {
 func TestThreadPoolNestedWaits(t *testing.T) {
 	t.Parallel()
 	t.Run("a task waiting on a task it submitted to a one-worker pool", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		defer p.Close()
-		a := Submit(context.Background(), p, func(ctx context.Context) (int, error) {
-			b := Submit(ctx, p, value(21))
+		a := runtime.Submit(context.Background(), p, func(ctx context.Context) (int, error) {
+			b := runtime.Submit(ctx, p, value(21))
 			v, err := b.Result(ctx)
 			return 2 * v, err
 		})
@@ -385,15 +388,15 @@ func TestThreadPoolNestedWaits(t *testing.T) {
 		}
 	})
 	t.Run("recursive fork-join on one worker", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		defer p.Close()
 		var fib func(ctx context.Context, n int) (int, error)
 		fib = func(ctx context.Context, n int) (int, error) {
 			if n < 2 {
 				return n, nil
 			}
-			a := Submit(ctx, p, func(ctx context.Context) (int, error) { return fib(ctx, n-1) })
-			b := Submit(ctx, p, func(ctx context.Context) (int, error) { return fib(ctx, n-2) })
+			a := runtime.Submit(ctx, p, func(ctx context.Context) (int, error) { return fib(ctx, n-1) })
+			b := runtime.Submit(ctx, p, func(ctx context.Context) (int, error) { return fib(ctx, n-2) })
 			x, err := a.Result(ctx)
 			if err != nil {
 				return 0, err
@@ -401,25 +404,25 @@ func TestThreadPoolNestedWaits(t *testing.T) {
 			y, err := b.Result(ctx)
 			return x + y, err
 		}
-		if v, err := Submit(context.Background(), p, func(ctx context.Context) (int, error) { return fib(ctx, 15) }).Result(context.Background()); v != 610 || err != nil {
+		if v, err := runtime.Submit(context.Background(), p, func(ctx context.Context) (int, error) { return fib(ctx, 15) }).Result(context.Background()); v != 610 || err != nil {
 			t.Errorf("fib(15) = %v, %v; want 610", v, err)
 		}
 	})
 	t.Run("Wait, AsCompleted and Map inside a task on one worker", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		defer p.Close()
-		outer := Submit(context.Background(), p, func(ctx context.Context) (int, error) {
-			fs := []*Future[int]{Submit(ctx, p, value(1)), Submit(ctx, p, value(2))}
-			if _, pending, err := Wait(ctx, AllCompleted, fs...); err != nil || len(pending) != 0 {
+		outer := runtime.Submit(context.Background(), p, func(ctx context.Context) (int, error) {
+			fs := []*runtime.Future[int]{runtime.Submit(ctx, p, value(1)), runtime.Submit(ctx, p, value(2))}
+			if _, pending, err := runtime.Wait(ctx, runtime.AllCompleted, fs...); err != nil || len(pending) != 0 {
 				return 0, fmt.Errorf("Wait: %v pending, %v", pending, err)
 			}
 			sum := 0
-			gs := []*Future[int]{Submit(ctx, p, value(3)), Submit(ctx, p, value(4))}
-			for f := range AsCompleted(ctx, gs...) {
+			gs := []*runtime.Future[int]{runtime.Submit(ctx, p, value(3)), runtime.Submit(ctx, p, value(4))}
+			for f := range runtime.AsCompleted(ctx, gs...) {
 				v, _ := f.Result(ctx)
 				sum += v
 			}
-			for v, err := range Map(ctx, p, func(_ context.Context, x int) (int, error) { return x, nil }, count(5)) {
+			for v, err := range runtime.Map(ctx, p, func(_ context.Context, x int) (int, error) { return x, nil }, count(5)) {
 				if err != nil {
 					return 0, err
 				}
@@ -432,17 +435,17 @@ func TestThreadPoolNestedWaits(t *testing.T) {
 		}
 	})
 	t.Run("the pool shrinks back after compensating", func(t *testing.T) {
-		p := NewThreadPool(MaxWorkers(1))
+		p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 		defer p.Close()
-		outer := Submit(context.Background(), p, func(ctx context.Context) (int, error) {
-			fs := []*Future[int]{Submit(ctx, p, value(1)), Submit(ctx, p, value(2))}
-			_, _, err := Wait(ctx, AllCompleted, fs...)
+		outer := runtime.Submit(context.Background(), p, func(ctx context.Context) (int, error) {
+			fs := []*runtime.Future[int]{runtime.Submit(ctx, p, value(1)), runtime.Submit(ctx, p, value(2))}
+			_, _, err := runtime.Wait(ctx, runtime.AllCompleted, fs...)
 			return 0, err
 		})
 		outer.Result(context.Background())
 		// More tasks, so an excess worker wakes and sees it is not needed.
 		for range 4 {
-			Submit(context.Background(), p, value(0)).Result(context.Background())
+			runtime.Submit(context.Background(), p, value(0)).Result(context.Background())
 		}
 		eventually(t, "one worker is left", func() bool { return p.Stats().Workers == 1 })
 	})
@@ -450,27 +453,27 @@ func TestThreadPoolNestedWaits(t *testing.T) {
 
 func TestThreadPoolGoexit(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool(MaxWorkers(1))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(1))
 	defer p.Close()
-	f := Submit(context.Background(), p, func(context.Context) (int, error) { goruntime.Goexit(); return 0, nil })
-	if err := f.Err(context.Background()); err != errGoexit {
+	f := runtime.Submit(context.Background(), p, func(context.Context) (int, error) { goruntime.Goexit(); return 0, nil })
+	if err := f.Err(context.Background()); err != errs.Goexit {
 		t.Errorf("Err() = %v; want the Goexit error", err)
 	}
-	if v, err := Submit(context.Background(), p, value(5)).Result(context.Background()); v != 5 || err != nil {
+	if v, err := runtime.Submit(context.Background(), p, value(5)).Result(context.Background()); v != 5 || err != nil {
 		t.Errorf("the pool did not go on after a Goexit: %v, %v", v, err)
 	}
 }
 
 func TestThreadPoolStats(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool(MaxWorkers(2))
-	Submit(context.Background(), p, value(1))
-	Submit(context.Background(), p, func(context.Context) (int, error) { return 0, errors.New("x") })
-	Submit(context.Background(), p, func(context.Context) (int, error) { panic("p") })
+	p := runtime.NewThreadPool(runtime.MaxWorkers(2))
+	runtime.Submit(context.Background(), p, value(1))
+	runtime.Submit(context.Background(), p, func(context.Context) (int, error) { return 0, errors.New("x") })
+	runtime.Submit(context.Background(), p, func(context.Context) (int, error) { panic("p") })
 	p.Close()
-	Submit(context.Background(), p, value(1))
+	runtime.Submit(context.Background(), p, value(1))
 	s := p.Stats()
-	want := ThreadPoolStats{Submitted: 4, Completed: 1, Failed: 3}
+	want := runtime.ThreadPoolStats{Submitted: 4, Completed: 1, Failed: 3}
 	if s != want {
 		t.Errorf("Stats() = %+v; want %+v", s, want)
 	}
@@ -478,14 +481,14 @@ func TestThreadPoolStats(t *testing.T) {
 
 func TestThreadPoolPprofLabels(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool()
+	p := runtime.NewThreadPool()
 	defer p.Close()
 	var buf bytes.Buffer
-	Submit(context.Background(), p, func(context.Context) (int, error) {
+	runtime.Submit(context.Background(), p, func(context.Context) (int, error) {
 		pprof.Lookup("goroutine").WriteTo(&buf, 1)
 		return 0, nil
 	}).Result(context.Background())
-	if want := `"futures.task":"github.com/futuresgen/futuresgen/runtime.TestThreadPoolPprofLabels.func1"`; !strings.Contains(buf.String(), want) {
+	if want := fmt.Sprintf("%q:%q", runtime.LabelTask, "github.com/futuresgen/futuresgen/runtime_test.TestThreadPoolPprofLabels.func1"); !strings.Contains(buf.String(), want) {
 		t.Errorf("goroutine profile has no label %s", want)
 	}
 }
@@ -493,12 +496,12 @@ func TestThreadPoolPprofLabels(t *testing.T) {
 func TestOptionsPanicOnNonsense(t *testing.T) {
 	t.Parallel()
 	for name, fn := range map[string]func(){
-		"MaxWorkers":        func() { MaxWorkers(0) },
-		"QueueLimit":        func() { QueueLimit(-1) },
-		"MaxTasksPerWorker": func() { MaxTasksPerWorker(0) },
-		"ChunkSize":         func() { ChunkSize(-1) },
-		"Buffer":            func() { Buffer(0) },
-		"Initializer":       func() { Initializer(nil) },
+		"MaxWorkers":        func() { runtime.MaxWorkers(0) },
+		"QueueLimit":        func() { runtime.QueueLimit(-1) },
+		"MaxTasksPerWorker": func() { runtime.MaxTasksPerWorker(0) },
+		"ChunkSize":         func() { runtime.ChunkSize(-1) },
+		"Buffer":            func() { runtime.Buffer(0) },
+		"Initializer":       func() { runtime.Initializer(nil) },
 	} {
 		func() {
 			defer func() {
@@ -514,16 +517,16 @@ func TestOptionsPanicOnNonsense(t *testing.T) {
 
 func TestThreadPoolConcurrentUse(t *testing.T) {
 	t.Parallel()
-	p := NewThreadPool(MaxWorkers(4))
+	p := runtime.NewThreadPool(runtime.MaxWorkers(4))
 	var wg sync.WaitGroup
 	var sum atomic.Int64
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var fs []*Future[int]
+			var fs []*runtime.Future[int]
 			for i := range 200 {
-				fs = append(fs, Submit(context.Background(), p, value(g*1000+i)))
+				fs = append(fs, runtime.Submit(context.Background(), p, value(g*1000+i)))
 				if i%7 == 0 {
 					fs[len(fs)-1].Cancel()
 				}

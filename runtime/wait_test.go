@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -6,29 +6,31 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/futuresgen/futuresgen/runtime"
 )
 
 // futures returns n pending futures and their complete functions.
-func futures(n int) ([]*Future[int], []func(int, error) bool) {
-	fs := make([]*Future[int], n)
+func futures(n int) ([]*runtime.Future[int], []func(int, error) bool) {
+	fs := make([]*runtime.Future[int], n)
 	cs := make([]func(int, error) bool, n)
 	for i := range fs {
-		fs[i], cs[i] = NewFuture[int]()
+		fs[i], cs[i] = runtime.NewFuture[int]()
 	}
 	return fs, cs
 }
 
 // collect runs AsCompleted in a goroutine and sends what it yields.
 type yielded struct {
-	f   *Future[int]
+	f   *runtime.Future[int]
 	err error
 }
 
-func startAsCompleted(ctx context.Context, fs ...*Future[int]) <-chan yielded {
+func startAsCompleted(ctx context.Context, fs ...*runtime.Future[int]) <-chan yielded {
 	out := make(chan yielded, len(fs)+1)
 	go func() {
 		defer close(out)
-		for f, err := range AsCompleted(ctx, fs...) {
+		for f, err := range runtime.AsCompleted(ctx, fs...) {
 			out <- yielded{f, err}
 		}
 	}()
@@ -42,7 +44,7 @@ func TestAsCompleted(t *testing.T) {
 		cs[2](2, nil)
 		fs[3].Cancel()
 		out := startAsCompleted(context.Background(), fs...)
-		want := []*Future[int]{fs[2], fs[3]}
+		want := []*runtime.Future[int]{fs[2], fs[3]}
 		for _, w := range want {
 			if y := <-out; y.f != w || y.err != nil {
 				t.Fatalf("got %v, %v; want %v, nil", y.f, y.err, w)
@@ -63,9 +65,9 @@ func TestAsCompleted(t *testing.T) {
 	t.Run("each distinct future once", func(t *testing.T) {
 		fs, cs := futures(2)
 		cs[0](0, nil)
-		var got []*Future[int]
+		var got []*runtime.Future[int]
 		go cs[1](1, nil)
-		for f, err := range AsCompleted(context.Background(), fs[0], fs[1], fs[0], fs[1], fs[1]) {
+		for f, err := range runtime.AsCompleted(context.Background(), fs[0], fs[1], fs[0], fs[1], fs[1]) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +78,7 @@ func TestAsCompleted(t *testing.T) {
 		}
 	})
 	t.Run("no futures yields nothing", func(t *testing.T) {
-		for f, err := range AsCompleted[*Future[int]](context.Background()) {
+		for f, err := range runtime.AsCompleted[*runtime.Future[int]](context.Background()) {
 			t.Errorf("yielded %v, %v", f, err)
 		}
 	})
@@ -86,44 +88,31 @@ func TestAsCompleted(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		var got []yielded
-		for f, err := range AsCompleted(ctx, fs...) {
+		for f, err := range runtime.AsCompleted(ctx, fs...) {
 			got = append(got, yielded{f, err})
 		}
 		if len(got) != 2 || got[0].f != fs[1] || got[1].f != nil || got[1].err != context.DeadlineExceeded {
 			t.Errorf("got %v; want future 1 then (nil, DeadlineExceeded)", got)
-		}
-		if n := hookCount(&fs[0].c) + hookCount(&fs[2].c); n != 0 {
-			t.Errorf("%d hooks left on pending futures after AsCompleted gave up; want 0", n)
 		}
 	})
 	t.Run("an ended context still yields the done futures first", func(t *testing.T) {
 		fs, cs := futures(2)
 		cs[0](0, nil)
 		var got []yielded
-		for f, err := range AsCompleted(expired(), fs...) {
+		for f, err := range runtime.AsCompleted(expired(), fs...) {
 			got = append(got, yielded{f, err})
 		}
 		if len(got) != 2 || got[0].f != fs[0] || got[0].err != nil || got[1].err != context.Canceled {
 			t.Errorf("got %v; want future 0 then (nil, Canceled)", got)
 		}
 	})
-	t.Run("breaking out early removes the hooks", func(t *testing.T) {
-		fs, cs := futures(3)
-		go cs[0](0, nil)
-		for range AsCompleted(context.Background(), fs...) {
-			break
-		}
-		if n := hookCount(&fs[1].c) + hookCount(&fs[2].c); n != 0 {
-			t.Errorf("%d hooks left after break; want 0", n)
-		}
-	})
 	t.Run("futures of different types mix as Awaitable", func(t *testing.T) {
-		a, ca := NewFuture[int]()
-		b, cb := NewFuture[string]()
+		a, ca := runtime.NewFuture[int]()
+		b, cb := runtime.NewFuture[string]()
 		go func() { cb("x", nil); ca(1, nil) }()
 		n := 0
-		for f, err := range AsCompleted[Awaitable](context.Background(), a, b) {
-			if err != nil || f.State() != Finished {
+		for f, err := range runtime.AsCompleted[runtime.Awaitable](context.Background(), a, b) {
+			if err != nil || f.State() != runtime.Finished {
 				t.Errorf("got %v, %v", f, err)
 			}
 			n++
@@ -144,7 +133,7 @@ func TestWait(t *testing.T) {
 				c(i, nil)
 			}
 		}()
-		done, pending, err := Wait(context.Background(), AllCompleted, fs...)
+		done, pending, err := runtime.Wait(context.Background(), runtime.AllCompleted, fs...)
 		if err != nil || len(done) != 3 || len(pending) != 0 {
 			t.Errorf("Wait = %d done, %d pending, %v; want 3, 0, nil", len(done), len(pending), err)
 		}
@@ -155,7 +144,7 @@ func TestWait(t *testing.T) {
 	t.Run("FirstCompleted returns when one is done", func(t *testing.T) {
 		fs, cs := futures(3)
 		go cs[1](1, nil)
-		done, pending, err := Wait(context.Background(), FirstCompleted, fs...)
+		done, pending, err := runtime.Wait(context.Background(), runtime.FirstCompleted, fs...)
 		if err != nil || len(done) != 1 || done[0] != fs[1] || len(pending) != 2 {
 			t.Errorf("Wait = %v done, %v pending, %v; want [future 1], 2 pending", done, pending, err)
 		}
@@ -163,7 +152,7 @@ func TestWait(t *testing.T) {
 	t.Run("FirstCompleted counts a cancelled future", func(t *testing.T) {
 		fs, _ := futures(2)
 		fs[0].Cancel()
-		done, pending, _ := Wait(context.Background(), FirstCompleted, fs...)
+		done, pending, _ := runtime.Wait(context.Background(), runtime.FirstCompleted, fs...)
 		if len(done) != 1 || done[0] != fs[0] || len(pending) != 1 {
 			t.Errorf("Wait = %v done, %v pending; want the cancelled future done", done, pending)
 		}
@@ -172,7 +161,7 @@ func TestWait(t *testing.T) {
 		fs, cs := futures(3)
 		cs[0](0, nil)
 		go cs[2](0, boom)
-		done, pending, err := Wait(context.Background(), FirstError, fs...)
+		done, pending, err := runtime.Wait(context.Background(), runtime.FirstError, fs...)
 		if err != nil || len(done) != 2 || len(pending) != 1 || pending[0] != fs[1] {
 			t.Errorf("Wait = %v done, %v pending, %v; want futures 0 and 2 done, 1 pending", done, pending, err)
 		}
@@ -182,7 +171,7 @@ func TestWait(t *testing.T) {
 		fs[0].Cancel()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		done, pending, err := Wait(ctx, FirstError, fs...)
+		done, pending, err := runtime.Wait(ctx, runtime.FirstError, fs...)
 		if err != context.DeadlineExceeded || len(done) != 1 || len(pending) != 1 {
 			t.Errorf("Wait = %v done, %v pending, %v; want it to keep waiting until the deadline", done, pending, err)
 		}
@@ -191,7 +180,7 @@ func TestWait(t *testing.T) {
 	t.Run("FirstError without failures is AllCompleted", func(t *testing.T) {
 		fs, cs := futures(2)
 		go func() { cs[0](0, nil); cs[1](1, nil) }()
-		done, pending, err := Wait(context.Background(), FirstError, fs...)
+		done, pending, err := runtime.Wait(context.Background(), runtime.FirstError, fs...)
 		if err != nil || len(done) != 2 || len(pending) != 0 {
 			t.Errorf("Wait = %v done, %v pending, %v; want all done", done, pending, err)
 		}
@@ -201,28 +190,25 @@ func TestWait(t *testing.T) {
 		cs[2](2, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		done, pending, err := Wait(ctx, AllCompleted, fs...)
+		done, pending, err := runtime.Wait(ctx, runtime.AllCompleted, fs...)
 		if err != context.DeadlineExceeded {
 			t.Errorf("err = %v; want DeadlineExceeded", err)
 		}
-		if !slices.Equal(done, []*Future[int]{fs[2]}) || !slices.Equal(pending, fs[:2]) {
+		if !slices.Equal(done, []*runtime.Future[int]{fs[2]}) || !slices.Equal(pending, fs[:2]) {
 			t.Errorf("done %v, pending %v; want [2] and [0 1]", done, pending)
-		}
-		if n := hookCount(&fs[0].c) + hookCount(&fs[1].c); n != 0 {
-			t.Errorf("%d hooks left after Wait gave up; want 0", n)
 		}
 	})
 	t.Run("duplicates appear once", func(t *testing.T) {
 		fs, cs := futures(2)
 		cs[0](0, nil)
-		done, pending, _ := Wait(expired(), AllCompleted, fs[0], fs[0], fs[1], fs[1])
+		done, pending, _ := runtime.Wait(expired(), runtime.AllCompleted, fs[0], fs[0], fs[1], fs[1])
 		if len(done) != 1 || len(pending) != 1 {
 			t.Errorf("done %v, pending %v; want one of each", done, pending)
 		}
 	})
 	t.Run("no futures return at once", func(t *testing.T) {
-		for _, mode := range []WaitMode{AllCompleted, FirstCompleted, FirstError} {
-			done, pending, err := Wait[*Future[int]](context.Background(), mode)
+		for _, mode := range []runtime.WaitMode{runtime.AllCompleted, runtime.FirstCompleted, runtime.FirstError} {
+			done, pending, err := runtime.Wait[*runtime.Future[int]](context.Background(), mode)
 			if len(done)+len(pending) != 0 || err != nil {
 				t.Errorf("%v: Wait() = %v, %v, %v", mode, done, pending, err)
 			}
@@ -234,17 +220,6 @@ func TestWait(t *testing.T) {
 				t.Error("Wait with WaitMode(7) did not panic")
 			}
 		}()
-		Wait[*Future[int]](context.Background(), WaitMode(7))
+		runtime.Wait[*runtime.Future[int]](context.Background(), runtime.WaitMode(7))
 	})
-}
-
-// hookCount returns how many hooks wait on c.
-func hookCount(c *core) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for h := c.hooks; h != nil; h = h.next {
-		n++
-	}
-	return n
 }

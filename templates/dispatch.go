@@ -24,7 +24,7 @@ func (w *writer) dispatch(tasks []*generator.Task, split bool) {
 		w.out.Comment("its stable name, so that a worker process finds it by that name.")
 		w.out.Var().DefsFunc(func(g *jen.Group) {
 			for _, t := range tasks {
-				g.Id(t.VarName).Op("*").Qual(RuntimePath, "Task").Types(w.argType(t), w.resultType(t))
+				g.Id(t.VarName).Op("*").Qual(ImplPath, "Task").Types(w.argType(t), w.resultType(t))
 			}
 		})
 	}
@@ -54,10 +54,10 @@ func (w *writer) registerErrors(g *jen.Group) {
 	g.Comment("The errors that keep their identity across a process boundary:")
 	g.Comment("errors.Is and errors.As answer on a worker's errors as in-process.")
 	for _, s := range w.gf.Sentinels {
-		g.Qual(RuntimePath, "RegisterSentinel").Call(jen.Lit(s.Name), w.qual(s.Var))
+		g.Qual(ImplPath, "RegisterSentinel").Call(jen.Lit(s.Name), w.qual(s.Var))
 	}
 	for _, t := range w.gf.ErrorTypes {
-		g.Qual(RuntimePath, "RegisterErrorType").Types(w.typ(t.Type)).Call(jen.Lit(t.Name))
+		g.Qual(ImplPath, "RegisterErrorType").Types(w.typ(t.Type)).Call(jen.Lit(t.Name))
 	}
 }
 
@@ -65,9 +65,9 @@ func (w *writer) registerErrors(g *jen.Group) {
 func (w *writer) register(g *jen.Group, t *generator.Task) {
 	args := []jen.Code{jen.Lit(t.Name), jen.Id(t.RunName)}
 	if t.Local {
-		args = append(args, jen.Qual(RuntimePath, "Local").Call())
+		args = append(args, jen.Qual(ImplPath, "Local").Call())
 	}
-	g.Id(t.VarName).Op("=").Qual(RuntimePath, "RegisterTask").Call(args...)
+	g.Id(t.VarName).Op("=").Qual(ImplPath, "RegisterTask").Call(args...)
 }
 
 // run writes the task's adapter from the runtime's shape — a context and

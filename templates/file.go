@@ -19,8 +19,17 @@ import (
 	"github.com/futuresgen/futuresgen/generator"
 )
 
-// RuntimePath is the import path of the runtime the generated code calls.
+// RuntimePath is the import path of the runtime whose types the generated
+// wrappers take and return (Executor, Future, MapOption).
 const RuntimePath = "github.com/futuresgen/futuresgen/runtime"
+
+// ImplPath is the import path of the package the generated code calls to
+// register, submit and map its tasks, and whose version guard it names.
+const ImplPath = RuntimePath + "/futuresimpl"
+
+// guard is the version guard's constant in ImplPath: a generated file
+// that names one its futuresimpl lacks fails to compile there first.
+const guard = "SupportPackageIsVersion3"
 
 // Header is the first line of every generated file. futuresgen replaces or
 // removes only files that start with it.
@@ -58,7 +67,7 @@ func build(pkg *generator.Package, gf *generator.File, split bool) (*jen.File, [
 	f.Line()
 	f.Comment("If this line fails to compile, the futuresgen runtime in go.mod is not the")
 	f.Comment("one this file was generated for: re-run \"go generate\".")
-	f.Const().Id("_").Op("=").Qual(RuntimePath, "SupportPackageIsVersion2")
+	f.Const().Id("_").Op("=").Qual(ImplPath, guard)
 	w.dispatch(gf.Tasks, split)
 
 	// Each task's own declarations, in runs that build concurrently: a
@@ -200,6 +209,7 @@ type writer struct {
 	out  *jen.Group  // where declarations go: the file, or a run of them
 	docs *[][]string // if set, where doc comments go instead of out
 	rt   string      // the runtime's import alias
+	impl string      // futuresimpl's import alias
 }
 
 func newWriter(pkg *generator.Package, gf *generator.File) *writer {
@@ -208,8 +218,8 @@ func newWriter(pkg *generator.Package, gf *generator.File) *writer {
 	// Every import gets a name that no package-level name of the user's
 	// package shadows: the runtime is always "futuresrt" (a user package
 	// may itself be named runtime, and jennifer would otherwise rename
-	// one of the two depending on which it meets first); the others keep
-	// their own names unless taken. An import is written plain where its
+	// one of the two depending on which it meets first), and futuresimpl
+	// "futuresimpl"; the others keep their own names unless taken. An import is written plain where its
 	// name is the one its path suggests, with an alias otherwise.
 	used := map[string]bool{}
 	picked := map[string]string{}
@@ -231,6 +241,7 @@ func newWriter(pkg *generator.Package, gf *generator.File) *writer {
 		return name
 	}
 	w.rt = pick(RuntimePath, "futuresrt", true)
+	w.impl = pick(ImplPath, "futuresimpl", true)
 	pick("context", "context", false)
 	pick("iter", "iter", false)
 	for _, p := range referenced(pkg.PkgPath, gf.Tasks) {

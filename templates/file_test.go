@@ -56,7 +56,7 @@ func A(x int) int { return x }
 	if strings.Index(src, "func SubmitA(") > strings.Index(src, "func SubmitB(") {
 		t.Error("tasks are not in name order")
 	}
-	for _, want := range []string{`futuresrt "github.com/futuresgen/futuresgen/runtime"`, "const _ = futuresrt.SupportPackageIsVersion2", "func init() {"} {
+	for _, want := range []string{`futuresrt "github.com/futuresgen/futuresgen/runtime"`, `futuresimpl "github.com/futuresgen/futuresgen/runtime/futuresimpl"`, "const _ = futuresimpl.SupportPackageIsVersion3", "func init() {"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("the file lacks %q", want)
 		}
@@ -151,10 +151,10 @@ func A(x int) error {
 	for name, f := range map[string]*generator.File{"with tasks": gf, "without tasks": only} {
 		src := string(renderInParts(t, pkg, f))
 		for _, want := range []string{
-			`futuresrt.RegisterSentinel("example.com/p.ErrGone", ErrGone)`,
-			`futuresrt.RegisterSentinel("io.EOF", io.EOF)`,
-			`futuresrt.RegisterErrorType[CodeError]("example.com/p.CodeError")`,
-			`futuresrt.RegisterErrorType[*CodeError]("*example.com/p.CodeError")`,
+			`futuresimpl.RegisterSentinel("example.com/p.ErrGone", ErrGone)`,
+			`futuresimpl.RegisterSentinel("io.EOF", io.EOF)`,
+			`futuresimpl.RegisterErrorType[CodeError]("example.com/p.CodeError")`,
+			`futuresimpl.RegisterErrorType[*CodeError]("*example.com/p.CodeError")`,
 		} {
 			if !strings.Contains(src, want) {
 				t.Errorf("%s: the file lacks %q:\n%s", name, want, src)

@@ -29,7 +29,7 @@ func (w *writer) mapFn(t *generator.Task) {
 		jen.Id(input).Qual("iter", "Seq").Types(w.argType(t)),
 		jen.Id(optsName).Op("...").Qual(RuntimePath, "MapOption"),
 	).Qual("iter", "Seq2").Types(w.resultType(t), jen.Error()).Block(
-		jen.Return(jen.Qual(RuntimePath, "MapTask").Call(
+		jen.Return(jen.Qual(ImplPath, "MapTask").Call(
 			jen.Id(ctxName), jen.Id(exName), jen.Id(t.VarName), jen.Id(input), jen.Id(optsName).Op("..."),
 		)),
 	)

@@ -44,7 +44,7 @@ func (w *writer) submit(t *generator.Task) {
 			g.Id(names.params[i]).Add(w.typ(p.Type))
 		}
 	}).Op("*").Qual(RuntimePath, "Future").Types(w.resultType(t)).Block(
-		jen.Return(jen.Qual(RuntimePath, "SubmitTask").Call(jen.Id(ctxName), jen.Id(exName), jen.Id(t.VarName), arg)),
+		jen.Return(jen.Qual(ImplPath, "SubmitTask").Call(jen.Id(ctxName), jen.Id(exName), jen.Id(t.VarName), arg)),
 	)
 }
 
@@ -65,16 +65,16 @@ type wrapperNames struct {
 }
 
 func (w *writer) paramNames(t *generator.Task) wrapperNames {
-	// A wrapper's body refers to the runtime alias, the task variable and
-	// the XArgs type: no parameter may shadow them.
-	taken := map[string]bool{w.rt: true, t.VarName: true, t.ArgsName: true}
+	// A wrapper's body refers to the import aliases, the task variable
+	// and the XArgs type: no parameter may shadow them.
+	taken := map[string]bool{w.rt: true, w.impl: true, t.VarName: true, t.ArgsName: true}
 	n := wrapperNames{ours: map[string]string{}}
 	for _, p := range t.Params {
 		taken[p.Name] = true
 	}
 	for _, p := range t.Params {
 		name := p.Name
-		if name == w.rt || name == t.VarName || name == t.ArgsName {
+		if name == w.rt || name == w.impl || name == t.VarName || name == t.ArgsName {
 			for taken[name] {
 				name += "_"
 			}

@@ -118,7 +118,7 @@ func TestEndToEnd(t *testing.T) {
 		stale := bytes.Replace(data, []byte("e2e.sum"), []byte("e2e.total"), 1)
 		writeFile(t, gen, stale)
 		code, stdout, stderr := tool(t, dir, "-check")
-		if code != 1 || !strings.Contains(stdout, "--- a/futures_gen.go") || !strings.Contains(stdout, `+	futuresTask_Sum = futuresrt.RegisterTask("e2e.sum"`) {
+		if code != 1 || !strings.Contains(stdout, "--- a/futures_gen.go") || !strings.Contains(stdout, `+	futuresTask_Sum = futuresimpl.RegisterTask("e2e.sum"`) {
 			t.Errorf("-check on a stale file: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
 		if got, _ := os.ReadFile(gen); !bytes.Equal(got, stale) {
@@ -170,6 +170,32 @@ func TestEndToEnd(t *testing.T) {
 		above := strings.Join(lines[max(0, line-8):line], "\n")
 		if !strings.Contains(above, "func futuresRun_Shout(") || !strings.Contains(above, `signature changed after this file was generated: re-run`) {
 			t.Errorf("the error at futures_gen.go:%d is not in futuresRun_Shout under its comment:\n%s\n%s", line, out, above)
+		}
+	})
+
+	t.Run("a file generated for an older runtime fails at its version guard", func(t *testing.T) {
+		// What the futuresgen before futuresimpl wrote: everything from the
+		// runtime package, under version 2.
+		data, _ := os.ReadFile(gen)
+		defer writeFile(t, gen, data)
+		old := strings.Replace(string(data), "\tfuturesimpl \"github.com/futuresgen/futuresgen/runtime/futuresimpl\"\n", "", 1)
+		old = strings.ReplaceAll(old, "futuresimpl.", "futuresrt.")
+		old = strings.Replace(old, "SupportPackageIsVersion3", "SupportPackageIsVersion2", 1)
+		writeFile(t, gen, []byte(old))
+		cmd := exec.Command("go", "build", "-o", os.DevNull, ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+		out, err := cmd.CombinedOutput()
+		_, after, found := strings.Cut(string(out), "futures_gen.go:")
+		if err == nil || !found {
+			t.Fatalf("go build: %v; want an error in futures_gen.go\n%s", err, out)
+		}
+		var line int
+		fmt.Sscanf(after, "%d", &line)
+		lines := strings.Split(old, "\n")
+		if !strings.Contains(after, "undefined: futuresrt.SupportPackageIsVersion2") || line < 2 ||
+			lines[line-1] != "const _ = futuresrt.SupportPackageIsVersion2" || !strings.Contains(lines[line-2], `re-run "go generate"`) {
+			t.Errorf("the first error is not the guard's, under a comment saying to re-run go generate:\n%s", out)
 		}
 	})
 

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
+	futuresimpl "github.com/futuresgen/futuresgen/runtime/futuresimpl"
 	"iter"
 )
 
@@ -18,24 +19,24 @@ import (
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
-const _ = futuresrt.SupportPackageIsVersion2
+const _ = futuresimpl.SupportPackageIsVersion3
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
 var (
-	futuresTask_CountPrimes *futuresrt.Task[CountPrimesArgs, int]
-	futuresTask_Crash       *futuresrt.Task[struct{}, int]
-	futuresTask_Fetch       *futuresrt.Task[string, Fetched]
+	futuresTask_CountPrimes *futuresimpl.Task[CountPrimesArgs, int]
+	futuresTask_Crash       *futuresimpl.Task[struct{}, int]
+	futuresTask_Fetch       *futuresimpl.Task[string, Fetched]
 )
 
 func init() {
-	futuresTask_CountPrimes = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/cluster.CountPrimes", futuresRun_CountPrimes)
-	futuresTask_Crash = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/cluster.Crash", futuresRun_Crash)
-	futuresTask_Fetch = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/cluster.Fetch", futuresRun_Fetch)
+	futuresTask_CountPrimes = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/examples/cluster.CountPrimes", futuresRun_CountPrimes)
+	futuresTask_Crash = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/examples/cluster.Crash", futuresRun_Crash)
+	futuresTask_Fetch = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/examples/cluster.Fetch", futuresRun_Fetch)
 
 	// The errors that keep their identity across a process boundary:
 	// errors.Is and errors.As answer on a worker's errors as in-process.
-	futuresrt.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrWorkerDied", futuresrt.ErrWorkerDied)
+	futuresimpl.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrWorkerDied", futuresrt.ErrWorkerDied)
 }
 
 // CountPrimesArgs holds the arguments of one call of [CountPrimes]: the
@@ -49,7 +50,7 @@ type CountPrimesArgs struct {
 // If ctx ends before the task starts, the task never runs and the future
 // fails with ctx.Err().
 func SubmitCountPrimes(ctx context.Context, ex futuresrt.Executor, lo int64, hi int64) *futuresrt.Future[int] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_CountPrimes, CountPrimesArgs{Lo: lo, Hi: hi})
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_CountPrimes, CountPrimesArgs{Lo: lo, Hi: hi})
 }
 
 // MapCountPrimes runs [CountPrimes] on ex for each element of args and
@@ -58,7 +59,7 @@ func SubmitCountPrimes(ctx context.Context, ex futuresrt.Executor, lo int64, hi 
 // not started. opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapCountPrimes(ctx context.Context, ex futuresrt.Executor, args iter.Seq[CountPrimesArgs], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
-	return futuresrt.MapTask(ctx, ex, futuresTask_CountPrimes, args, opts...)
+	return futuresimpl.MapTask(ctx, ex, futuresTask_CountPrimes, args, opts...)
 }
 
 // futuresRun_CountPrimes calls [CountPrimes] with the arguments of one call
@@ -73,7 +74,7 @@ func futuresRun_CountPrimes(_ context.Context, args CountPrimesArgs) (int, error
 // before the task starts, the task never runs and the future fails with
 // ctx.Err().
 func SubmitCrash(ctx context.Context, ex futuresrt.Executor) *futuresrt.Future[int] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Crash, struct{}{})
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_Crash, struct{}{})
 }
 
 // futuresRun_Crash calls [Crash] with the arguments of one call of the task:
@@ -89,7 +90,7 @@ func futuresRun_Crash(_ context.Context, _ struct{}) (int, error) {
 // [futuresrt.CancelPending]. If ctx ends before the task starts, the task
 // never runs and the future fails with ctx.Err().
 func SubmitFetch(ctx context.Context, ex futuresrt.Executor, url string) *futuresrt.Future[Fetched] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Fetch, url)
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_Fetch, url)
 }
 
 // MapFetch runs [Fetch] on ex for each element of urls and yields
@@ -98,7 +99,7 @@ func SubmitFetch(ctx context.Context, ex futuresrt.Executor, url string) *future
 // opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapFetch(ctx context.Context, ex futuresrt.Executor, urls iter.Seq[string], opts ...futuresrt.MapOption) iter.Seq2[Fetched, error] {
-	return futuresrt.MapTask(ctx, ex, futuresTask_Fetch, urls, opts...)
+	return futuresimpl.MapTask(ctx, ex, futuresTask_Fetch, urls, opts...)
 }
 
 // futuresRun_Fetch calls [Fetch] with the arguments of one call of the task:

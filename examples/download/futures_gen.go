@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
+	futuresimpl "github.com/futuresgen/futuresgen/runtime/futuresimpl"
 	"iter"
 )
 
@@ -18,22 +19,22 @@ import (
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
-const _ = futuresrt.SupportPackageIsVersion2
+const _ = futuresimpl.SupportPackageIsVersion3
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
 var (
-	futuresTask_Download *futuresrt.Task[DownloadArgs, string]
-	futuresTask_Fanout   *futuresrt.Task[FanoutArgs, int]
+	futuresTask_Download *futuresimpl.Task[DownloadArgs, string]
+	futuresTask_Fanout   *futuresimpl.Task[FanoutArgs, int]
 )
 
 func init() {
-	futuresTask_Download = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Download", futuresRun_Download)
-	futuresTask_Fanout = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Fanout", futuresRun_Fanout, futuresrt.Local())
+	futuresTask_Download = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Download", futuresRun_Download)
+	futuresTask_Fanout = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/examples/download.Fanout", futuresRun_Fanout, futuresimpl.Local())
 
 	// The errors that keep their identity across a process boundary:
 	// errors.Is and errors.As answer on a worker's errors as in-process.
-	futuresrt.RegisterSentinel("context.DeadlineExceeded", context.DeadlineExceeded)
+	futuresimpl.RegisterSentinel("context.DeadlineExceeded", context.DeadlineExceeded)
 }
 
 // DownloadArgs holds the arguments of one call of [Download]: the element
@@ -48,7 +49,7 @@ type DownloadArgs struct {
 // [futuresrt.CancelPending]. If ctx ends before the task starts, the task
 // never runs and the future fails with ctx.Err().
 func SubmitDownload(ctx context.Context, ex futuresrt.Executor, url string, dir string) *futuresrt.Future[string] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Download, DownloadArgs{URL: url, Dir: dir})
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_Download, DownloadArgs{URL: url, Dir: dir})
 }
 
 // MapDownload runs [Download] on ex for each element of args and yields
@@ -57,7 +58,7 @@ func SubmitDownload(ctx context.Context, ex futuresrt.Executor, url string, dir 
 // opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapDownload(ctx context.Context, ex futuresrt.Executor, args iter.Seq[DownloadArgs], opts ...futuresrt.MapOption) iter.Seq2[string, error] {
-	return futuresrt.MapTask(ctx, ex, futuresTask_Download, args, opts...)
+	return futuresimpl.MapTask(ctx, ex, futuresTask_Download, args, opts...)
 }
 
 // futuresRun_Download calls [Download] with the arguments of one call of the
@@ -82,7 +83,7 @@ type FanoutArgs struct {
 // never runs and the future fails with ctx.Err(). [Fanout] is local: on an
 // executor in another process the future fails.
 func SubmitFanout(ctx context.Context, ex_ futuresrt.Executor, ex futuresrt.Executor, urls []string, dir string) *futuresrt.Future[int] {
-	return futuresrt.SubmitTask(ctx, ex_, futuresTask_Fanout, FanoutArgs{Ex: ex, URLs: urls, Dir: dir})
+	return futuresimpl.SubmitTask(ctx, ex_, futuresTask_Fanout, FanoutArgs{Ex: ex, URLs: urls, Dir: dir})
 }
 
 // MapFanout runs [Fanout] on ex_ for each element of args and yields
@@ -92,7 +93,7 @@ func SubmitFanout(ctx context.Context, ex_ futuresrt.Executor, ex futuresrt.Exec
 // [futuresrt.Progress] and [futuresrt.Unordered]. [Fanout] is local: on an
 // executor in another process the future fails.
 func MapFanout(ctx context.Context, ex_ futuresrt.Executor, args iter.Seq[FanoutArgs], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
-	return futuresrt.MapTask(ctx, ex_, futuresTask_Fanout, args, opts...)
+	return futuresimpl.MapTask(ctx, ex_, futuresTask_Fanout, args, opts...)
 }
 
 // futuresRun_Fanout calls [Fanout] with the arguments of one call of the

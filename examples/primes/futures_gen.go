@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	futuresrt "github.com/futuresgen/futuresgen/runtime"
+	futuresimpl "github.com/futuresgen/futuresgen/runtime/futuresimpl"
 	"iter"
 )
 
@@ -18,29 +19,29 @@ import (
 
 // If this line fails to compile, the futuresgen runtime in go.mod is not the
 // one this file was generated for: re-run "go generate".
-const _ = futuresrt.SupportPackageIsVersion2
+const _ = futuresimpl.SupportPackageIsVersion3
 
 // The dispatch table: every task of the package, registered by init under
 // its stable name, so that a worker process finds it by that name.
 var (
-	futuresTask_Explode *futuresrt.Task[int, int]
-	futuresTask_IsPrime *futuresrt.Task[int64, bool]
+	futuresTask_Explode *futuresimpl.Task[int, int]
+	futuresTask_IsPrime *futuresimpl.Task[int64, bool]
 )
 
 func init() {
-	futuresTask_Explode = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.Explode", futuresRun_Explode)
-	futuresTask_IsPrime = futuresrt.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.IsPrime", futuresRun_IsPrime)
+	futuresTask_Explode = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.Explode", futuresRun_Explode)
+	futuresTask_IsPrime = futuresimpl.RegisterTask("github.com/futuresgen/futuresgen/examples/primes.IsPrime", futuresRun_IsPrime)
 
 	// The errors that keep their identity across a process boundary:
 	// errors.Is and errors.As answer on a worker's errors as in-process.
-	futuresrt.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrWorkerDied", futuresrt.ErrWorkerDied)
+	futuresimpl.RegisterSentinel("github.com/futuresgen/futuresgen/runtime.ErrWorkerDied", futuresrt.ErrWorkerDied)
 }
 
 // SubmitExplode runs [Explode] on ex and returns its future at once. If ctx
 // ends before the task starts, the task never runs and the future fails with
 // ctx.Err().
 func SubmitExplode(ctx context.Context, ex futuresrt.Executor, n int) *futuresrt.Future[int] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_Explode, n)
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_Explode, n)
 }
 
 // MapExplode runs [Explode] on ex for each element of ns and yields
@@ -49,7 +50,7 @@ func SubmitExplode(ctx context.Context, ex futuresrt.Executor, n int) *futuresrt
 // opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapExplode(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int], opts ...futuresrt.MapOption) iter.Seq2[int, error] {
-	return futuresrt.MapTask(ctx, ex, futuresTask_Explode, ns, opts...)
+	return futuresimpl.MapTask(ctx, ex, futuresTask_Explode, ns, opts...)
 }
 
 // futuresRun_Explode calls [Explode] with the arguments of one call of the
@@ -64,7 +65,7 @@ func futuresRun_Explode(_ context.Context, arg int) (int, error) {
 // ends before the task starts, the task never runs and the future fails with
 // ctx.Err().
 func SubmitIsPrime(ctx context.Context, ex futuresrt.Executor, n int64) *futuresrt.Future[bool] {
-	return futuresrt.SubmitTask(ctx, ex, futuresTask_IsPrime, n)
+	return futuresimpl.SubmitTask(ctx, ex, futuresTask_IsPrime, n)
 }
 
 // MapIsPrime runs [IsPrime] on ex for each element of ns and yields
@@ -73,7 +74,7 @@ func SubmitIsPrime(ctx context.Context, ex futuresrt.Executor, n int64) *futures
 // opts tune it: [futuresrt.Buffer], [futuresrt.ChunkSize],
 // [futuresrt.Progress] and [futuresrt.Unordered].
 func MapIsPrime(ctx context.Context, ex futuresrt.Executor, ns iter.Seq[int64], opts ...futuresrt.MapOption) iter.Seq2[bool, error] {
-	return futuresrt.MapTask(ctx, ex, futuresTask_IsPrime, ns, opts...)
+	return futuresimpl.MapTask(ctx, ex, futuresTask_IsPrime, ns, opts...)
 }
 
 // futuresRun_IsPrime calls [IsPrime] with the arguments of one call of the

@@ -1,7 +1,10 @@
-// Package errs holds the sentinel errors that package runtime exports, so
-// that the packages under internal/ (the scheduler, the process and NATS
-// links) and the cluster wrap the same values. Users see them as
-// runtime.ErrCancelled and the rest; the docs are there.
+// Package errs holds the errors that the executors make and package
+// runtime hands to users: the sentinels that runtime exports, so that the
+// packages under internal/ (the scheduler, the process and NATS links)
+// and the cluster wrap the same values (users see them as
+// runtime.ErrCancelled and the rest; the docs are there), and a task's
+// panic and a worker's error as the executors record them (Panic,
+// Remote), which runtime turns into its PanicError and RemoteError.
 package errs
 
 import "errors"
@@ -25,3 +28,7 @@ func (e *WorkerLost) Error() string { return e.Msg }
 
 // Is makes errors.Is(err, runtime.ErrWorkerDied) true.
 func (e *WorkerLost) Is(target error) bool { return target == WorkerDied }
+
+// Goexit is the error of a task that called runtime.Goexit, in this
+// process or in a worker.
+var Goexit = errors.New("futuresgen: task called runtime.Goexit")

@@ -62,8 +62,8 @@ type Pool struct {
 	links map[*procLink]struct{} // the worker processes, starting ones included
 }
 
-// New returns a pool of worker processes configured by cfg. Give its
-// Spawn to the scheduler (sched.Config.Spawn), then Bind the scheduler.
+// New returns a pool of worker processes configured by cfg, for
+// NewScheduler.
 func New(cfg Config) *Pool {
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 10 * time.Second
@@ -71,9 +71,17 @@ func New(cfg Config) *Pool {
 	return &Pool{cfg: cfg, links: map[*procLink]struct{}{}}
 }
 
-// Bind gives the pool the scheduler it reports to. Call it before any
-// call is submitted.
-func (p *Pool) Bind(s *sched.Scheduler) { p.s = s }
+// NewScheduler returns a scheduler whose workers are processes of this
+// program (or of cfg.Command), started as calls wait for them, and the
+// pool of those processes. sc's Spawn and MaxStartFailures are set from
+// cfg; sc.MaxWorkers bounds the processes.
+func NewScheduler(cfg Config, sc sched.Config) (*sched.Scheduler, *Pool) {
+	p := New(cfg)
+	sc.Spawn = p.Spawn
+	sc.MaxStartFailures = cfg.MaxStartFailures
+	p.s = sched.New(sc)
+	return p.s, p
+}
 
 // PIDs returns the process IDs of the workers alive now.
 func (p *Pool) PIDs() []int {

@@ -35,7 +35,7 @@ type errType struct {
 	// error, or -1. Such a field (a wrapped cause) crosses as the node's
 	// child and is put back on arrival, so the value round-trips.
 	wrapField int
-	codec     valueCodec
+	mayCycle  bool // a value can refer to itself (wire.MayCycle): look before encoding it
 }
 
 var errorType = reflect.TypeFor[error]()
@@ -47,8 +47,8 @@ func RegisterSentinel(name string, err error) {
 	if err == nil {
 		panic(fmt.Sprintf("futuresgen: sentinel %q is nil; register it after it is initialized", name))
 	}
-	if !reflect.TypeOf(err).Comparable() {
-		panic(fmt.Sprintf("futuresgen: sentinel %q has type %T, which is not comparable: errors.Is could not find it", name, err))
+	if !reflect.ValueOf(err).Comparable() {
+		panic(fmt.Sprintf("futuresgen: sentinel %q (%T) is not comparable: errors.Is could not find it", name, err))
 	}
 	errs.Lock()
 	defer errs.Unlock()
@@ -107,7 +107,7 @@ func RegisterErrorType(name string, t reflect.Type) {
 	if st.Kind() == reflect.Pointer {
 		st = st.Elem()
 	}
-	et.codec.streamable = !holdsInterface(st, et.wrapField, map[reflect.Type]bool{})
+	et.mayCycle = wire.MayCycle(reflect.PointerTo(st))
 	errs.Lock()
 	defer errs.Unlock()
 	if old, ok := errs.types[name]; ok {
@@ -129,8 +129,18 @@ func Sentinel(name string) error {
 	return errs.sentinels[name]
 }
 
+// sentinelName returns the name err is registered under as a sentinel.
+// An error that cannot be a map key is none: one whose type is not
+// comparable, or whose value holds, in an interface, one that is not (a
+// comparable struct with a slice in a field of type any). Only a struct
+// or an array can be such a value; the look at the value is kept for
+// them (it allocates).
 func sentinelName(err error) (string, bool) {
-	if !reflect.TypeOf(err).Comparable() {
+	t := reflect.TypeOf(err)
+	if !t.Comparable() {
+		return "", false
+	}
+	if k := t.Kind(); (k == reflect.Struct || k == reflect.Array) && !reflect.ValueOf(err).Comparable() {
 		return "", false
 	}
 	errs.RLock()
@@ -250,9 +260,13 @@ func truncate(s string) string {
 }
 
 // encode gob-encodes a value of the type, without its cause (returned
-// apart), and reports whether it could. A nil pointer (a nil *T returned
-// as an error) is an empty value: gob never writes an empty encoding.
-// A GobEncode or MarshalBinary that panics does not encode.
+// apart), and reports whether it could. The value is a self-contained
+// payload (wire.EncodeSelfContained): it decodes alone, in any process
+// built from the same source, and the type's description is written
+// once per process and read once per prefix, not once per value. A nil
+// pointer (a nil *T returned as an error) is an empty value: gob never
+// writes an empty encoding. A GobEncode or MarshalBinary that panics
+// does not encode.
 func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
 	defer func() {
 		if recover() != nil {
@@ -276,10 +290,18 @@ func (et *errType) encode(err error) (value []byte, cause error, ok bool) {
 		f.SetZero()
 		v = c
 	}
-	if err := wire.CheckAcyclic(v.Interface()); err != nil {
-		return nil, nil, false
+	if !v.CanAddr() { // gob needs the address to call a method with a pointer receiver
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		v = c
 	}
-	if value, err = et.codec.encodeValue(v); err != nil {
+	p := v.Addr().Interface()
+	if et.mayCycle {
+		if err := wire.CheckAcyclic(p); err != nil {
+			return nil, nil, false
+		}
+	}
+	if value, err = wire.EncodeSelfContained(p, 0); err != nil {
 		return nil, nil, false
 	}
 	return value, cause, true
@@ -312,7 +334,7 @@ func DecodeErrorValue(name string, data []byte, cause error) (v error, ok bool) 
 		st = st.Elem()
 	}
 	p := reflect.New(st)
-	if err := et.codec.decodeValue(data, p); err != nil {
+	if err := wire.DecodeSelfContained(data, p.Interface()); err != nil {
 		return nil, false
 	}
 	if et.wrapField >= 0 && cause != nil {

@@ -23,6 +23,8 @@ type Worker struct {
 	calls     []*Call // sent or running, in the order sent
 	running   int     // calls running
 	ahead     int     // calls sent ahead, not started
+	granted   int     // calls it may start or started, not done (see Config.GrantPerSlot)
+	slow      bool    // it gave up grants behind slow calls: none until a call starts or ends
 	assigned  int
 	busySince time.Time // when its running calls last went from 0 to 1
 	outbox    []Out
@@ -40,6 +42,11 @@ func (w *Worker) Link() Link { return w.link }
 
 // Ready reports whether the worker said hello and was accepted.
 func (w *Worker) Ready() bool { return w.ready }
+
+// Full reports whether the worker refused a call for want of a slot and
+// has not said since that it has room: it gets no call until it does.
+// Call it under Scheduler.Workers.
+func (w *Worker) Full() bool { return w.full }
 
 // load is the calls the worker holds.
 func (w *Worker) load() int { return w.running + w.ahead }
@@ -76,6 +83,9 @@ func (w *Worker) forget(c *Call) {
 	} else {
 		w.ahead--
 	}
+	if c.granted {
+		w.granted--
+	}
 	w.s.held--
 	if w.retiring && len(w.calls) == 0 {
 		w.sayBye()
@@ -107,8 +117,38 @@ func (s *Scheduler) pump() {
 	}
 	s.spawn()
 	s.sendAhead()
+	s.grant()
 	s.steal()
 	s.checkIdle()
+}
+
+// grant lets workers start calls sent ahead to them, oldest first, while
+// they have fewer than GrantPerSlot granted calls per slot beyond their
+// slots. s.mu is held.
+func (s *Scheduler) grant() {
+	if s.cfg.GrantPerSlot == 0 {
+		return
+	}
+	for _, w := range s.workers {
+		bound := w.slots * (1 + s.cfg.GrantPerSlot)
+		if w.gone || w.slow || w.ahead == 0 || w.granted >= bound {
+			continue
+		}
+		var upTo uint64
+		for _, c := range w.calls {
+			if w.granted >= bound {
+				break
+			}
+			if c.state == Sent && !c.granted && c.revoking == notRevoking {
+				c.granted = true
+				w.granted++
+				upTo = c.id
+			}
+		}
+		if upTo != 0 {
+			w.send(Out{Kind: wire.KindGrant, ID: upTo})
+		}
+	}
 }
 
 // room reports whether MaxCalls lets workers hold another call. s.mu is
@@ -149,6 +189,10 @@ func (s *Scheduler) dispatch(c *Call, w *Worker, ahead, toBusy bool) {
 	c.w = w
 	c.ahead = ahead
 	c.onSlot, c.ctxEnded, c.killed, c.revoking = false, false, false, notRevoking
+	c.granted = s.cfg.GrantPerSlot > 0 && !toBusy
+	if c.granted {
+		w.granted++
+	}
 	w.calls = append(w.calls, c)
 	w.assigned++
 	if s.cfg.MaxTasksPerWorker > 0 && w.assigned >= s.cfg.MaxTasksPerWorker {
@@ -160,7 +204,7 @@ func (s *Scheduler) dispatch(c *Call, w *Worker, ahead, toBusy bool) {
 	} else {
 		s.start(c)
 	}
-	w.send(Out{Kind: wire.KindCall, Call: c, ID: c.id, Count: c.n, Ahead: toBusy})
+	w.send(Out{Kind: wire.KindCall, Call: c, ID: c.id, Count: c.n, Ahead: toBusy, Granted: c.granted || s.cfg.GrantPerSlot == 0})
 	if c.Ctx.Err() != nil {
 		s.endContext(c)
 	}
@@ -174,6 +218,11 @@ func (s *Scheduler) start(c *Call) {
 	}
 	if c.state == Sent {
 		w.ahead--
+	}
+	if !c.granted && s.cfg.GrantPerSlot > 0 {
+		// Started without a grant: a worker that does not wait for them.
+		c.granted = true
+		w.granted++
 	}
 	w.running++
 	c.onSlot = true

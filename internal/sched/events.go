@@ -43,10 +43,9 @@ func (s *Scheduler) Join(name string, slots int, newLink func(*Worker) Link) *Wo
 	w := &Worker{s: s, name: name, slots: max(slots, 1), ready: true}
 	w.link = newLink(w)
 	s.mu.Lock()
+	// After Shutdown too: calls still queued run on it (pump lets it go
+	// once none is left).
 	s.workers = append(s.workers, w)
-	if s.shutdown {
-		w.retiring = true
-	}
 	s.pump()
 	s.unlock()
 	return w
@@ -92,9 +91,40 @@ func (s *Scheduler) Started(w *Worker, id uint64) error {
 		return protocolError(w, wire.KindStarted, id)
 	}
 	s.start(c)
+	w.slow = false
 	s.pump() // its place ahead is free
 	s.unlock()
 	return nil
+}
+
+// Ungranted records that w gave up its grant of call id, which it holds
+// behind calls that run long: it starts it only if granted again, and if
+// w is lost, the call runs elsewhere. w gets no grant until one of its
+// calls starts or ends. An error means w broke the protocol.
+func (s *Scheduler) Ungranted(w *Worker, id uint64) error {
+	s.mu.Lock()
+	c := w.find(id)
+	if c == nil {
+		s.mu.Unlock()
+		return protocolError(w, wire.KindUngranted, id)
+	}
+	if c.state == Sent && c.granted {
+		c.granted = false
+		w.granted--
+	}
+	w.slow = true
+	s.pump()
+	s.unlock()
+	return nil
+}
+
+// Ask records that w, which gave up grants, has a slot free again: it
+// may be granted calls.
+func (s *Scheduler) Ask(w *Worker) {
+	s.mu.Lock()
+	w.slow = false
+	s.pump()
+	s.unlock()
 }
 
 // Revoked records that w dropped call id before starting it, because it
@@ -198,6 +228,7 @@ func (s *Scheduler) Answer(w *Worker, m *wire.Msg, dec *wire.Streams) error {
 		s.mu.Unlock()
 		return protocolError(w, m.Kind, m.ID)
 	}
+	w.slow = false
 	failed := expectFailed(m, c.n)
 	from := c.from()
 	s.count(failed, from, cFailed)
@@ -228,7 +259,7 @@ func (s *Scheduler) NotSent(w *Worker, c *Call, err error) {
 }
 
 // Gone records that w ended, for cause. Its calls that had not started
-// are queued again; those running fail with Config.Lost(cause) (or with
+// are queued again; those running fail with cause (or with
 // their context's error if their worker was killed for ignoring it), or
 // run again under Config.Retries.
 func (s *Scheduler) Gone(w *Worker, cause error) {
@@ -257,7 +288,7 @@ func (s *Scheduler) Gone(w *Worker, cause error) {
 		c.w = nil
 		s.held--
 		switch {
-		case c.state == Sent:
+		case c.state == Sent && !c.granted:
 			s.back(c)
 		case c.killed:
 			s.fail(c, fmt.Errorf("%w (its worker, %s, was killed after the task ignored the end of its context for %v)", ctxErr(c), w.name, s.cfg.Grace))
@@ -266,7 +297,7 @@ func (s *Scheduler) Gone(w *Worker, cause error) {
 			c.state = Queued
 			s.pushFront(c)
 		default:
-			s.fail(c, s.cfg.Lost(cause))
+			s.fail(c, cause)
 		}
 	}
 	if s.cfg.MaxStartFailures > 0 && s.startFailures >= s.cfg.MaxStartFailures && s.broken == nil {

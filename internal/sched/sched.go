@@ -104,6 +104,7 @@ type Call struct {
 	n          int // items counted in the stats
 	w          *Worker
 	ahead      bool // sent ahead: the worker says when it starts it
+	granted    bool // the worker may start it (see Config.GrantPerSlot)
 	onSlot     bool // counted as running on its worker
 	prev, next *Call
 	queued     bool // in the queue list
@@ -202,6 +203,10 @@ type Out struct {
 	ID    uint64    // KindCall, KindCancel, KindRevoke
 	Count int       // KindCall: items frozen
 	Ahead bool      // KindCall: sent ahead of need, to a worker with no free slot
+	// Granted marks a KindCall the worker may start as soon as it has a
+	// slot (see Config.GrantPerSlot); a KindGrant grants every call of
+	// the link up to ID.
+	Granted bool
 	// Deadline marks a KindCancel for a call whose deadline passed: the
 	// worker's own copy of the deadline ends the task, which then sees
 	// context.DeadlineExceeded as it would in-process.
@@ -230,6 +235,19 @@ type Config struct {
 	// AheadPerSlot bounds the calls sent ahead to a busy worker, per slot
 	// (0: none).
 	AheadPerSlot int
+	// GrantPerSlot, when positive, makes a call sent ahead to a busy
+	// worker wait there for a grant (a KindGrant) before it may start; a
+	// call sent to a free slot is granted as it is sent. A worker has at
+	// most GrantPerSlot granted calls per slot beyond its running ones,
+	// and grants follow the order calls were sent. When a worker is lost,
+	// a granted call it did not say it started counts as started (it
+	// fails, or runs again under Retries), and only the others run
+	// elsewhere: a call never runs twice, however late the lost worker's
+	// messages are, or whether they come at all. Zero grants every call
+	// as it is sent: for links that report a worker gone only once
+	// everything it said was read, and whose worker says Started before
+	// it starts a call sent ahead (a pipe to a process that exited).
+	GrantPerSlot int
 	// SlowAfter is how long a worker runs a call before it is taken for a
 	// slow one, which gets nothing sent ahead (default 1ms).
 	SlowAfter time.Duration
@@ -239,9 +257,6 @@ type Config struct {
 	// RevokeWait bounds how long Cancel waits for a worker to give back a
 	// call sent ahead (default 1s); past it, Cancel says false.
 	RevokeWait time.Duration
-	// Lost is the error of a call whose worker was lost while it ran,
-	// given the worker's cause.
-	Lost func(cause error) error
 	// MaxCalls bounds the calls this scheduler's workers hold at once,
 	// sent or running (0: no bound): a cluster executor's MaxWorkers.
 	MaxCalls int
@@ -299,9 +314,6 @@ func New(cfg Config) *Scheduler {
 	}
 	if cfg.SlowAfter == 0 {
 		cfg.SlowAfter = time.Millisecond
-	}
-	if cfg.Lost == nil {
-		cfg.Lost = func(cause error) error { return cause }
 	}
 	s := &Scheduler{
 		cfg:  cfg,

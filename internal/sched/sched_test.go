@@ -485,7 +485,6 @@ func TestAWorkerLostRequeuesWhatItHadNotStarted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	cfg := exclusive()
-	cfg.Lost = func(cause error) error { return fmt.Errorf("lost: %w", cause) }
 	s := New(cfg)
 	defer finish(s)
 	w1, l1 := addWorker(s, "w1", 1)
@@ -493,8 +492,8 @@ func TestAWorkerLostRequeuesWhatItHadNotStarted(t *testing.T) {
 	_, f2 := submit(t, s, ctx, 1)
 	l1.take()
 	s.Gone(w1, errors.New("killed"))
-	if err := f1.err(0); err == nil || err.Error() != "lost: killed" {
-		t.Errorf("the running call's error = %v; want lost: killed", err)
+	if err := f1.err(0); err == nil || err.Error() != "killed" {
+		t.Errorf("the running call's error = %v; want the worker's cause, killed", err)
 	}
 	if f2.state(0) != pending {
 		t.Errorf("the call sent ahead is %v after its worker died; want pending, queued again", stateName[f2.state(0)])
@@ -756,4 +755,185 @@ func TestCallsAheadGoInBursts(t *testing.T) {
 	next(calls[2])
 	want(t, l, "call 6 ahead", "call 7 ahead")
 	checkStats(t, s, Stats{Submitted: 10, Queued: 6, Running: 1, Completed: 3})
+}
+
+// grants is a cluster driver's configuration: workers shared with other
+// drivers, calls sent ahead that wait for a grant, one per slot.
+func grants() Config {
+	return Config{AheadPerSlot: 2, GrantPerSlot: 1, SlowAfter: time.Hour}
+}
+
+func TestCallsSentAheadStartOnlyOnceGranted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w, l := addWorker(s, "w", 1)
+	c0, _ := submit(t, s, ctx, 1)
+	submit(t, s, ctx, 1)
+	submit(t, s, ctx, 1)
+	// The first to the free slot, granted; the next ahead, granted as
+	// well: one beyond the slot.
+	want(t, l, "call 0", "call 1 ahead", "grant 1")
+	if err := s.Started(w, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	// Room ahead, but no grant: two are granted already.
+	want(t, l, "call 2 ahead")
+	if err := s.Answer(w, &wire.Msg{Kind: wire.KindResult, ID: c0.ID()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Call 1 may be running now (a short task is not said to start): the
+	// next is granted in its place.
+	want(t, l, "grant 2")
+}
+
+func TestALostWorkersGrantedCallsFailAndTheOthersRunElsewhere(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c0, f0 := submit(t, s, ctx, 1)
+	_, f1 := submit(t, s, ctx, 1)
+	_, f2 := submit(t, s, ctx, 1)
+	if err := s.Started(w1, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "call 0", "call 1 ahead", "grant 1", "call 2 ahead")
+	s.Gone(w1, errors.New("lost"))
+	// Call 1 did not say it started, but it was granted: it may have
+	// run, so it does not run again. Call 2 was not: it surely did not.
+	for i, f := range []*fakeFutures{f0, f1} {
+		if err := f.err(0); err == nil || err.Error() != "lost" {
+			t.Errorf("granted call %d: %v; want the loss", i, err)
+		}
+	}
+	if f2.state(0) != pending {
+		t.Errorf("the call not granted is %v; want pending, queued again", stateName[f2.state(0)])
+	}
+	_, l2 := addWorker(s, "w2", 1)
+	want(t, l2, "call 3")
+	checkStats(t, s, Stats{Submitted: 3, Queued: 1, Failed: 2})
+}
+
+func TestAGrantedCallSentAheadCanStillBeTakenBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c0, _ := submit(t, s, ctx, 1)
+	c1, f1 := submit(t, s, ctx, 1)
+	if err := s.Started(w1, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "call 0", "call 1 ahead", "grant 1")
+	// Another worker frees up: the call sent ahead is taken back, granted
+	// or not, and the worker gives it back.
+	_, l2 := addWorker(s, "w2", 1)
+	want(t, l1, "revoke 1")
+	if err := s.Revoked(w1, c1.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l2, "call 2")
+	if f1.state(0) != pending {
+		t.Errorf("the call taken back is %v; want pending", stateName[f1.state(0)])
+	}
+	s.Gone(w1, errors.New("lost"))
+	if f1.state(0) != pending {
+		t.Errorf("after its first worker was lost, the call taken back is %v; want pending on the second", stateName[f1.state(0)])
+	}
+}
+
+func TestAWorkerThatJoinsAfterShutdownRunsWhatWasQueued(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	c, f := submit(t, s, ctx, 1)
+	s.Shutdown(false)
+	w, l := addWorker(s, "late", 1)
+	want(t, l, "call 0")
+	select {
+	case <-s.Done():
+		t.Fatal("the scheduler is done with a call queued")
+	default:
+	}
+	if err := s.Answer(w, &wire.Msg{Kind: wire.KindResult, ID: c.ID()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.state(0) != finished || f.err(0) != nil {
+		t.Errorf("the call queued before Shutdown is %v (%v); want finished", stateName[f.state(0)], f.err(0))
+	}
+	want(t, l, "bye")
+	s.Gone(w, nil)
+	<-s.Done()
+}
+
+func TestAWorkerGivesUpGrantsBehindASlowCall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c0, _ := submit(t, s, ctx, 1)
+	c1, f1 := submit(t, s, ctx, 1)
+	if err := s.Started(w1, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "call 0", "call 1 ahead", "grant 1")
+	// Call 0 runs long: the worker gives call 1's grant back, and gets
+	// none until call 0 ends.
+	if err := s.Ungranted(w1, c1.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1)
+	s.Gone(w1, errors.New("lost"))
+	if f1.state(0) != pending {
+		t.Errorf("the call whose grant was given back is %v after its worker was lost; want pending, queued again", stateName[f1.state(0)])
+	}
+	_, l2 := addWorker(s, "w2", 1)
+	want(t, l2, "call 2")
+}
+
+func TestGrantsResumeOnceTheSlowCallEnds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c0, _ := submit(t, s, ctx, 1)
+	c1, _ := submit(t, s, ctx, 1)
+	if err := s.Started(w1, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "call 0", "call 1 ahead", "grant 1")
+	if err := s.Ungranted(w1, c1.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Answer(w1, &wire.Msg{Kind: wire.KindResult, ID: c0.ID()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "grant 1")
+}
+
+func TestAWorkerThatGaveUpGrantsGetsThemWhenItAsks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New(grants())
+	defer finish(s)
+	w1, l1 := addWorker(s, "w1", 1)
+	c0, _ := submit(t, s, ctx, 1)
+	c1, _ := submit(t, s, ctx, 1)
+	if err := s.Started(w1, c0.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1, "call 0", "call 1 ahead", "grant 1")
+	if err := s.Ungranted(w1, c1.ID()); err != nil {
+		t.Fatal(err)
+	}
+	want(t, l1)
+	// Another driver's call ended on the worker: it asks.
+	s.Ask(w1)
+	want(t, l1, "grant 1")
 }

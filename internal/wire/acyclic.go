@@ -1,11 +1,11 @@
 package wire
 
 import (
-	"encoding"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -29,29 +29,17 @@ func CheckAcyclic(v any) error {
 	if !typeMayCycle(rv.Type()) {
 		return nil
 	}
-	w := walker{onPath: map[visit]bool{}}
-	if path, ok := w.walk(rv, ""); !ok {
-		return fmt.Errorf("%w: at %s", ErrCyclic, path)
+	var room [shortPath]visit
+	var w walker
+	if w.walk(rv, room[:0]) {
+		return nil
 	}
-	return nil
-}
-
-var (
-	gobEncoderType = reflect.TypeFor[gob.GobEncoder]()
-	binaryMarshal  = reflect.TypeFor[encoding.BinaryMarshaler]()
-)
-
-// encodesItself reports whether gob hands values of t to their own
-// encoding method instead of walking them: GobEncode or MarshalBinary.
-// Not MarshalText: gob ignores it (encoding/gob's type.go has that case
-// commented out) and walks the fields.
-func encodesItself(t reflect.Type) bool {
-	for _, m := range []reflect.Type{gobEncoderType, binaryMarshal} {
-		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
-			return true
-		}
+	slices.Reverse(w.back)
+	path := strings.Join(w.back, "")
+	if path == "" {
+		path = "the value itself"
 	}
-	return false
+	return fmt.Errorf("%w: at %s", ErrCyclic, path)
 }
 
 // MayCycle reports whether a value of type t can refer to itself: whether
@@ -85,7 +73,7 @@ func reachesItself(t reflect.Type, onPath, done map[reflect.Type]bool) bool {
 		return reachesItself(t.Key(), onPath, done) || reachesItself(t.Elem(), onPath, done)
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && reachesItself(f.Type, onPath, done) {
+			if f := t.Field(i); gobField(f) && reachesItself(f.Type, onPath, done) {
 				return true
 			}
 		}
@@ -102,76 +90,96 @@ type visit struct {
 	typ reflect.Type
 }
 
+// walker walks a value looking for a cycle.
 type walker struct {
-	onPath map[visit]bool
-	steps  int
+	// deep holds the references on the current path past its first
+	// shortPath, which walk passes down in a slice: a walk that stays
+	// shallower allocates nothing.
+	deep  map[visit]bool
+	steps int
+	back  []string // after a cycle is found: the steps to it, the last first
 }
+
+const shortPath = 16
 
 // maxSteps bounds the walk; a value this large is not checked further
 // (gob will be slow on it, not crash: only a cycle is unbounded).
 const maxSteps = 1 << 22
 
-// walk reports false, with the path to it, if v reaches a reference that
-// is already on the path from the root.
-func (w *walker) walk(v reflect.Value, path string) (string, bool) {
+// walk reports false if v reaches a reference that is already on the path
+// from the root (path holds its first shortPath references, w.deep the
+// others); w.back then holds the steps from v to it. Only what a
+// cycle can pass through is walked: values of types that may cycle, and
+// of those only the parts gob encodes. The path is written only when a
+// cycle is found.
+func (w *walker) walk(v reflect.Value, path []visit) bool {
 	w.steps++
 	if w.steps > maxSteps {
-		return "", true
+		return true
 	}
 	t := v.Type()
-	if encodesItself(t) {
-		return "", true
+	if !typeMayCycle(t) { // types that encode themselves included
+		return true
 	}
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice:
 		if v.IsNil() || (v.Kind() == reflect.Slice && v.Len() == 0) {
-			return "", true
+			return true
 		}
 		key := visit{v.Pointer(), t}
-		if w.onPath[key] {
-			if path == "" {
-				path = "the value itself"
-			}
-			return path, false
+		if slices.Contains(path, key) || w.deep[key] {
+			return false
 		}
-		w.onPath[key] = true
-		defer delete(w.onPath, key)
+		if len(path) < shortPath {
+			path = append(path, key)
+		} else {
+			if w.deep == nil {
+				w.deep = map[visit]bool{}
+			}
+			w.deep[key] = true
+			defer delete(w.deep, key)
+		}
 	}
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
-			return "", true
+			return true
 		}
 		return w.walk(v.Elem(), path)
 	case reflect.Slice, reflect.Array:
 		if !typeMayCycle(t.Elem()) {
-			return "", true
+			return true
 		}
 		for i := range v.Len() {
-			if p, ok := w.walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); !ok {
-				return p, false
+			if !w.walk(v.Index(i), path) {
+				w.back = append(w.back, fmt.Sprintf("[%d]", i))
+				return false
 			}
 		}
 	case reflect.Map:
+		keys, elems := typeMayCycle(t.Key()), typeMayCycle(t.Elem())
 		it := v.MapRange()
 		for it.Next() {
-			if p, ok := w.walk(it.Key(), path+"[key]"); !ok {
-				return p, false
+			if keys && !w.walk(it.Key(), path) {
+				w.back = append(w.back, "[key]")
+				return false
 			}
-			if p, ok := w.walk(it.Value(), fmt.Sprintf("%s[%v]", path, it.Key())); !ok {
-				return p, false
+			if elems && !w.walk(it.Value(), path) {
+				w.back = append(w.back, fmt.Sprintf("[%v]", it.Key()))
+				return false
 			}
 		}
 	case reflect.Struct:
-		for i := range v.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() || !typeMayCycle(f.Type) {
-				continue
-			}
-			if p, ok := w.walk(v.Field(i), path+"."+f.Name); !ok {
-				return p, false
+		for _, i := range gobFieldsWhere(&cycleFields, t, typeMayCycle) {
+			if !w.walk(v.Field(i), path) {
+				w.back = append(w.back, "."+t.Field(i).Name)
+				return false
 			}
 		}
 	}
-	return "", true
+	return true
 }
+
+// cycleFields caches, per struct type, the fields gob encodes whose type
+// may cycle.
+var cycleFields sync.Map // reflect.Type → []int

@@ -433,9 +433,24 @@ func BenchmarkSelfContainedStruct(b *testing.B) {
 	benchSelfContained(b, func(i int) scPoint { return scPoint{i, -i, "name", []string{"a", "b"}} })
 }
 
+// freshDecodeAll decodes b as a plain gob stream of one value with a new
+// decoder, and refuses bytes after it, as DecodeSelfContained does.
+func freshDecodeAll(b []byte, v any) error {
+	r := bytes.NewReader(b)
+	if err := gob.NewDecoder(r).Decode(v); err != nil {
+		return err
+	}
+	if r.Len() != 0 {
+		return fmt.Errorf("%d stray bytes", r.Len())
+	}
+	return nil
+}
+
 // FuzzSelfContainedDecode decodes arbitrary payloads twice (the second
 // time maybe on a kept decoder) and with a fresh gob.Decoder: the same
 // value or an error each time, never a panic.
+//
+//	go test -run '^$' -fuzz FuzzSelfContainedDecode -fuzztime 1m ./internal/wire
 func FuzzSelfContainedDecode(f *testing.F) {
 	enc := NewSelfContainedStreams()
 	for _, v := range []scHolder{{"a", scA{1}}, {"n", scNest{scB{"x", []float64{1}}}}, {"m", map[string]any{"k": 1}}} {
@@ -448,7 +463,7 @@ func FuzzSelfContainedDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var want scHolder
-		wantErr := freshDecode(data, &want)
+		wantErr := freshDecodeAll(data, &want)
 		for range 2 {
 			var got scHolder
 			err := NewStreams().Decode("k", 0, data, &got)
@@ -503,11 +518,11 @@ func TestSelfContainedKeepsCleanDecodersOnly(t *testing.T) {
 	if err := NewStreams().Decode("k", 0, b, &out); err != nil {
 		t.Fatal(err)
 	}
-	d := takeDecoder(b[:plen])
+	d, e := takeDecoder(b[:plen])
 	if d == nil {
 		t.Fatal("no decoder kept after a clean decode")
 	}
-	putDecoder(b[:plen], d)
+	putDecoder(b[:plen], e, d)
 	allocs := testing.AllocsPerRun(100, func() {
 		p, _, _ := NewSelfContainedStreams().Encode("k", &scKept{2}, 0)
 		NewStreams().Decode("k", 0, p, &out)
@@ -526,7 +541,7 @@ func TestSelfContainedKeepsCleanDecodersOnly(t *testing.T) {
 		if err := NewStreams().Decode("k", 0, nested, &got); err != nil {
 			t.Fatal(err)
 		}
-		if d := takeDecoder(nested[:plen]); d != nil {
+		if d, _ := takeDecoder(nested[:plen]); d != nil {
 			t.Fatal("a decoder a value taught a type was kept")
 		}
 	}

@@ -66,7 +66,7 @@ func NewSelfContainedStreams() *Streams {
 // calls CheckAcyclic first.
 func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
 	if s.selfContained {
-		b, err := encodeSelfContained(v, max)
+		b, err := EncodeSelfContained(v, max)
 		return b, 0, err
 	}
 	e := s.enc[key]
@@ -81,13 +81,27 @@ func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
 		err = fmt.Errorf("%w: it encodes to %d bytes, over the limit of %d bytes", ErrTooLarge, e.buf.Len(), max)
 	}
 	if err != nil {
-		// Start the next payload of this key on a new stream.
-		next := &encStream{gen: e.gen + 1}
-		next.enc = gob.NewEncoder(&next.buf)
-		s.enc[key] = next
+		s.restart(key)
 		return nil, 0, err
 	}
 	return e.buf.Bytes(), e.gen, nil
+}
+
+// restart starts the next payload of key on a new stream, of the next
+// generation: the payloads encoded so far on the old one are not all
+// going to reach the decoder (a failed encode, or one thrown away).
+// Self-contained streams have nothing to restart.
+func (s *Streams) restart(key string) {
+	if s.selfContained {
+		return
+	}
+	var gen uint32 = 1
+	if e := s.enc[key]; e != nil {
+		gen = e.gen + 1
+	}
+	next := &encStream{gen: gen}
+	next.enc = gob.NewEncoder(&next.buf)
+	s.enc[key] = next
 }
 
 // Decode decodes data, encoded by Encode on the same key at the other end
@@ -95,7 +109,7 @@ func (s *Streams) Encode(key string, v any, max int) ([]byte, uint32, error) {
 // leaves the stream usable: gob reads whole messages.
 func (s *Streams) Decode(key string, gen uint32, data []byte, v any) error {
 	if gen == 0 {
-		if err := decodeSelfContained(data, v); err != nil {
+		if err := DecodeSelfContained(data, v); err != nil {
 			return fmt.Errorf("decoding a payload of %s: %w", key, err)
 		}
 		return nil

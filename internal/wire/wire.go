@@ -1,11 +1,24 @@
 // Package wire carries the messages between an executor (a ProcessPool,
-// a cluster driver) and its workers: length-prefixed frames, each holding
-// one envelope (Msg) encoded with encoding/gob on a stream that lives as
-// long as the connection, followed by the message's payload bytes, which
-// travel outside the envelope so that a large argument is copied once.
-// Payloads (task arguments and results) are encoded on streams of their
-// own, one per task and direction (see Streams). Nothing here knows about
-// pipes or networks: any io.Reader and io.Writer pair will do.
+// a cluster driver) and its workers, and how each value in them is
+// encoded, each in one place. Nothing here knows about pipes or networks:
+// any io.Reader and io.Writer pair will do.
+//
+//   - Frames (conn.go): length-prefixed, each holding one envelope (Msg)
+//     encoded with encoding/gob on a stream that lives as long as the
+//     connection, followed by the message's payload bytes, which travel
+//     outside the envelope so that a large argument is copied once.
+//   - Payloads (streams.go, value.go): task arguments and results, boxed
+//     (Box) so that gob carries any value, on streams of their own, one
+//     per task and direction (Streams), or each self-contained.
+//   - Batches (batch.go): a chunk's arguments or results as one payload;
+//     EncodeBatch finds the items that cannot cross and encodes the rest.
+//   - The self-contained codec (selfcontained.go): values that each decode
+//     alone, fast; used by self-contained streams (a cluster's) and by
+//     the values of registered error types (internal/registry).
+//   - What gob does with a type (gobtypes.go: whether it encodes itself,
+//     whether it holds an interface), asked by the codec and by the cycle
+//     check (acyclic.go), which keeps a value that refers to itself from
+//     reaching gob.
 //
 // Limits: an envelope is at most MaxEnvelope bytes and a payload at most
 // the connection's payload limit (DefaultMaxPayload unless told
@@ -19,9 +32,13 @@ import (
 	"time"
 )
 
-// Version is the protocol version a worker announces in its Hello. An
-// executor refuses a worker that speaks another.
-const Version = 2
+// Version is the protocol version a worker announces in its Hello (and a
+// cluster worker in its announcements). An executor refuses a worker that
+// speaks another. It changes with the bytes of anything that crosses:
+// frames, envelopes, payloads, error values. 3: the values of registered
+// error types are self-contained payloads (EncodeSelfContained), no
+// longer a format of the registry's own.
+const Version = 3
 
 // DeadlineSlack is how long a worker told that a call's deadline passed
 // waits for its own copy of the deadline (set from the time remaining
@@ -32,9 +49,9 @@ const DeadlineSlack = time.Second
 // Kind says what a message is.
 type Kind uint8
 
-// The message kinds. Executor to worker: Call, Batch, Cancel, Revoke, Bye.
-// Worker to executor: Hello, Started, Revoked, Result, Error, Panic,
-// BatchResult.
+// The message kinds. Executor to worker: Call, Batch, Cancel, Revoke, Grant, Bye.
+// Worker to executor: Hello, Started, Revoked, Ungranted, Ask, Result,
+// Error, Panic, BatchResult.
 const (
 	kindPrime       Kind = iota // the first frame of a stream: carries the envelope's type, nothing else
 	KindHello                   // the worker is ready: Hello is set
@@ -49,10 +66,13 @@ const (
 	KindError                   // call ID failed with Err (it may not have started: no Started came)
 	KindPanic                   // call ID panicked: Text is the value, Stack the worker's stack, Err the value if it is an error
 	KindBatchResult             // batch ID is done: Payload holds the results, Failures the items that failed
+	KindGrant                   // the calls up to ID may start once a slot is free
+	KindUngranted               // call ID, held, gave up its grant: it starts only if granted again
+	KindAsk                     // the worker that gave up grants asks for grants again: a slot freed
 	kindEnd
 )
 
-var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result"}
+var kindNames = [...]string{"prime", "hello", "call", "batch", "cancel", "revoke", "bye", "started", "revoked", "result", "error", "panic", "batch result", "grant", "ungranted", "ask"}
 
 // String names the kind, as error messages show it.
 func (k Kind) String() string {
@@ -84,7 +104,10 @@ type Msg struct {
 	// the payload limit bounds them, all together): a result over it fails
 	// its own input. An executor whose own limit is lower than the
 	// connection's (a cluster's MaxPayload) sets it.
-	ItemMax  int
+	ItemMax int
+	// Full marks a Revoked sent for want of a free slot: the worker
+	// takes nothing more until it says it has room.
+	Full     bool
 	Gen      uint32 // the generation of Payload's stream (see Streams)
 	Err      *Error // Error: the task's error; Panic: the panic value, when it is an error
 	Text     string // Panic: the panic value's text
@@ -136,7 +159,7 @@ type ErrNode struct {
 	Joined   bool   // this node's children came from Unwrap() []error, not Unwrap() error
 	Sentinel string // the registered name of the sentinel this node is, if any
 	Type     string // the registered name of this node's error type, if its value travels
-	Value    []byte // the value, gob-encoded on its own, when Type is set
+	Value    []byte // the value, a self-contained payload (EncodeSelfContained), when Type is set; empty for a nil pointer
 }
 
 // Text returns the message of the error: its top node's.

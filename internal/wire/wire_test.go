@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	goruntime "runtime"
@@ -282,6 +283,15 @@ type textNode struct {
 
 func (n *textNode) MarshalText() ([]byte, error) { return []byte(n.Name), nil }
 
+// encNode refers to itself, but encodes itself: gob calls its GobEncode
+// and never walks its fields, so a loop is no danger.
+type encNode struct {
+	Name string
+	Next *encNode
+}
+
+func (n *encNode) GobEncode() ([]byte, error) { return []byte(n.Name), nil }
+
 func TestCheckAcyclic(t *testing.T) {
 	t.Parallel()
 	loop := &node{Name: "a"}
@@ -295,6 +305,23 @@ func TestCheckAcyclic(t *testing.T) {
 	ss[0] = ss
 	textLoop := &textNode{Name: "t"}
 	textLoop.Next = textLoop
+	encLoop := &encNode{Name: "e"}
+	encLoop.Next = encLoop
+	// Lists longer than the walk's short path (its references past the
+	// first 16 are kept apart).
+	list := func(n, back int) *node {
+		nodes := make([]*node, n)
+		for i := range nodes {
+			nodes[i] = &node{Name: fmt.Sprint(i)}
+			if i > 0 {
+				nodes[i-1].Next = nodes[i]
+			}
+		}
+		if back >= 0 {
+			nodes[n-1].Next = nodes[back]
+		}
+		return nodes[0]
+	}
 	tests := []struct {
 		name string
 		v    any
@@ -308,12 +335,27 @@ func TestCheckAcyclic(t *testing.T) {
 		{"a slice that holds itself", ss, false},
 		{"a map", map[string][]int{"a": {1}}, true},
 		{"a TextMarshaler that is its own next", textLoop, false},
+		{"a GobEncoder that is its own next", encLoop, true},
+		{"a list of 100 that ends", list(100, -1), true},
+		{"a list of 100 whose last node's next is the first", list(100, 0), false},
+		{"a list of 100 whose last node's next is the 10th", list(100, 9), false},
+		{"a list of 100 whose last node's next is the 50th", list(100, 49), false},
+		{"a list of 100 whose last node is its own next", list(100, 99), false},
+		{"a list of 17 whose last node's next is the 17th", list(17, 16), false},
+		{"a GobEncoder that is its own next, in a struct", &struct{ N *encNode }{encLoop}, true},
 	}
 	for _, tt := range tests {
 		err := CheckAcyclic(tt.v)
 		if (err == nil) != tt.want || (err != nil && !errors.Is(err, ErrCyclic)) {
 			t.Errorf("%s: CheckAcyclic() = %v; want acyclic %v", tt.name, err, tt.want)
 		}
+	}
+	// The error says where the cycle closes.
+	if err := CheckAcyclic(deep); err == nil || !strings.HasSuffix(err.Error(), "at .Kids[0].Kids[0]") {
+		t.Errorf("CheckAcyclic() = %v; want the path .Kids[0].Kids[0]", err)
+	}
+	if err := CheckAcyclic(ss); err == nil || !strings.HasSuffix(err.Error(), "at [0]") {
+		t.Errorf("CheckAcyclic() = %v; want the path [0]", err)
 	}
 	if !MayCycle(reflect.TypeFor[*node]()) || MayCycle(reflect.TypeFor[map[string][]int]()) {
 		t.Error("MayCycle is wrong about *node or map[string][]int")

@@ -124,7 +124,7 @@ func start(t *testing.T, slots int) *executor {
 	fromR, fromW := io.Pipe()
 	e := &executor{t: t, conn: wire.NewConn(fromR, toW, 0), enc: wire.NewStreams(), dec: wire.NewStreams(), done: make(chan error, 1)}
 	go func() {
-		e.done <- Serve(context.Background(), wire.NewConn(toR, fromW, 0), Config{Slots: slots})
+		e.done <- Serve(context.Background(), wire.NewConn(toR, fromW, 0), ServeConfig{Slots: slots})
 		fromW.Close()
 	}()
 	t.Cleanup(func() {
@@ -296,7 +296,7 @@ func TestTheEndOfTheConnectionEndsServe(t *testing.T) {
 	fromR, fromW := io.Pipe()
 	go io.Copy(io.Discard, fromR)
 	done := make(chan error, 1)
-	go func() { done <- Serve(context.Background(), wire.NewConn(toR, fromW, 0), Config{}) }()
+	go func() { done <- Serve(context.Background(), wire.NewConn(toR, fromW, 0), ServeConfig{}) }()
 	toW.Close()
 	if err := <-done; !errors.Is(err, io.EOF) {
 		t.Errorf("Serve() = %v; want io.EOF", err)
@@ -313,7 +313,9 @@ func FuzzServe(f *testing.F) {
 		fromR, fromW := io.Pipe()
 		go io.Copy(io.Discard, fromR)
 		done := make(chan error, 1)
-		go func() { done <- Serve(context.Background(), wire.NewConn(&byteReader{b: data}, fromW, 0), Config{}) }()
+		go func() {
+			done <- Serve(context.Background(), wire.NewConn(&byteReader{b: data}, fromW, 0), ServeConfig{})
+		}()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):

@@ -1,4 +1,16 @@
-package runtime
+// Package future is the futures of package runtime as the executors make
+// and complete them: Future[T], its states and callbacks, the context its
+// task receives, and waits on several futures at once (AsCompleted,
+// Wait). Package runtime declares runtime.Future[T] as a defined type
+// over Future[T] and documents it; the thread pool (internal/threadpool)
+// runs futures as its jobs, and internal/remote completes them from a
+// scheduler's answers.
+//
+// Only unexported methods come from the core that Future embeds: a
+// defined type over Future keeps them (so that every runtime.Future is an
+// Awaitable) and nothing else, and the exported methods of Future are for
+// the packages of this module alone.
+package future
 
 import (
 	"context"
@@ -6,7 +18,23 @@ import (
 	"sync/atomic"
 
 	"github.com/futuresgen/futuresgen/internal/sched"
+	"github.com/futuresgen/futuresgen/internal/threadpool"
 )
+
+// State is where a future is in its life: runtime.State, with the same
+// values.
+type State uint32
+
+// The states of a future.
+const (
+	Pending State = iota
+	Running
+	Finished
+	Cancelled
+)
+
+// Done reports whether s is final.
+func (s State) Done() bool { return s >= Finished }
 
 // closedChan is the Done channel of every future that finished before
 // anybody asked for its channel: most futures never allocate one.
@@ -16,12 +44,12 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// hook is a function run once when a future settles. Hooks run in the order
-// they were added. AsCompleted, Wait and Map add hooks to learn of
+// Hook is a function run once when a future settles. Hooks run in the
+// order they were added. AsCompleted, Wait and Map add hooks to learn of
 // completions without a goroutine per future; OnDone adds user callbacks.
-type hook struct {
+type Hook struct {
 	fn   func()
-	next *hook
+	next *Hook
 }
 
 // The word of a core holds the State in its low bits and watchedBit once
@@ -44,10 +72,10 @@ type core struct {
 
 	mu    sync.Mutex
 	done  chan struct{} // made on demand, under mu; closed once settled
-	hooks *hook         // a list, oldest first; under mu
+	hooks *Hook         // a list, oldest first; under mu
 
-	err  error       // the task's error; written before the word becomes final
-	pool *ThreadPool // the pool whose queue holds this future; nil if none
+	err  error            // the task's error; written before the word becomes final
+	pool *threadpool.Pool // the pool whose queue holds this future; nil if none
 
 	// On a remote executor: the call carrying this future (ritem, above,
 	// says which of its items it is). Cancel goes through its scheduler.
@@ -57,6 +85,10 @@ type core struct {
 	parent context.Context // the submit context
 	merged *mergedDone     // made on demand, under mu
 }
+
+// base returns c: every future, and every defined type over one, has it
+// (see Awaitable).
+func (c *core) base() *core { return c }
 
 func (c *core) loadState() State { return State(c.word.Load() & stateMask) }
 
@@ -84,7 +116,7 @@ func (c *core) claim() bool { return c.move(Pending, Running) }
 func (c *core) watch() bool {
 	for {
 		old := c.word.Load()
-		if State(old & stateMask).done() {
+		if State(old & stateMask).Done() {
 			return false
 		}
 		if old&watchedBit != 0 || c.word.CompareAndSwap(old, old|watchedBit) {
@@ -95,7 +127,7 @@ func (c *core) watch() bool {
 
 // doneChan returns the channel closed when the future settles.
 func (c *core) doneChan() <-chan struct{} {
-	if c.loadState().done() {
+	if c.loadState().Done() {
 		return closedChan
 	}
 	c.mu.Lock()
@@ -131,14 +163,14 @@ func (c *core) settle(st State) {
 // addHook arranges for fn to run once the future settles. If it has
 // settled already, fn runs now, in the caller's goroutine, and addHook
 // returns nil; otherwise it returns the hook, for removeHook.
-func (c *core) addHook(fn func()) *hook {
+func (c *core) addHook(fn func()) *Hook {
 	c.mu.Lock()
 	if !c.watch() {
 		c.mu.Unlock()
 		fn()
 		return nil
 	}
-	h := &hook{fn: fn}
+	h := &Hook{fn: fn}
 	at := &c.hooks
 	for *at != nil {
 		at = &(*at).next
@@ -150,7 +182,7 @@ func (c *core) addHook(fn func()) *hook {
 
 // removeHook forgets h if it has not run yet. Waits that give up remove
 // their hooks, so a long-lived future does not collect them.
-func (c *core) removeHook(h *hook) {
+func (c *core) removeHook(h *Hook) {
 	if h == nil {
 		return
 	}
@@ -181,7 +213,7 @@ func (c *core) cancel() bool {
 	}
 	if c.move(Pending, Cancelled) {
 		if c.pool != nil {
-			c.pool.leftPending(outcomeCancelled)
+			c.pool.LeftPending(true)
 		}
 		c.releaseContext()
 		c.settle(Cancelled)

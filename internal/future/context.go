@@ -1,31 +1,19 @@
-package runtime
+package future
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/futuresgen/futuresgen/internal/threadpool"
 )
-
-// poolKey is the context key under which a task's context names the pool
-// running it. Waits use it to recognise a worker that blocks on its own
-// pool.
-type poolKey struct{}
-
-// poolOf returns the pool whose worker is running the task that ctx was
-// given to (or a context derived from it), or nil.
-func poolOf(ctx context.Context) *ThreadPool {
-	if ctx == nil {
-		return nil
-	}
-	p, _ := ctx.Value(poolKey{}).(*ThreadPool)
-	return p
-}
 
 // taskContext is the context a task receives: its future's core seen as a
 // context.Context, so it costs no allocation. It ends when the submit
 // context ends or when the pool is shut down with CancelPending, carries
 // the submit context's values and deadline, and names the pool running the
-// task. Its merged Done channel is made only if the task asks for it.
+// task (threadpool.Of). Its merged Done channel is made only if the task
+// asks for it.
 type taskContext core
 
 // mergedDone is the Done channel of a task context whose submit context can
@@ -42,7 +30,7 @@ func (c *taskContext) Deadline() (time.Time, bool) { return c.parent.Deadline() 
 // Value names the pool running the task, and otherwise asks the submit
 // context.
 func (c *taskContext) Value(key any) any {
-	if _, ok := key.(poolKey); ok && c.pool != nil {
+	if _, ok := key.(threadpool.Key); ok && c.pool != nil {
 		return c.pool
 	}
 	return c.parent.Value(key)
@@ -55,8 +43,9 @@ func (c *taskContext) Done() <-chan struct{} {
 	if c.pool == nil {
 		return pd
 	}
+	stop := c.pool.StopContext()
 	if pd == nil {
-		return c.pool.stopCtx.Done()
+		return stop.Done()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -64,7 +53,7 @@ func (c *taskContext) Done() <-chan struct{} {
 		m := &mergedDone{done: make(chan struct{})}
 		end := func() { m.once.Do(func() { close(m.done) }) }
 		m.stops[0] = context.AfterFunc(c.parent, end)
-		m.stops[1] = context.AfterFunc(c.pool.stopCtx, end)
+		m.stops[1] = context.AfterFunc(stop, end)
 		c.merged = m
 	}
 	return c.merged.done
@@ -77,7 +66,7 @@ func (c *taskContext) Err() error {
 		return err
 	}
 	if c.pool != nil {
-		return c.pool.stopCtx.Err()
+		return c.pool.StopContext().Err()
 	}
 	return nil
 }

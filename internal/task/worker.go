@@ -1,4 +1,4 @@
-package runtime
+package task
 
 import (
 	"context"
@@ -7,32 +7,15 @@ import (
 	"reflect"
 	"runtime/debug"
 
+	"github.com/futuresgen/futuresgen/internal/errs"
 	"github.com/futuresgen/futuresgen/internal/registry"
 	"github.com/futuresgen/futuresgen/internal/wire"
 )
 
 // This file is a task's worker side: decoding a call's arguments, running
-// it, and encoding its answer, with the types the generated registration
-// gave RegisterTask.
-
-// box wraps a payload so that gob can carry any value, nil pointers
-// included. It is encoded by pointer, so that a value whose GobEncode or
-// MarshalBinary has a pointer receiver (big.Int) is addressable.
-type box[T any] struct{ V T }
-
-// empty reports whether T carries no data (struct{}): such payloads are
-// not encoded at all (gob refuses types without exported fields).
-func empty[T any]() bool {
-	t := reflect.TypeFor[T]()
-	return t.Kind() == reflect.Struct && t.NumField() == 0
-}
-
-// streamKeys name a task's payload streams, one per kind and direction.
-type streamKeys struct{ args, result, batchArgs, batchResult string }
-
-func keysOf(task string) streamKeys {
-	return streamKeys{"a " + task, "r " + task, "A " + task, "R " + task}
-}
+// it, and encoding its answer, with the types the registration gave
+// Register. The worker loop (internal/worker) finds it in the registry
+// under the task's name.
 
 // maxStack bounds the stack text a panic sends across.
 const maxStack = 64 << 10
@@ -45,67 +28,27 @@ func stack() string {
 	return string(s)
 }
 
-// encodeValue encodes v on key, turning a panic in a type's own encoding
-// method into an error. check says T may hold a cycle: look first.
-func encodeValue[T any](s *wire.Streams, key string, v T, max int, check bool) (out []byte, gen uint32, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("encoding panicked: %v", p)
-		}
-	}()
-	b := &box[T]{v}
-	if check {
-		if err := wire.CheckAcyclic(b); err != nil {
-			return nil, 0, err
-		}
-	}
-	return s.Encode(key, b, max)
-}
-
-// mayCycle reports whether a value of T can refer to itself (see
-// wire.MayCycle).
-func mayCycle[T any]() bool { return wire.MayCycle(reflect.TypeFor[T]()) }
-
-// decodeValue decodes a value of key, turning a panic in a type's own
-// decoding method into an error.
-func decodeValue[T any](s *wire.Streams, key string, gen uint32, data []byte) (v T, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("decoding panicked: %v", p)
-		}
-	}()
-	var b box[T]
-	err = s.Decode(key, gen, data, &b)
-	return b.V, err
-}
-
-// cannotCross is the error of a value that did not encode: it names the
-// task, what the value is, its type, and gob's reason.
-func cannotCross(task, what string, t reflect.Type, err error) error {
-	return fmt.Errorf("futuresgen: the %s of task %s (%s) cannot cross the process boundary: %w", what, task, t, err)
-}
-
 // newWorkerCall decodes the payload of a call of t in a worker.
 func (t *Task[A, R]) newWorkerCall(s *wire.Streams, m *wire.Msg) (registry.Call, error) {
 	if m.Kind == wire.KindBatch {
 		var as []A
-		if t.argsEmpty {
+		if t.wire.ArgsEmpty {
 			if m.Count < 0 || m.Count > 1<<20 {
 				return nil, fmt.Errorf("%w: a batch of %d inputs", wire.ErrProtocol, m.Count)
 			}
 			as = make([]A, m.Count)
 		} else {
 			var err error
-			if as, err = decodeValue[[]A](s, t.keys.batchArgs, m.Gen, m.Payload); err != nil {
+			if as, err = wire.DecodeValue[[]A](s, t.wire.BatchArgs, m.Gen, m.Payload); err != nil {
 				return nil, err
 			}
 		}
 		return &workerBatch[A, R]{t: t, args: as, itemMax: m.ItemMax}, nil
 	}
 	var a A
-	if !t.argsEmpty {
+	if !t.wire.ArgsEmpty {
 		var err error
-		if a, err = decodeValue[A](s, t.keys.args, m.Gen, m.Payload); err != nil {
+		if a, err = wire.DecodeValue[A](s, t.wire.Args, m.Gen, m.Payload); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +91,7 @@ func (o *runOutcome[R]) failure() (f wire.Failure, ok bool) {
 		}
 		return f, true
 	case !o.returned:
-		return wire.Failure{Err: registry.EncodeError(errGoexit)}, true
+		return wire.Failure{Err: registry.EncodeError(errs.Goexit)}, true
 	case o.err != nil:
 		return wire.Failure{Err: registry.EncodeError(o.err)}, true
 	}
@@ -179,13 +122,13 @@ func (c *workerCall[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
 		return
 	}
 	m.Kind = wire.KindResult
-	if c.t.resultEmpty {
+	if c.t.wire.ResultEmpty {
 		return
 	}
-	payload, gen, err := encodeValue(s, c.t.keys.result, c.out.r, max, c.t.resultCycle)
+	payload, gen, err := wire.EncodeValue(s, c.t.wire.Result, c.out.r, max, c.t.wire.ResultCycle)
 	if err != nil {
 		m.Kind = wire.KindError
-		m.Err = registry.EncodeError(cannotCross(c.t.name, "result", reflect.TypeFor[R](), err))
+		m.Err = registry.EncodeError(CannotCross(c.t.name, "result", reflect.TypeFor[R](), err))
 		return
 	}
 	m.Payload, m.Gen = payload, gen
@@ -201,10 +144,6 @@ type workerBatch[A, R any] struct {
 	outs    []runOutcome[R]
 	stop    error // why the items that did not run did not
 }
-
-// errItemsOverMax sends a batch's results that encode within the
-// payload limit, but over one input's bound, to be looked at one by one.
-var errItemsOverMax = errors.New("over one input's bound")
 
 // errAfterGoexit is the error of the inputs of a chunk after one that
 // called runtime.Goexit: they never ran.
@@ -255,50 +194,23 @@ func (b *workerBatch[A, R]) Answer(s *wire.Streams, max int, m *wire.Msg) {
 		}
 		rs[i] = o.r
 	}
-	if b.t.resultEmpty {
+	if b.t.wire.ResultEmpty {
 		return
 	}
-	payload, gen, err := encodeValue(s, b.t.keys.batchResult, rs, max, b.t.resultCycle)
-	itemMax := max
-	if b.itemMax > 0 && b.itemMax < max {
-		itemMax = b.itemMax
-		if err == nil && len(payload) > itemMax && len(rs) > 1 {
-			// One of them may be over its own bound: look at each.
-			err = errItemsOverMax
-		}
-	}
+	out, err := wire.EncodeBatch(s, b.t.wire.BatchResult, rs, max, b.itemMax, wire.ZeroOut)
 	if err != nil {
-		before := len(m.Failures)
-		// Find the items that do not encode, fail them alone, and encode
-		// the others (a new stream generation: the failed encode ended
-		// the old one).
+		// Each item encodes alone but not all together: too large.
+		m.Failures = m.Failures[:0]
+		text := CannotCross(b.t.name, "results", reflect.TypeFor[[]R](), err)
 		for i := range rs {
-			if failed[i] {
-				continue
-			}
-			if _, _, ierr := encodeValue(wire.NewSelfContainedStreams(), "", rs[i], itemMax, b.t.resultCycle); ierr != nil {
-				m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(cannotCross(b.t.name, "result", reflect.TypeFor[R](), ierr))})
-				var zero R
-				rs[i], failed[i] = zero, true
-			}
+			m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(text)})
 		}
-		if err == errItemsOverMax && len(m.Failures) == before {
-			// Each within its bound: the results go as encoded. (Only a
-			// cluster's self-contained streams get here, which a second
-			// encode would leave usable too.)
-			m.Payload, m.Gen = payload, gen
-			return
-		}
-		payload, gen, err = encodeValue(s, b.t.keys.batchResult, rs, max, b.t.resultCycle)
-		if err != nil {
-			// Each item encodes alone but not all together: too large.
-			m.Failures = m.Failures[:0]
-			text := cannotCross(b.t.name, "results", reflect.TypeFor[[]R](), err)
-			for i := range rs {
-				m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(text)})
-			}
-			return
+		return
+	}
+	for i := range rs {
+		if ierr, bad := out.Failed[i]; bad && !failed[i] {
+			m.Failures = append(m.Failures, wire.Failure{Index: i, Err: registry.EncodeError(CannotCross(b.t.name, "result", reflect.TypeFor[R](), ierr))})
 		}
 	}
-	m.Payload, m.Gen = payload, gen
+	m.Payload, m.Gen = out.Payload, out.Gen
 }
