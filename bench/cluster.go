@@ -13,28 +13,57 @@ import (
 	"github.com/futuresgen/futuresgen/runtime"
 )
 
-// The cluster-* rows measure the cluster executor on StartLocal: an
-// embedded NATS server on 127.0.0.1 and worker processes of this binary,
-// one slot each. The peer is Dask distributed's LocalCluster with as many
-// worker processes of one thread each (dask_bench.py prints the same
-// workload names).
+// The cluster-* rows measure the cluster executor: an embedded NATS
+// server on 127.0.0.1 and worker processes of this binary, one slot each.
+// The peer is Dask distributed's LocalCluster with as many worker
+// processes of one thread each (dask_bench.py prints the same workload
+// names).
 //
-// Two systems:
-//   - futuresgen-cluster: StartLocal's default, each worker running its
-//     tasks in a child process of its own (one more pipe hop per task
-//     than Dask, whose workers run tasks on their own threads).
+// The systems:
+//   - futuresgen-cluster: StartLocal's default, secure (every connection
+//     authenticated, permissions per role; no TLS on loopback), each
+//     worker running its tasks in a child process of its own (one more
+//     pipe hop per task than Dask, whose workers run tasks on their own
+//     threads).
+//   - futuresgen-cluster-tls: the same with TLS on loopback too, as
+//     every connection beyond loopback is (clusteropen.go).
+//   - futuresgen-cluster-open: security off, the floor of the default: a
+//     NATS server with neither authentication nor TLS, and workers that
+//     Serve on it (clusteropen.go).
 //   - futuresgen-cluster-inprocess: InProcess, tasks on the worker's own
 //     goroutines, as Dask's workers run them: the floor of the default.
 const clusterWorkers = 2
 
-// clusterSystems are the variants measured, by system name.
-var clusterSystems = []struct {
+// clusterSystem is a variant measured: how to start a cluster of n
+// workers, each of one slot, whose driver is warm and whose workers all
+// joined.
+type clusterSystem struct {
 	name  string
-	opts  []cluster.LocalOption
+	start func(workers int) *startedCluster
 	floor bool
-}{
-	{"futuresgen-cluster", nil, false},
-	{"futuresgen-cluster-inprocess", []cluster.LocalOption{cluster.InProcess()}, true},
+}
+
+// startedCluster is a running cluster of any system: its driver, and
+// how to stop it all.
+type startedCluster struct {
+	ex    runtime.Executor
+	close func()
+}
+
+// clusterSystems are the variants measured, by system name.
+var clusterSystems = []clusterSystem{
+	{"futuresgen-cluster", localSystem(), false},
+	{"futuresgen-cluster-tls", func(n int) *startedCluster { return localSystem(cluster.TLS(benchTLS()))(n) }, false},
+	{"futuresgen-cluster-open", startOpenCluster, true},
+	{"futuresgen-cluster-inprocess", localSystem(cluster.InProcess()), true},
+}
+
+// localSystem starts clusters with StartLocal and opts.
+func localSystem(opts ...cluster.LocalOption) func(int) *startedCluster {
+	return func(workers int) *startedCluster {
+		l := startCluster(workers, opts...)
+		return &startedCluster{ex: l.Executor(), close: func() { l.Close() }}
+	}
 }
 
 // startCluster starts a local cluster of workers, with opts, bounded by a
@@ -49,13 +78,13 @@ func startCluster(workers int, opts ...cluster.LocalOption) *cluster.Local {
 	return l
 }
 
-// withCluster runs f on the executor of a warmed-up local cluster of
+// withCluster runs f on the executor of a warmed-up cluster of sys with
 // clusterWorkers workers.
-func withCluster(opts []cluster.LocalOption, f func(ex runtime.Executor)) {
+func withCluster(sys clusterSystem, f func(ex runtime.Executor)) {
 	ctx := context.Background()
-	l := startCluster(clusterWorkers, opts...)
-	defer l.Close()
-	ex := l.Executor()
+	c := sys.start(clusterWorkers)
+	defer c.close()
+	ex := c.ex
 	var fs []*runtime.Future[int]
 	for i := range 16 * clusterWorkers {
 		fs = append(fs, SubmitDouble(ctx, ex, i))
@@ -90,7 +119,7 @@ func clusterPerTask(nTrivial, nSerial, nSHA int) {
 		if !selected("cluster-trivial") && !selected("cluster-one-at-a-time") && !selected("cluster-sha256-64KiB") {
 			return
 		}
-		withCluster(sys.opts, func(ex runtime.Executor) {
+		withCluster(sys, func(ex runtime.Executor) {
 			if selected("cluster-trivial") {
 				ns, allocs := measure(nTrivial, func(n int) {
 					fs := make([]*runtime.Future[int], n)
@@ -145,12 +174,12 @@ func clusterStart(n int) {
 				var m0, m1 goruntime.MemStats
 				goruntime.ReadMemStats(&m0)
 				start := time.Now()
-				l := startCluster(clusterWorkers, sys.opts...)
-				must(SubmitDouble(ctx, l.Executor(), 1).Err(ctx))
+				c := sys.start(clusterWorkers)
+				must(SubmitDouble(ctx, c.ex, 1).Err(ctx))
 				el += time.Since(start)
 				goruntime.ReadMemStats(&m1)
 				mallocs += m1.Mallocs - m0.Mallocs
-				l.Close()
+				c.close()
 			}
 			if per := float64(el.Nanoseconds()) / float64(n); best < 0 || per < best {
 				best, bestAllocs = per, float64(mallocs)/float64(n)
@@ -166,8 +195,8 @@ func clusterStart(n int) {
 func clusterSlow() {
 	ctx := context.Background()
 	for _, sys := range clusterSystems {
-		l := startCluster(4, sys.opts...)
-		ex := l.Executor()
+		c := sys.start(4)
+		ex := c.ex
 		var warm []*runtime.Future[struct{}]
 		for range 8 {
 			warm = append(warm, SubmitSleep(ctx, ex, 10*time.Millisecond))
@@ -204,7 +233,7 @@ func clusterSlow() {
 		})
 		slices.Sort(bestDone)
 		doneMS := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(bestDone)), ","), "[]")
-		l.Close()
+		c.close()
 		record(result{system: sys.name, workload: "cluster-4x500ms", ns: ns, allocs: allocs, floor: sys.floor,
 			extra: "workers=4 ns=wall-time-of-all-4 done_ms=" + doneMS})
 	}

@@ -81,6 +81,10 @@ func main() {
 		natsEcho(url)
 		return
 	}
+	if url := os.Getenv(benchServeEnv); url != "" {
+		serveOpen(url)
+		return
+	}
 	scale := 1
 	if *quick {
 		scale = 10

@@ -36,14 +36,14 @@ func natsEcho(url string) {
 }
 
 // natsRoundTrips sends n 8-byte requests, one at a time, through the
-// NATS server of a StartLocal cluster (no workers) to a child process
+// NATS server without security (startOpenServer) to a child process
 // that answers them: the floor of a cluster round trip.
 func natsRoundTrips(n int) {
-	l := startCluster(0)
-	defer l.Close()
+	ns := startOpenServer()
+	defer ns.Shutdown()
 	exe, _ := os.Executable()
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), natsEchoEnv+"="+l.URL())
+	cmd.Env = append(os.Environ(), natsEchoEnv+"="+ns.ClientURL())
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -54,7 +54,7 @@ func natsRoundTrips(n int) {
 	if _, err := stdout.Read(ready); err != nil {
 		panic(err)
 	}
-	nc, err := cluster.Connect(l.URL())
+	nc, err := cluster.Connect(ns.ClientURL())
 	if err != nil {
 		panic(err)
 	}
