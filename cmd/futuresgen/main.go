@@ -1,7 +1,7 @@
 // Futuresgen writes typed wrappers for the Go functions marked
 // //futures:task, so that they run on the executors of
 // github.com/futuresgen/futuresgen/runtime: goroutine pools, worker
-// processes, and later other machines.
+// processes, and worker processes on other machines (package cluster).
 //
 // Given a package with
 //

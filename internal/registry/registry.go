@@ -1,7 +1,7 @@
 // Package registry holds what a process registered for its workers: every
 // task of the generated dispatch tables, type-erased, and the errors that
-// keep their identity across a process boundary. Package runtime fills it
-// (its RegisterTask builds the typed closures); the worker loop and the
+// keep their identity across a process boundary. Package runtime/futuresimpl fills
+// it (its RegisterTask builds the typed closures); the worker loop and the
 // cluster read it.
 package registry
 
