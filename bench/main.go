@@ -206,7 +206,7 @@ func goPools(work func(int) int) map[string]func(n int) {
 		},
 		"pond": func(n int) {
 			p := pond.NewResultPool[int](goWorkers)
-			ts := make([]pond.Result[int], n)
+			ts := make([]pond.ResultTask[int], n)
 			for i := range ts {
 				ts[i] = p.Submit(func() int { return work(i) })
 			}

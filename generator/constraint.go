@@ -132,9 +132,6 @@ func nameConstraint(name string) []constraint.Expr {
 // and joins xs with &&, or returns nil for none.
 func and(xs ...constraint.Expr) constraint.Expr { return join(xs, andOp) }
 
-// or joins xs with ||, or returns nil for none.
-func or(xs ...constraint.Expr) constraint.Expr { return join(xs, orOp) }
-
 // binOp is && or ||.
 type binOp bool
 

@@ -153,7 +153,7 @@ var errShapes = map[string]func(ctx context.Context) error{
 	"strconv.Atoi": func(context.Context) error { _, err := strconv.Atoi("12x"); return err },
 	"time.Parse":   func(context.Context) error { _, err := time.Parse(time.DateOnly, "2026-13-01"); return err },
 	"url.Parse": func(context.Context) error {
-		_, err := url.Parse("http://a.com/%zz")
+		_, err := url.Parse("http://a.com/%zz") //lint:ignore SA1007 a bad URL makes the *url.Error under test
 		return fmt.Errorf("link: %w", err)
 	},
 	"exec.LookPath": func(context.Context) error { _, err := exec.LookPath("futuresgen-no-such-command"); return err },

@@ -99,7 +99,7 @@ func gobCallsTheMethod(t *testing.T, typ reflect.Type, v reflect.Value) bool {
 func TestHoldsInterface(t *testing.T) {
 	t.Parallel()
 	type exported struct{ V any }
-	type unexported struct{ v any }
+	type unexported struct{ v any } //lint:ignore U1000 the field gob leaves out is the point
 	type funcs struct {
 		F func() any
 		C chan any
